@@ -1,0 +1,14 @@
+"""Numbers fixed by the Melon Playlist Dataset and the paper; shared by every stage."""
+
+SAMPLE_RATE = 16_000  # Hz, Melon's `arena_mel` and every downstream front end
+FRAME_LENGTH = 512  # samples per STFT frame (32 ms)
+HOP_LENGTH = 256  # samples between frames (16 ms)
+N_MELS = 48  # mel bands
+CHUNK_FRAMES = 256  # frames per encoder input (~4.1 s)
+SEGMENT_SECONDS = 29.1  # the authors' centred downstream segment
+MAX_GENRES = 10  # Tw, genre ids per song (0 = padding)
+CF_DIM = 301  # 300 LightFM item factors followed by the item bias
+FEATURES_DIM = 1024  # flattened CNN output
+EMBEDDING_DIM = 128  # projection / shared contrastive space
+
+VARIANTS = ("contr_g", "contr_cf", "contr_cf_g", "bline_g", "bline_cf", "bline_cf_g")
