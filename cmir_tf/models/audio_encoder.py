@@ -1,0 +1,58 @@
+"""Audio encoder: a 7-block VGG-style CNN over (time, mel) patches plus a projection head.
+
+The architecture is the paper's (Ferraro et al. 2021, Sec. 2.1) and matches, weight for weight, the
+authors' PyTorch `AudioEncoder` (3,989,762 trainable parameters), so their published checkpoints can be
+imported (`export/from_torch.py`).
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from cmir_tf.constants import CHUNK_FRAMES, EMBEDDING_DIM, FEATURES_DIM, N_MELS
+
+CONV_CHANNELS = (128, 128, 256, 256, 256, 256, 512)
+# Pool sizes on (time, mel); the authors' (mel, time) pools 2,2,2,2,(1,2),(1,2),2 transposed.
+POOL_SIZES = ((2, 2), (2, 2), (2, 2), (2, 2), (2, 1), (2, 1), (2, 2))
+HIDDEN_UNITS = 512
+# PyTorch BatchNorm defaults, so that imported running statistics mean the same thing.
+BN_MOMENTUM = 0.9
+BN_EPSILON = 1e-5
+
+
+def _batch_norm(name: str) -> layers.BatchNormalization:
+    return layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=name)
+
+
+def build_audio_encoder(dropout: float = 0.5, name: str = "audio_encoder") -> keras.Model:
+    """Builds the audio encoder.
+
+    Args:
+      dropout: dropout rate between the two projection layers (the paper's p = 0.5).
+      name: Keras model name.
+
+    Returns:
+      A functional `keras.Model` mapping `mel` (batch, 256 frames, 48 mel bands) float32 log-mel in dB to a
+      dict with `features` (batch, 1024), the flattened CNN output, and `embedding` (batch, 128), the
+      layer-normalised projection used by the contrastive losses.
+    """
+    mel = keras.Input(shape=(CHUNK_FRAMES, N_MELS), name="mel")
+    # Keras raises ValueError naming the expected (None, 256, 48) for any other input shape.
+    x = layers.Reshape((CHUNK_FRAMES, N_MELS, 1), name="add_channel")(mel)
+    x = _batch_norm("input_bn")(x)
+    for block, (channels, pool) in enumerate(zip(CONV_CHANNELS, POOL_SIZES), start=1):
+        x = layers.Conv2D(channels, 3, padding="same", name=f"conv{block}")(x)
+        x = _batch_norm(f"conv{block}_bn")(x)
+        x = layers.ReLU(name=f"conv{block}_relu")(x)
+        x = layers.MaxPooling2D(pool, name=f"conv{block}_pool")(x)
+    # (batch, 2 time, 1 mel, 512 channels) -> (batch, 1024); float32 so mixed precision keeps exact outputs.
+    features = layers.Flatten(name="features", dtype="float32")(x)
+    h = layers.Dense(HIDDEN_UNITS, name="fc1")(features)
+    h = _batch_norm("fc1_bn")(h)
+    h = layers.ReLU(name="fc1_relu")(h)
+    h = layers.Dropout(dropout, name="fc_dropout")(h)
+    h = layers.Dense(EMBEDDING_DIM, name="fc2")(h)
+    embedding = layers.LayerNormalization(epsilon=1e-6, name="embedding", dtype="float32")(h)
+    assert features.shape[-1] == FEATURES_DIM
+    return keras.Model(inputs=mel, outputs={"features": features, "embedding": embedding}, name=name)

@@ -1,0 +1,35 @@
+"""An identity layer that turns out-of-vocabulary genre ids into a clear error."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+
+@keras.saving.register_keras_serializable(package="cmir_tf")
+class CheckIdRange(keras.layers.Layer):
+    """Passes integer ids through, failing with a clear message when one lies outside `[0, vocab_size)`.
+
+    The check runs in the graph (`tf.debugging`), so it raises `tf.errors.InvalidArgumentError` at run time;
+    without it an out-of-range lookup returns zeros silently on GPU.
+    """
+
+    def __init__(self, vocab_size: int, **kwargs):
+        super().__init__(**kwargs)
+        self.vocab_size = int(vocab_size)
+
+    def call(self, ids):
+        checks = [
+            tf.debugging.assert_non_negative(ids, message="genre ids must be >= 0 (0 = padding)"),
+            tf.debugging.assert_less(
+                ids,
+                tf.cast(self.vocab_size, ids.dtype),
+                message=f"genre id outside the vocabulary: ids must be < {self.vocab_size} "
+                f"(the genre word2vec matrix has {self.vocab_size} rows, row 0 = padding)",
+            ),
+        ]
+        with tf.control_dependencies(checks):
+            return tf.identity(ids)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "vocab_size": self.vocab_size}
