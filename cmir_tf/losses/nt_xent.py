@@ -1,0 +1,66 @@
+"""Symmetric NT-Xent (normalised temperature-scaled cross-entropy) between two modalities.
+
+For N aligned pairs (a_i, b_i) the 2N vectors [a; b] are L2-normalised; row r's positive is its partner
+(r + N mod 2N), every other row except itself is a negative, and
+
+    loss = mean over r of  -log( exp(s(r, pos(r)) / tau) / sum_{c != r} exp(s(r, c) / tau) ),
+
+with s the cosine similarity. This is the paper's L(a, b) + L(b, a) (eq. 9-12) as a mean over 2N rows.
+
+Under a `tf.distribute` strategy with R > 1 replicas, called in replica context, each replica's rows are
+scored against the vectors of *all* replicas (`all_gather`, which carries gradients back), and the function
+returns the mean over this replica's own rows. With equal per-replica batches, the mean of the R replica
+losses is the single-device loss of the global batch, and the sum of the R replicas' gradients of
+`loss / R` is its gradient.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+
+def _gather_from_replicas(z: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """Returns (all replicas' rows (R * n, D), this replica's first row index in them)."""
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return z, tf.constant(0, tf.int32)
+    gathered = context.all_gather(z, axis=0)
+    offset = tf.cast(context.replica_id_in_sync_group, tf.int32) * tf.shape(z)[0]
+    return gathered, offset
+
+
+def nt_xent(z_a: tf.Tensor, z_b: tf.Tensor, temperature: float) -> tf.Tensor:
+    """Symmetric NT-Xent loss of aligned embeddings.
+
+    Args:
+      z_a: (N, D) embeddings of modality a (any float dtype; computed in float32).
+      z_b: (N, D) embeddings of modality b, row i paired with z_a's row i.
+      temperature: softmax temperature tau > 0.
+
+    Returns:
+      Scalar float32: the mean over this replica's 2N rows of the negative log-probability of the positive.
+    """
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    z_a, z_b = tf.convert_to_tensor(z_a), tf.convert_to_tensor(z_b)
+    if z_a.shape.rank != 2 or z_b.shape.rank != 2:
+        raise ValueError(f"nt_xent expects (N, D) inputs, got {z_a.shape} and {z_b.shape}")
+    a = tf.math.l2_normalize(tf.cast(z_a, tf.float32), axis=1)
+    b = tf.math.l2_normalize(tf.cast(z_b, tf.float32), axis=1)
+    n = tf.shape(a)[0]
+    all_a, offset = _gather_from_replicas(a)
+    all_b, _ = _gather_from_replicas(b)
+    n_global = tf.shape(all_a)[0]
+
+    rows = tf.concat([a, b], axis=0)  # (2n, D): this replica's rows
+    columns = tf.concat([all_a, all_b], axis=0)  # (2N, D): every replica's rows
+    logits = tf.matmul(rows, columns, transpose_b=True) / temperature  # (2n, 2N)
+
+    local = tf.range(n) + offset  # global index of this replica's pairs
+    self_columns = tf.concat([local, local + n_global], axis=0)  # (2n,)
+    positive_columns = tf.concat([local + n_global, local], axis=0)  # (2n,)
+    is_self = tf.one_hot(self_columns, 2 * n_global, on_value=True, off_value=False)
+    logits = tf.where(is_self, tf.constant(-float("inf"), tf.float32), logits)
+
+    positive_logits = tf.gather(logits, positive_columns, axis=1, batch_dims=1)  # (2n,)
+    return tf.reduce_mean(tf.reduce_logsumexp(logits, axis=1) - positive_logits)
