@@ -22,7 +22,9 @@ BN_EPSILON = 1e-5
 
 
 def _batch_norm(name: str) -> layers.BatchNormalization:
-    return layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=name)
+    # synchronized: under tf.distribute the statistics are those of the global batch, so R replicas of
+    # batch B train exactly like one device of batch R*B (what the cross-replica NT-Xent also guarantees).
+    return layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, synchronized=True, name=name)
 
 
 def build_audio_encoder(dropout: float = 0.5, name: str = "audio_encoder") -> keras.Model:

@@ -1,0 +1,181 @@
+"""The six training variants as one Keras Model with its own `train_step` / `test_step`.
+
+Contrastive variants align the audio embedding with other modalities by NT-Xent; baselines predict the
+modality from the audio embedding with a linear head (the authors' `Multiobjective`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from cmir_tf.constants import CF_DIM, VARIANTS
+from cmir_tf.losses import cf_regression_loss, genre_prediction_loss, nt_xent
+from cmir_tf.models.audio_encoder import build_audio_encoder
+from cmir_tf.models.cf_encoder import build_cf_encoder
+from cmir_tf.models.genre_encoder import build_genre_encoder
+
+# The loss terms each variant optimises (all weighted by `LossWeights`).
+VARIANT_LOSSES: dict[str, tuple[str, ...]] = {
+    "contr_g": ("audio_genre",),
+    "contr_cf": ("audio_cf",),
+    "contr_cf_g": ("audio_genre", "audio_cf", "genre_cf"),
+    "bline_g": ("genre_prediction",),
+    "bline_cf": ("cf_prediction",),
+    "bline_cf_g": ("genre_prediction", "cf_prediction"),
+}
+
+
+PREDICTION_TERMS = ("genre_prediction", "cf_prediction")
+
+
+def contrastive_modalities(variant: str) -> set[str]:
+    """The modalities (`audio`, `genre`, `cf`) that a variant's NT-Xent terms pair up."""
+    return {m for term in VARIANT_LOSSES[variant] if term not in PREDICTION_TERMS for m in term.split("_")}
+
+
+@dataclasses.dataclass(frozen=True)
+class LossWeights:
+    """The paper's lambdas: total = a2g * L(audio, genre) + a2p * L(audio, cf) + g2p * L(genre, cf)."""
+
+    audio_genre: float = 1.0
+    audio_cf: float = 1.0
+    genre_cf: float = 1.0
+    genre_prediction: float = 1.0
+    cf_prediction: float = 1.0
+
+
+class CrossModalModel(keras.Model):
+    """Audio encoder plus the modality encoders or prediction heads of one variant.
+
+    Batches are dicts with `mel` (B, 256, 48) float32, `genre_ids` (B, 10) int32 and `cf` (B, 301) float32.
+    Every step reports each loss term (`<term>_loss`) and the weighted total (`loss`). Under `tf.distribute`
+    each replica computes its own mean (NT-Xent negatives come from every replica) and gradients of
+    `loss / replicas` are summed, so training equals one device holding the global batch.
+    """
+
+    def __init__(
+        self,
+        variant: str,
+        audio_encoder: keras.Model,
+        genre_encoder: keras.Model | None = None,
+        cf_encoder: keras.Model | None = None,
+        num_genres: int | None = None,
+        temperature: float = 0.1,
+        loss_weights: LossWeights = LossWeights(),
+        **kwargs,
+    ):
+        super().__init__(name=kwargs.pop("name", variant), **kwargs)
+        if variant not in VARIANT_LOSSES:
+            raise ValueError(f"unknown variant {variant!r}; choose one of {', '.join(VARIANTS)}")
+        self.variant = variant
+        self.terms = VARIANT_LOSSES[variant]
+        self.temperature = temperature
+        self.loss_weights = loss_weights
+        self.audio_encoder = audio_encoder
+        self.genre_encoder = genre_encoder
+        self.cf_encoder = cf_encoder
+        modalities = contrastive_modalities(variant)
+        if "genre" in modalities and genre_encoder is None:
+            raise ValueError(f"variant {variant} needs a genre encoder")
+        if "cf" in modalities and cf_encoder is None:
+            raise ValueError(f"variant {variant} needs a CF encoder")
+        self.genre_head = (
+            keras.layers.Dense(num_genres, name="genre_head") if "genre_prediction" in self.terms else None
+        )
+        self.cf_head = keras.layers.Dense(CF_DIM, name="cf_head") if "cf_prediction" in self.terms else None
+        if self.genre_head is not None and not num_genres:
+            raise ValueError(f"variant {variant} needs num_genres for its genre head")
+        self.trackers = {name: keras.metrics.Mean(name=f"{name}_loss") for name in self.terms}
+        self.trackers["total"] = keras.metrics.Mean(name="loss")
+
+    @property
+    def metrics(self) -> list[keras.metrics.Metric]:
+        return list(self.trackers.values())
+
+    def call(self, batch: dict, training: bool = False) -> dict[str, tf.Tensor]:
+        """Returns the embeddings / predictions this variant's losses need, keyed by modality."""
+        outputs = {"audio": self.audio_encoder(batch["mel"], training=training)["embedding"]}
+        if self.genre_encoder is not None:
+            outputs["genre"] = self.genre_encoder(batch["genre_ids"], training=training)
+        if self.cf_encoder is not None:
+            outputs["cf"] = self.cf_encoder(batch["cf"], training=training)
+        if self.genre_head is not None:
+            outputs["genre_logits"] = self.genre_head(outputs["audio"])
+        if self.cf_head is not None:
+            outputs["cf_predicted"] = self.cf_head(outputs["audio"])
+        return outputs
+
+    def loss_terms(self, batch: dict, training: bool) -> dict[str, tf.Tensor]:
+        """Each of this variant's loss terms (scalar float32, mean over this replica's examples)."""
+        out = self(batch, training=training)
+        terms = {}
+        for name in self.terms:
+            if name == "genre_prediction":
+                terms[name] = genre_prediction_loss(out["genre_logits"], batch["genre_ids"])
+            elif name == "cf_prediction":
+                terms[name] = cf_regression_loss(out["cf_predicted"], batch["cf"])
+            else:
+                first, second = name.split("_")
+                terms[name] = nt_xent(out[first], out[second], self.temperature)
+        return terms
+
+    def _total(self, terms: dict[str, tf.Tensor]) -> tf.Tensor:
+        return tf.add_n([getattr(self.loss_weights, name) * value for name, value in terms.items()])
+
+    def _report(self, terms: dict[str, tf.Tensor], total: tf.Tensor) -> dict[str, tf.Tensor]:
+        for name, value in terms.items():
+            self.trackers[name].update_state(value)
+        self.trackers["total"].update_state(total)
+        return {metric.name: metric.result() for metric in self.metrics}
+
+    def train_step(self, batch: dict) -> dict[str, tf.Tensor]:
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        with tf.GradientTape() as tape:
+            terms = self.loss_terms(batch, training=True)
+            total = self._total(terms)
+            scaled = self.optimizer.scale_loss(total / replicas)  # loss scaling for mixed_float16
+        gradients = tape.gradient(scaled, self.trainable_variables)
+        self.optimizer.apply(gradients, self.trainable_variables)
+        return self._report(terms, total)
+
+    def test_step(self, batch: dict) -> dict[str, tf.Tensor]:
+        terms = self.loss_terms(batch, training=False)
+        return self._report(terms, self._total(terms))
+
+
+def build_variant(
+    variant: str,
+    genre_word2vec: np.ndarray,
+    dropout: float = 0.5,
+    num_heads: int = 4,
+    temperature: float = 0.1,
+    loss_weights: LossWeights = LossWeights(),
+) -> CrossModalModel:
+    """Builds one of the six variants (see `VARIANT_LOSSES`) with freshly initialised encoders.
+
+    Args:
+      variant: one of `contr_g`, `contr_cf`, `contr_cf_g`, `bline_g`, `bline_cf`, `bline_cf_g`.
+      genre_word2vec: (V + 1, F_w) genre vectors, row 0 padding; sets the genre vocabulary for every variant.
+      dropout: dropout rate of every encoder.
+      num_heads: attention heads of the genre encoder.
+      temperature: NT-Xent temperature.
+      loss_weights: the lambdas of the loss terms.
+    """
+    if variant not in VARIANT_LOSSES:
+        raise ValueError(f"unknown variant {variant!r}; choose one of {', '.join(VARIANTS)}")
+    modalities = contrastive_modalities(variant)
+    return CrossModalModel(
+        variant,
+        audio_encoder=build_audio_encoder(dropout=dropout),
+        genre_encoder=build_genre_encoder(genre_word2vec, num_heads, dropout)
+        if "genre" in modalities
+        else None,
+        cf_encoder=build_cf_encoder(dropout) if "cf" in modalities else None,
+        num_genres=int(np.shape(genre_word2vec)[0]) - 1,
+        temperature=temperature,
+        loss_weights=loss_weights,
+    )

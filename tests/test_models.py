@@ -1,0 +1,101 @@
+"""Encoders and the six variants: sizes, invariances, bad input, and that every variant learns."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from cmir_tf.constants import VARIANTS
+from cmir_tf.models import VARIANT_LOSSES, build_audio_encoder, build_cf_encoder, build_genre_encoder, build_variant
+
+
+def trainable_count(model: keras.Model) -> int:
+    return sum(int(np.prod(v.shape)) for v in model.trainable_weights)
+
+
+@pytest.fixture(scope="module")
+def word2vec() -> np.ndarray:
+    table = np.random.default_rng(0).normal(size=(13, 16)).astype(np.float32)
+    table[0] = 0
+    return table
+
+
+def test_audio_encoder_matches_the_authors_parameter_count():
+    encoder = build_audio_encoder()
+    assert trainable_count(encoder) == 3_989_762
+    out = encoder(np.zeros((2, 256, 48), np.float32))
+    assert out["features"].shape == (2, 1024) and out["embedding"].shape == (2, 128)
+
+
+def test_genre_and_cf_encoder_sizes(word2vec):
+    genre = build_genre_encoder(word2vec)
+    cf = build_cf_encoder()
+    # Embedding 13*16 + attention (3 * 16*128 + 128*128, no biases) + skip Dense 128*128+128 + LayerNorm 256.
+    assert trainable_count(genre) == 13 * 16 + 3 * 16 * 128 + 128 * 128 + 128 * 128 + 128 + 256
+    assert trainable_count(cf) == 301 * 128 + 128 + 128 * 128 + 128 + 256
+    assert cf(np.zeros((3, 301), np.float32)).shape == (3, 128)
+
+
+def test_genre_encoder_output_does_not_depend_on_padding(word2vec):
+    genre = build_genre_encoder(word2vec)
+    short = genre(np.array([[3, 7, 1], [5, 0, 0]], np.int32), training=False)
+    padded = genre(np.array([[3, 7, 1, 0, 0, 0, 0, 0, 0, 0], [5, 0, 0, 0, 0, 0, 0, 0, 0, 0]], np.int32))
+    np.testing.assert_allclose(short.numpy(), padded.numpy(), atol=1e-5)
+    other_order = genre(np.array([[1, 3, 7]], np.int32))
+    np.testing.assert_allclose(other_order.numpy()[0], short.numpy()[0], atol=1e-5)  # a set, not a sequence
+    assert not np.allclose(short.numpy()[0], short.numpy()[1])  # different genres, different embeddings
+
+
+def test_genre_encoder_starts_from_the_word2vec_table(word2vec):
+    genre = build_genre_encoder(word2vec)
+    np.testing.assert_array_equal(genre.get_layer("genre_word2vec").embeddings.numpy(), word2vec)
+    with pytest.raises(ValueError, match="padding row"):
+        build_genre_encoder(word2vec + 1)
+
+
+def test_wrong_mel_shape_names_the_expected_shape():
+    encoder = build_audio_encoder()
+    with pytest.raises(ValueError, match=r"\(None, 256, 48\)"):
+        encoder(np.zeros((2, 48, 256), np.float32))
+
+
+def test_genre_id_outside_the_vocabulary_is_a_clear_error(word2vec):
+    genre = build_genre_encoder(word2vec)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="outside the vocabulary"):
+        genre(np.array([[2, 13]], np.int32))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=">= 0"):
+        genre(np.array([[-1, 2]], np.int32))
+
+
+def test_unknown_variant_is_rejected(word2vec):
+    with pytest.raises(ValueError, match="contr_cf_g"):
+        build_variant("contr_everything", word2vec)
+
+
+def fixed_batch(word2vec: np.ndarray, size: int = 8) -> dict:
+    rng = np.random.default_rng(3)
+    genre_ids = np.zeros((size, 10), np.int32)
+    for row in range(size):
+        genre_ids[row, : 1 + row % 3] = rng.choice(np.arange(1, len(word2vec)), 1 + row % 3, replace=False)
+    return {
+        "mel": rng.normal(size=(size, 256, 48)).astype(np.float32),
+        "genre_ids": genre_ids,
+        "cf": rng.normal(size=(size, 301)).astype(np.float32),
+    }
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_each_variant_reduces_its_training_loss(variant, word2vec):
+    keras.utils.set_random_seed(0)
+    model = build_variant(variant, word2vec, dropout=0.1)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    batch = {k: tf.constant(v) for k, v in fixed_batch(word2vec).items()}
+    step = tf.function(model.train_step)
+    losses = []
+    for _ in range(20):
+        for metric in model.metrics:
+            metric.reset_state()
+        losses.append(float(step(batch)["loss"]))
+    assert set(step(batch)) == {"loss", *(f"{t}_loss" for t in VARIANT_LOSSES[variant])}
+    assert np.isfinite(losses).all()
+    assert np.mean(losses[-3:]) < 0.7 * np.mean(losses[:3]), losses
