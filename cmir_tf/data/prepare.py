@@ -1,0 +1,300 @@
+"""`python -m cmir_tf.data.prepare`: the Melon Playlist Dataset -> sharded TFRecords (ARCHITECTURE.md).
+
+Every stage leaves a finished file in `--output_dir` (written under a temporary name, then renamed), and a
+rerun reuses what is there, so a killed run resumes where it stopped and ends with the same manifest:
+
+  cache/config.json   fingerprint of the input JSON files and of the flags; a rerun with others is refused
+  cache/songs.json    selected songs (genre codes), selection drop counts
+  genre_vocab.json, genre_word2vec.npy   code -> id from 1, (V + 1, F_w) float32 with row 0 zeros
+  splits.json         {"train"|"validation"|"test": song ids}, 80/10/10 stratified on genres
+  cache/cf.npz        LightFM WARP vectors (301 = 300 factors + bias) of train + validation playlist songs
+  tfrecords/<split>-<i>-of-<n>.tfrecord and cache/shards/<name>.json (per-shard counts and checksum)
+  report.json         every skipped item by reason
+  manifest.json       written last: counts, shapes, flags, fingerprints, shard checksums
+
+Songs in `splits.json` whose mel turns out bad while shards are written are counted in `report.json` and are
+absent from the records; `manifest.json` counts the records actually written. Mel files are checked for
+existence in the selection, not hashed: the input fingerprint covers the JSON files only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import multiprocessing
+import os
+from collections import Counter
+
+import numpy as np
+from absl import app, flags, logging
+from tqdm import tqdm
+
+from cmir_tf.constants import CF_DIM, MAX_GENRES, N_MELS
+from cmir_tf.data import cf_lightfm, genre_word2vec, melon, shards, splits
+from cmir_tf.data.atomic import atomic_path, write_json, write_npy
+
+FORMAT_VERSION = 1
+REPORT_EXAMPLES = 20  # song ids listed per skip reason in report.json
+
+
+@dataclasses.dataclass(frozen=True)
+class PrepareConfig:
+    """The flags of `prepare`; see `define_flags` for their meaning."""
+
+    melon_dir: str
+    output_dir: str
+    genre_level: str = "both"
+    frames: int = 1300
+    short: str = "pad"
+    word2vec_dim: int = 200
+    genre_matrix: str | None = None
+    genre_code_map: str | None = None
+    cf_epochs: int = 50
+    cf_learning_rate: float = 0.05
+    cf_max_sampled: int = 40
+    cf_threads: int = os.cpu_count() or 1
+    seed: int = 0
+    shard_size_mb: float = 150.0
+    songs_per_shard: int = 0
+    workers: int = 1
+
+    def fingerprinted(self) -> dict:
+        """The settings that determine the output (paths, worker and thread counts excluded)."""
+        skip = {"melon_dir", "output_dir", "workers", "cf_threads"}
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
+
+
+def _input_fingerprint(melon_dir: str) -> str:
+    digest = hashlib.sha256()
+    for name in ("song_meta.json", "genre_gn_all.json", *melon.PLAYLIST_FILES):
+        path = os.path.join(melon_dir, name)
+        if os.path.exists(path):
+            digest.update(name.encode())
+            digest.update(shards.sha256_file(path).encode())
+    return digest.hexdigest()
+
+
+def _check_config(config: PrepareConfig) -> dict:
+    """Writes or checks cache/config.json so a rerun never mixes outputs of different inputs or flags."""
+    current = {"input_fingerprint": _input_fingerprint(config.melon_dir), "flags": config.fingerprinted()}
+    path = os.path.join(config.output_dir, "cache", "config.json")
+    if os.path.exists(path):
+        previous = melon.load_json(path)
+        if previous != json.loads(json.dumps(current)):
+            raise ValueError(f"{config.output_dir} was prepared from other inputs or flags; use a new directory")
+    else:
+        write_json(path, current)
+    return current
+
+
+def _select_songs(config: PrepareConfig, playlists: list[dict]) -> dict:
+    """Songs with genres and a mel file, and the counts of those dropped (cached in cache/songs.json)."""
+    path = os.path.join(config.output_dir, "cache", "songs.json")
+    if os.path.exists(path):
+        return melon.load_json(path)
+    meta = melon.load_json(os.path.join(config.melon_dir, "song_meta.json"))
+    songs, dropped = {}, Counter()
+    for song in tqdm(meta, desc="select songs", unit="song"):
+        codes = melon.song_genres(song, config.genre_level)
+        if not codes:
+            dropped["no_genres"] += 1
+        elif not os.path.exists(melon.mel_path(config.melon_dir, song["id"])):
+            dropped["missing_npy"] += 1
+        else:
+            songs[str(song["id"])] = codes
+    known = {song["id"] for song in meta}
+    in_playlists = Counter({"absent_from_metadata": 0, "dropped": 0, "kept": 0})
+    in_playlists.update(
+        "absent_from_metadata" if s not in known else "dropped" if str(s) not in songs else "kept"
+        for playlist in playlists
+        for s in playlist["songs"]
+    )
+    dropped = {"no_genres": dropped["no_genres"], "missing_npy": dropped["missing_npy"]}
+    selection = {"songs": songs, "dropped": dropped, "playlist_songs": dict(in_playlists)}
+    write_json(path, selection)
+    return selection
+
+
+def _genre_vocabulary(config: PrepareConfig, playlists: list[dict], songs: dict[int, list[str]]) -> dict:
+    """genre_vocab.json + genre_word2vec.npy, trained or adopted from --genre_matrix (cached)."""
+    vocab_path = os.path.join(config.output_dir, "genre_vocab.json")
+    matrix_path = os.path.join(config.output_dir, "genre_word2vec.npy")
+    if os.path.exists(vocab_path) and os.path.exists(matrix_path):
+        return melon.load_json(vocab_path)
+    if config.genre_matrix:
+        if not config.genre_code_map:
+            raise ValueError("--genre_matrix needs --genre_code_map")
+        vocab, matrix = genre_word2vec.from_reference(
+            melon.load_json(config.genre_code_map), np.load(config.genre_matrix)
+        )
+    else:
+        sentences = list(melon.playlist_sentences(playlists, songs))
+        vocab, matrix = genre_word2vec.train_genre_word2vec(sentences, config.word2vec_dim, config.seed)
+    write_npy(matrix_path, matrix)
+    write_json(vocab_path, vocab)
+    return vocab
+
+
+def _song_vectors(config: PrepareConfig, playlists: list[dict], split_ids: dict) -> dict[int, np.ndarray]:
+    """CF vector (301,) per train/validation song found in a playlist (cached in cache/cf.npz)."""
+    path = os.path.join(config.output_dir, "cache", "cf.npz")
+    if not os.path.exists(path):
+        allowed = [*split_ids["train"], *split_ids["validation"]]
+        matrix, song_ids = cf_lightfm.interaction_matrix([p["songs"] for p in playlists], allowed)
+        logging.info("LightFM WARP on %d playlists x %d songs (%d entries)", *matrix.shape, matrix.nnz)
+        vectors = cf_lightfm.fit_song_vectors(
+            matrix,
+            epochs=config.cf_epochs,
+            learning_rate=config.cf_learning_rate,
+            max_sampled=config.cf_max_sampled,
+            threads=config.cf_threads,
+            seed=config.seed,
+        )
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.savez(f, song_ids=song_ids, vectors=vectors)
+    with np.load(path) as cached:
+        return dict(zip(cached["song_ids"].tolist(), cached["vectors"]))
+
+
+def _shard_jobs(config, split_ids, genre_ids, cf) -> list[shards.ShardJob]:
+    bytes_per_song = config.frames * N_MELS * 2 + CF_DIM * 4 + 100
+    per_shard = config.songs_per_shard or max(1, int(config.shard_size_mb * 1e6 // bytes_per_song))
+    jobs = []
+    for split in splits.SPLITS:
+        ids = split_ids[split]
+        count = math.ceil(len(ids) / per_shard)
+        for index in range(count):
+            chunk = ids[index * per_shard : (index + 1) * per_shard]
+            has_cf = [s in cf for s in chunk]
+            jobs.append(
+                shards.ShardJob(
+                    path=os.path.join(config.output_dir, "tfrecords", shards.shard_name(split, index, count)),
+                    song_ids=chunk,
+                    genre_ids=[genre_ids[s] for s in chunk],
+                    cf=np.stack([cf.get(s, np.zeros(CF_DIM, np.float32)) for s in chunk]),
+                    has_cf=has_cf,
+                    melon_dir=config.melon_dir,
+                    frames=config.frames,
+                    short=config.short,
+                )
+            )
+    return jobs
+
+
+def _write_shards(config: PrepareConfig, jobs: list[shards.ShardJob]) -> list[dict]:
+    """Writes the shards not finished yet (`--workers` processes) and returns all shards' statistics."""
+    stats_dir = os.path.join(config.output_dir, "cache", "shards")
+
+    def stats_path(job):
+        return os.path.join(stats_dir, os.path.basename(job.path) + ".json")
+
+    pending = [j for j in jobs if not (os.path.exists(stats_path(j)) and os.path.exists(j.path))]
+    logging.info("%d shards, %d to write", len(jobs), len(pending))
+    bar = tqdm(total=len(pending), desc="write shards", unit="shard")
+    by_name = {os.path.basename(j.path): j for j in pending}
+    if config.workers > 1 and len(pending) > 1:
+        with multiprocessing.get_context("spawn").Pool(config.workers) as pool:
+            for stats in pool.imap_unordered(shards.write_shard, pending):
+                write_json(stats_path(by_name[stats["name"]]), stats)
+                bar.update()
+    else:
+        for job in pending:
+            write_json(stats_path(job), shards.write_shard(job))
+            bar.update()
+    bar.close()
+    return [melon.load_json(stats_path(j)) for j in jobs]
+
+
+def _report(selection: dict, vocab_dropped: int, shard_stats: list[dict]) -> dict:
+    skipped: dict[str, list[int]] = {}
+    for stats in shard_stats:
+        for reason, ids in stats["skipped"].items():
+            skipped.setdefault(reason, []).extend(ids)
+    padded = [s for stats in shard_stats for s in stats["short_padded"]]
+    return {
+        "dropped_before_split": {**selection["dropped"], "genres_not_in_vocabulary": vocab_dropped},
+        "skipped_mels": {reason: len(ids) for reason, ids in sorted(skipped.items())},
+        "skipped_mel_examples": {reason: sorted(ids)[:REPORT_EXAMPLES] for reason, ids in skipped.items()},
+        "short_padded": len(padded),
+        "playlist_songs": selection["playlist_songs"],
+    }
+
+
+def prepare(config: PrepareConfig) -> dict:
+    """Runs (or resumes) every stage and returns the manifest (also written to manifest.json)."""
+    fingerprint = _check_config(config)
+    playlists = melon.load_playlists(config.melon_dir)
+    selection = _select_songs(config, playlists)
+    songs = {int(s): codes for s, codes in selection["songs"].items()}
+    vocab = _genre_vocabulary(config, playlists, songs)
+    genre_ids = {s: [vocab[c] for c in codes if c in vocab] for s, codes in songs.items()}
+    vocab_dropped = sum(not ids for ids in genre_ids.values())
+    genre_ids = {s: ids for s, ids in genre_ids.items() if ids}
+    if len(genre_ids) < 10:
+        raise ValueError(f"only {len(genre_ids)} usable songs in {config.melon_dir}: too few to split")
+
+    splits_path = os.path.join(config.output_dir, "splits.json")
+    if not os.path.exists(splits_path):
+        ids = sorted(genre_ids)
+        codes = [[c for c in songs[s] if c in vocab] for s in ids]
+        write_json(splits_path, splits.stratified_split(ids, codes, config.seed))
+    split_ids = melon.load_json(splits_path)
+
+    cf = _song_vectors(config, playlists, split_ids)
+    shard_stats = _write_shards(config, _shard_jobs(config, split_ids, genre_ids, cf))
+    report = _report(selection, vocab_dropped, shard_stats)
+    write_json(os.path.join(config.output_dir, "report.json"), report)
+
+    shard_lists = {split: [s for s in shard_stats if s["name"].startswith(split + "-")] for split in splits.SPLITS}
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        **fingerprint,
+        "counts": {split: sum(s["count"] for s in stats) for split, stats in shard_lists.items()},
+        "songs_in_splits": {split: len(ids) for split, ids in split_ids.items()},
+        "with_cf": {split: sum(s in cf for s in split_ids[split]) for split in splits.SPLITS},
+        "shards": {
+            split: [{k: s[k] for k in ("name", "count", "sha256", "bytes")} for s in stats]
+            for split, stats in shard_lists.items()
+        },
+        "mel": {"max_frames": config.frames, "n_mels": N_MELS, "dtype": "float16", "layout": "time-major"},
+        "max_genres": MAX_GENRES,
+        "cf_dim": CF_DIM,
+        "genre_vocab_size": len(vocab),
+    }
+    write_json(os.path.join(config.output_dir, "manifest.json"), manifest)
+    return manifest
+
+
+def define_flags() -> None:
+    d = PrepareConfig
+    flags.DEFINE_string("melon_dir", None, "Melon Playlist Dataset directory (song_meta.json, arena_mel/, ...).")
+    flags.DEFINE_string("output_dir", None, "Prepared data directory (created; a rerun resumes it).")
+    flags.DEFINE_enum("genre_level", d.genre_level, melon.GENRE_LEVELS, "Genre codes per song: GNxx00, GNxxyy or both.")
+    flags.DEFINE_integer("frames", d.frames, "Mel frames stored per song (the first ones).")
+    flags.DEFINE_enum("short", d.short, ["pad", "drop"], "Mels shorter than 256 frames: pad to 256 or drop.")
+    flags.DEFINE_integer("word2vec_dim", d.word2vec_dim, "Genre word2vec dimension F_w.")
+    flags.DEFINE_string("genre_matrix", None, "Use this (V + 1, F_w) .npy instead of training word2vec.")
+    flags.DEFINE_string("genre_code_map", None, "JSON code -> row index - 1 for --genre_matrix.")
+    flags.DEFINE_integer("cf_epochs", d.cf_epochs, "LightFM epochs.")
+    flags.DEFINE_float("cf_learning_rate", d.cf_learning_rate, "LightFM learning rate.")
+    flags.DEFINE_integer("cf_max_sampled", d.cf_max_sampled, "LightFM WARP max_sampled.")
+    flags.DEFINE_integer("cf_threads", d.cf_threads, "LightFM threads (1 = reproducible).")
+    flags.DEFINE_integer("seed", d.seed, "Seed of the split, word2vec and LightFM.")
+    flags.DEFINE_float("shard_size_mb", d.shard_size_mb, "Target shard size in MB.")
+    flags.DEFINE_integer("songs_per_shard", d.songs_per_shard, "Songs per shard; overrides --shard_size_mb if > 0.")
+    flags.DEFINE_integer("workers", d.workers, "Parallel shard-writing processes.")
+    flags.mark_flags_as_required(["melon_dir", "output_dir"])
+
+
+def main(argv: list[str]) -> None:
+    del argv
+    names = [f.name for f in dataclasses.fields(PrepareConfig)]
+    manifest = prepare(PrepareConfig(**{name: flags.FLAGS[name].value for name in names}))
+    logging.info("records per split: %s", manifest["counts"])
+
+
+if __name__ == "__main__":
+    define_flags()
+    app.run(main)

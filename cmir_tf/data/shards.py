@@ -1,0 +1,73 @@
+"""Writing one TFRecord shard of songs: all of it or nothing, bad mels counted and skipped."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from cmir_tf.data import melon, tfrecords
+from cmir_tf.data.atomic import atomic_path
+
+
+@dataclasses.dataclass(frozen=True)
+class ShardJob:
+    """One shard: its songs in record order, their genre ids and CF vectors (rows of `cf`, None = no CF)."""
+
+    path: str
+    song_ids: list[int]
+    genre_ids: list[list[int]]
+    cf: np.ndarray | None  # (len(song_ids), 301) float32
+    has_cf: list[bool]
+    melon_dir: str
+    frames: int
+    short: str
+
+
+def shard_name(split: str, index: int, count: int) -> str:
+    return f"{split}-{index:05d}-of-{count:05d}.tfrecord"
+
+
+def sha256_file(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_shard(job: ShardJob) -> dict:
+    """Writes `job.path` (via a temporary name) and returns its statistics.
+
+    Returns:
+      {"name", "count" (records written), "sha256", "bytes", "skipped": {reason: [song ids]},
+       "short_padded": [song ids]}.
+    """
+    skipped: dict[str, list[int]] = {}
+    padded = []
+    count = 0
+    with atomic_path(job.path) as tmp:
+        with tf.io.TFRecordWriter(tmp) as writer:
+            for i, song_id in enumerate(job.song_ids):
+                try:
+                    mel, was_padded = melon.load_mel(melon.mel_path(job.melon_dir, song_id), job.short)
+                except melon.BadMelError as e:
+                    skipped.setdefault(e.reason, []).append(song_id)
+                    continue
+                if was_padded:
+                    padded.append(song_id)
+                cf = job.cf[i] if job.has_cf[i] else None
+                writer.write(tfrecords.encode_example(mel[: job.frames], job.genre_ids[i], cf, song_id))
+                count += 1
+        checksum, size = sha256_file(tmp), os.path.getsize(tmp)
+    return {
+        "name": os.path.basename(job.path),
+        "count": count,
+        "sha256": checksum,
+        "bytes": size,
+        "skipped": skipped,
+        "short_padded": padded,
+    }
