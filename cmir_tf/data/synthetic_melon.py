@@ -1,0 +1,149 @@
+"""The Melon-format part of the demo corpus: metadata, playlists and render jobs with planted structure.
+
+Planted structure:
+- 5 top genres GN0100..GN0500 with 4 detailed genres each (GNxx01..GNxx04): 25 codes. Each detailed genre
+  has its own audio recipe, a variation of its top genre's (`synth.vary`), so genre is audible;
+- a latent energy/mood per song in [-1, 1], correlated with the top genre (genre-specific mean), that
+  changes tempo, brightness, noise and loudness of the audio (`synth.with_energy`);
+- a latent "scene" per artist (8 scenes), not audible;
+- playlists from listener tastes: a peaked preference over top genres, a target energy and a favourite
+  scene, plus song popularity. Playlists therefore correlate with genre, carry extra information that is
+  partly audible (energy) and partly not (scene, popularity).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cmir_tf.constants import HOP_LENGTH
+from cmir_tf.data import synth
+from cmir_tf.data.synthetic_jobs import RenderJob
+
+TOP_GENRES = {"GN0100": "Ballad", "GN0200": "Dance", "GN0300": "Rap/Hip-hop", "GN0400": "R&B/Soul", "GN0500": "Indie"}
+DETAIL_NAMES = ("Classic", "Modern", "Acoustic", "Crossover")
+N_SCENES = 8
+SONGS_PER_ARTIST = 8
+MOODS = ("calm", "mellow", "bright", "energetic")
+
+
+def genre_names() -> dict[str, str]:
+    """`genre_gn_all.json`: code -> name for the 5 top and 20 detailed codes."""
+    names = {}
+    for top, name in TOP_GENRES.items():
+        names[top] = name
+        for d, detail in enumerate(DETAIL_NAMES, start=1):
+            names[f"{top[:4]}{d:02d}"] = f"{name}: {detail}"
+    return names
+
+
+def _songs(rng: np.random.Generator, n_songs: int, no_genre_fraction: float) -> dict[str, np.ndarray]:
+    n_top = len(TOP_GENRES)
+    top = rng.choice(n_top, n_songs, p=rng.dirichlet(np.full(n_top, 8.0)))
+    mood_mean = np.linspace(-0.6, 0.6, n_top)[rng.permutation(n_top)]
+    return {
+        "top": top,
+        "detail": rng.integers(0, len(DETAIL_NAMES), n_songs),
+        "second_detail": np.where(rng.random(n_songs) < 0.3, rng.integers(0, len(DETAIL_NAMES), n_songs), -1),
+        "second_top": np.where(rng.random(n_songs) < 0.08, rng.integers(0, n_top, n_songs), -1),
+        "energy": np.clip(mood_mean[top] + rng.normal(0, 0.45, n_songs), -1, 1),
+        "artist": rng.permutation(n_songs) // SONGS_PER_ARTIST,
+        "popularity": rng.lognormal(0, 0.7, n_songs),
+        "no_genres": rng.random(n_songs) < no_genre_fraction,
+    }
+
+
+def _song_meta(songs: dict[str, np.ndarray]) -> list[dict]:
+    tops = list(TOP_GENRES)
+    meta = []
+    for i in range(len(songs["top"])):
+        top_codes = [tops[songs["top"][i]]]
+        detail_codes = [f"{top_codes[0][:4]}{songs['detail'][i] + 1:02d}"]
+        if songs["second_detail"][i] >= 0:
+            detail_codes.append(f"{top_codes[0][:4]}{songs['second_detail'][i] + 1:02d}")
+        if songs["second_top"][i] >= 0:
+            top_codes.append(tops[songs["second_top"][i]])
+            detail_codes.append(f"{top_codes[-1][:4]}{songs['detail'][i] + 1:02d}")
+        if songs["no_genres"][i]:
+            top_codes, detail_codes = [], []
+        artist = int(songs["artist"][i])
+        meta.append(
+            {
+                "id": i,
+                "song_name": f"Song {i}",
+                "album_id": artist * 10,
+                "album_name": f"Album {artist * 10}",
+                "artist_id_basket": [artist],
+                "artist_name_basket": [f"Artist {artist}"],
+                "issue_date": f"20{10 + i % 10}0101",
+                "song_gn_gnr_basket": list(dict.fromkeys(top_codes)),
+                "song_gn_dtl_gnr_basket": list(dict.fromkeys(detail_codes)),
+            }
+        )
+    return meta
+
+
+def _playlists(rng: np.random.Generator, songs: dict[str, np.ndarray], n_playlists: int) -> list[dict]:
+    n_top = len(TOP_GENRES)
+    scene = rng.integers(0, N_SCENES, songs["artist"].max() + 1)[songs["artist"]]
+    taste = rng.dirichlet(np.full(n_top, 0.3), n_playlists)  # (P, genres)
+    target = rng.uniform(-1, 1, n_playlists)
+    favourite = rng.integers(0, N_SCENES, n_playlists)
+    score = (
+        np.log(taste[:, songs["top"]] + 1e-3)
+        - (songs["energy"][None] - target[:, None]) ** 2 / (2 * 0.35**2)
+        + np.log(3.0) * (scene[None] == favourite[:, None])
+        + np.log(songs["popularity"])[None]
+    )
+    gumbel = score + rng.gumbel(size=score.shape)
+    names = list(TOP_GENRES.values())
+    playlists = []
+    for p in range(n_playlists):
+        length = int(rng.integers(10, 41))
+        chosen = np.argsort(-gumbel[p])[:length]
+        mood = MOODS[int(np.clip((target[p] + 1) / 2 * len(MOODS), 0, len(MOODS) - 1))]
+        playlists.append(
+            {
+                "id": p,
+                "plylst_title": f"{mood} {names[int(taste[p].argmax())]} mix",
+                "tags": [mood, names[int(taste[p].argmax())]],
+                "songs": sorted(int(s) for s in chosen),
+                "like_cnt": int(rng.poisson(20)),
+                "updt_date": f"2020-0{1 + p % 9}-01 00:00:00.000",
+            }
+        )
+    return playlists
+
+
+def melon_corpus(
+    rng: np.random.Generator,
+    n_songs: int,
+    n_playlists: int,
+    frames: tuple[int, int],
+    sample_rate: int,
+    no_genre_fraction: float = 0.01,
+) -> tuple[dict[str, object], list[RenderJob]]:
+    """Melon-format JSON files (name -> content) and one mel render job per song (`arena_mel/...`)."""
+    songs = _songs(rng, n_songs, no_genre_fraction)
+    top_recipes = [synth.random_recipe(rng) for _ in TOP_GENRES]
+    recipes = [[synth.vary(r, rng) for _ in DETAIL_NAMES] for r in top_recipes]
+    playlists = _playlists(rng, songs, n_playlists)
+    n_train = int(round(0.9 * n_playlists))
+    files = {
+        "song_meta.json": _song_meta(songs),
+        "genre_gn_all.json": genre_names(),
+        "train.json": playlists[:n_train],
+        "val.json": playlists[n_train:],
+    }
+    lengths = rng.integers(frames[0], frames[1] + 1, n_songs)
+    jobs = [
+        RenderJob(
+            path=f"arena_mel/{i // 1000}/{i}.npy",
+            recipes=(recipes[songs["top"][i]][songs["detail"][i]],),
+            n_samples=(int(lengths[i]) - 1) * HOP_LENGTH,
+            sample_rate=sample_rate,
+            energy=float(songs["energy"][i]),
+            seed=(1, i),
+        )
+        for i in range(n_songs)
+    ]
+    return files, jobs
