@@ -1,0 +1,22 @@
+"""Audio front end: decoding, the Melon/Essentia log-mel in TensorFlow, segments and chunks."""
+
+from cmir_tf.audio.decode import AUDIO_EXTENSIONS, AudioDecodeError, check_finite, load_audio
+from cmir_tf.audio.mel import FLOOR_DB, FRONT_END_PARAMS, log_mel_spectrogram, mel_filterbank, num_frames
+from cmir_tf.audio.segments import CHUNK_PADDING, SEGMENT_MODES, chunk_centers_ms, chunk_mel, select_segment
+
+__all__ = [
+    "AUDIO_EXTENSIONS",
+    "AudioDecodeError",
+    "CHUNK_PADDING",
+    "FLOOR_DB",
+    "FRONT_END_PARAMS",
+    "SEGMENT_MODES",
+    "check_finite",
+    "chunk_centers_ms",
+    "chunk_mel",
+    "load_audio",
+    "log_mel_spectrogram",
+    "mel_filterbank",
+    "num_frames",
+    "select_segment",
+]

@@ -1,0 +1,125 @@
+"""The Melon / Essentia log-mel spectrogram in pure TensorFlow, so that it can live inside a SavedModel.
+
+Recipe of Melon's `arena_mel` and of the paper's authors (Essentia), at 16 kHz:
+
+- `FrameGenerator(frameSize=512, hopSize=256, startFromZero=False)`: frame `k` is centred on sample `256 k`
+  (zeros before the start and after the end), and frames continue while they still overlap the signal,
+  so `T = 1 + ceil(n / 256)` frames for `n` samples (`T = 1` for an empty waveform, where Essentia gives 0);
+- `Windowing(type='hann', normalized=False)`: the symmetric 512-point Hann window;
+- `Spectrum()`: magnitude of the 512-point real FFT, 257 bins;
+- `MelBands(numberBands=48, sampleRate=16000, lowFrequencyBound=0, highFrequencyBound=8000, inputSize=257,
+  warpingFormula='slaneyMel', weighting='warping', normalize='unit_tri', type='power')`;
+- `amp2db`: `20 log10(max(x, 1e-10))`, i.e. 2 x `lin2db`, floor -200 dB for digital silence.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from cmir_tf.constants import FRAME_LENGTH, HOP_LENGTH, N_MELS, SAMPLE_RATE
+
+N_BINS = FRAME_LENGTH // 2 + 1  # 257 spectrum bins, 31.25 Hz apart
+LOW_HZ = 0.0
+HIGH_HZ = SAMPLE_RATE / 2
+SILENCE_CUTOFF = 1e-10  # Essentia's silence cutoff: band values below it map to the floor
+FLOOR_DB = -200.0  # amp2db(SILENCE_CUTOFF)
+
+FRONT_END_PARAMS = {
+    "sample_rate": SAMPLE_RATE,
+    "frame_length": FRAME_LENGTH,
+    "hop_length": HOP_LENGTH,
+    "centered_frames": True,
+    "n_frames": "1 + ceil(n_samples / 256)",
+    "window": "hann (symmetric, not normalised)",
+    "spectrum": "magnitude",
+    "n_mels": N_MELS,
+    "mel_low_hz": LOW_HZ,
+    "mel_high_hz": HIGH_HZ,
+    "mel_warping": "slaneyMel edges, triangles in Essentia's hz2mel (weighting='warping')",
+    "mel_normalize": "unit_tri",
+    "mel_type": "power",
+    "db": "amp2db: 20*log10(max(x, 1e-10))",
+    "floor_db": FLOOR_DB,
+}
+
+
+def slaney_hz_to_mel(hz: np.ndarray) -> np.ndarray:
+    """Slaney's Auditory Toolbox mel scale: linear below 1 kHz (200/3 Hz per mel), logarithmic above."""
+    hz = np.asarray(hz, dtype=np.float64)
+    min_log_mel = 1000.0 / (200.0 / 3.0)
+    log_step = np.log(6.4) / 27.0
+    linear = hz / (200.0 / 3.0)
+    logarithmic = min_log_mel + np.log(np.maximum(hz, 1e-12) / 1000.0) / log_step
+    return np.where(hz >= 1000.0, logarithmic, linear)
+
+
+def slaney_mel_to_hz(mel: np.ndarray) -> np.ndarray:
+    """Inverse of `slaney_hz_to_mel`."""
+    mel = np.asarray(mel, dtype=np.float64)
+    min_log_mel = 1000.0 / (200.0 / 3.0)
+    log_step = np.log(6.4) / 27.0
+    return np.where(mel >= min_log_mel, 1000.0 * np.exp(log_step * (mel - min_log_mel)), mel * 200.0 / 3.0)
+
+
+def essentia_hz_to_mel(hz: np.ndarray) -> np.ndarray:
+    """Essentia's `hz2mel`, `1127.01048 ln(1 + f / 700)`: the scale its `TriangularBands` shapes triangles in."""
+    return 1127.01048 * np.log1p(np.asarray(hz, dtype=np.float64) / 700.0)
+
+
+def mel_filterbank() -> np.ndarray:
+    """Essentia's `MelBands` weights for the recipe above.
+
+    Band `i` is a triangle over edges `f[i] < f[i+1] < f[i+2]` equally spaced in Slaney mel from 0 to 8 kHz,
+    evaluated at the bins from `ceil(f[i] / 31.25 Hz)` to `floor(f[i+2] / 31.25 Hz)` and divided by its
+    theoretical area (`unit_tri`). Essentia places the edges with the Slaney formula but, with
+    `weighting='warping'`, shapes and normalises the triangles in its `hz2mel` scale
+    (`essentia_hz_to_mel`); this quirk is reproduced (the tests check it against `MelBands` itself).
+
+    Returns:
+      float32 (257 bins, 48 bands): `power_spectrum (T, 257) @ weights` gives Essentia's band energies.
+    """
+    edges_hz = slaney_mel_to_hz(np.linspace(slaney_hz_to_mel(LOW_HZ), slaney_hz_to_mel(HIGH_HZ), N_MELS + 2))
+    edges = essentia_hz_to_mel(edges_hz)
+    bin_hz = np.arange(N_BINS) * (SAMPLE_RATE / FRAME_LENGTH)
+    bins = essentia_hz_to_mel(bin_hz)
+    weights = np.zeros((N_BINS, N_MELS), dtype=np.float64)
+    for i in range(N_MELS):
+        low, centre, high = edges[i : i + 3]
+        triangle = np.where(bin_hz < edges_hz[i + 1], (bins - low) / (centre - low), (high - bins) / (high - centre))
+        inside = (bin_hz >= edges_hz[i]) & (bin_hz <= edges_hz[i + 2])
+        weights[:, i] = np.where(inside, triangle, 0.0) / ((high - low) / 2.0)
+    return weights.astype(np.float32)
+
+
+def num_frames(n_samples: int) -> int:
+    """Frames of a centred STFT that overlap `n_samples` samples: `1 + ceil(n / 256)`."""
+    return -(-(n_samples + FRAME_LENGTH // 2) // HOP_LENGTH)
+
+
+def amp2db(x: tf.Tensor) -> tf.Tensor:
+    """Essentia's `amp2db`: `20 log10(max(x, 1e-10))` in dB, floor -200 dB."""
+    return tf.math.log(tf.maximum(x, SILENCE_CUTOFF)) * (20.0 / np.log(10.0))
+
+
+def log_mel_spectrogram(waveform: tf.Tensor) -> tf.Tensor:
+    """Melon's log-mel spectrogram of a 16 kHz mono waveform.
+
+    Args:
+      waveform: float32 (n,) samples in [-1, 1] at 16 kHz; `n` may be 0 or unknown at trace time.
+
+    Returns:
+      float32 (T, 48) mel-band power in dB (Essentia `amp2db`, floor -200 dB), `T = 1 + ceil(n / 256)`,
+      frame `k` centred at `256 k / 16000` s.
+    """
+    waveform = tf.convert_to_tensor(waveform, dtype=tf.float32)
+    n = tf.shape(waveform)[0]
+    t = (n + FRAME_LENGTH // 2 + HOP_LENGTH - 1) // HOP_LENGTH
+    # Pad so that frame t-1 (centred on sample 256 (t-1)) is complete: (t-1) * hop + frame samples in all.
+    right = (t - 1) * HOP_LENGTH + FRAME_LENGTH // 2 - n
+    padded = tf.pad(waveform, [[FRAME_LENGTH // 2, right]])
+    frames = tf.signal.frame(padded, FRAME_LENGTH, HOP_LENGTH)  # (T, 512)
+    window = tf.signal.hann_window(FRAME_LENGTH, periodic=False, dtype=tf.float32)
+    magnitude = tf.abs(tf.signal.rfft(frames * window))  # (T, 257)
+    bands = tf.matmul(tf.square(magnitude), tf.constant(mel_filterbank()))  # (T, 48)
+    return amp2db(bands)
