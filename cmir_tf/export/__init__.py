@@ -1,0 +1,5 @@
+"""SavedModel export of the audio encoder and the `cmir-embed` command line."""
+
+from cmir_tf.export.saved_model import AudioEncoderModule, export_audio_encoder
+
+__all__ = ["AudioEncoderModule", "export_audio_encoder"]
