@@ -1,0 +1,64 @@
+"""Files: locating a dataset's audio by stem, reporting missing ones, atomic writes."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from typing import IO
+
+MAX_NAMED = 5  # missing files named in an error message
+
+
+def find_by_stem(path: str) -> str | None:
+    """Returns `path` if it exists, else a file in the same folder with the same stem and any extension.
+
+    `genres/blues/blues.00012.wav` also finds `blues.00012.au`; `41/241.mp3` also finds `41/241.wav`
+    or `41/241.low.mp3`. Returns None when nothing matches; with several matches the first in
+    sorted order wins.
+    """
+    if os.path.isfile(path):
+        return path
+    folder, name = os.path.split(path)
+    stem = os.path.splitext(name)[0]
+    try:
+        entries = sorted(os.listdir(folder or "."))
+    except FileNotFoundError:
+        return None
+    for entry in entries:
+        if entry.startswith(stem + ".") and os.path.isfile(os.path.join(folder, entry)):
+            return os.path.join(folder, entry)
+    return None
+
+
+class MissingFilesError(FileNotFoundError):
+    """A split lists files that are not on disk (and `allow_missing` is off)."""
+
+
+def check_missing(missing: Iterable[str], n_listed: int, what: str, allow_missing: bool) -> int:
+    """Raises `MissingFilesError` naming the first missing files unless `allow_missing`; returns the count."""
+    missing = list(missing)
+    if missing and not allow_missing:
+        named = ", ".join(missing[:MAX_NAMED])
+        raise MissingFilesError(
+            f"{len(missing)} of {n_listed} files listed in {what} are missing (first ones: {named}); "
+            "pass --allow_missing to skip them")
+    return len(missing)
+
+
+def atomic_write(path: str, write: Callable[[IO[bytes]], None]) -> None:
+    """Calls `write(file)` on a temporary file next to `path`, then renames it to `path`.
+
+    Readers never see a half-written file; on error the temporary file is removed and `path` is untouched.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=os.path.basename(path) + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
