@@ -1,0 +1,68 @@
+"""Exports a trained audio encoder as the cmir_tf SavedModel (signatures in `cmir_tf.export.saved_model`).
+
+    python export/export_savedmodel.py --checkpoint=RUN/checkpoints/best --variant=contr_cf_g --output_dir=DIR
+    python export/export_savedmodel.py --weights=audio_encoder.weights.h5 --output_dir=DIR
+
+`--checkpoint` reads a `tf.train.Checkpoint` (a prefix, or a folder: its latest checkpoint) in which the
+encoder sits at `--checkpoint_object` (training writes `model.audio_encoder`); `--weights` reads a Keras
+`.weights.h5` file saved from `build_audio_encoder()`.
+"""
+
+import json
+
+import keras
+import tensorflow as tf
+from absl import app, flags
+
+from cmir_tf.constants import VARIANTS
+from cmir_tf.export.saved_model import export_audio_encoder
+from cmir_tf.models import build_audio_encoder
+
+flags.DEFINE_string("weights", None, "Keras `.weights.h5` of the audio encoder.")
+flags.DEFINE_string("checkpoint", None, "tf.train.Checkpoint prefix, or a folder holding checkpoints.")
+flags.DEFINE_string("checkpoint_object", "model.audio_encoder", "Dotted path of the encoder in the checkpoint.")
+flags.DEFINE_string("output_dir", None, "SavedModel folder to write.")
+flags.DEFINE_enum("variant", None, VARIANTS, "Training variant (recorded in the asset JSON).")
+flags.DEFINE_string("metadata_json", "{}", "JSON object of training flags to record in the asset JSON.")
+flags.DEFINE_enum("dtype_policy", "float32", ["float32", "mixed_bfloat16", "mixed_float16"], "Compute dtype.")
+flags.DEFINE_bool("overwrite", False, "Replace an existing --output_dir.")
+flags.mark_flags_as_required(["output_dir"])
+flags.mark_flags_as_mutual_exclusive(["weights", "checkpoint"], required=True)
+FLAGS = flags.FLAGS
+
+
+def restore_from_checkpoint(encoder: keras.Model, checkpoint: str, object_path: str) -> str:
+    """Restores `encoder` from the checkpoint object at dotted `object_path`; returns the prefix read."""
+    prefix = tf.train.latest_checkpoint(checkpoint) if tf.io.gfile.isdir(checkpoint) else checkpoint
+    if prefix is None:
+        raise FileNotFoundError(f"no checkpoint in {checkpoint}")
+    names = object_path.split(".")
+    node = encoder
+    for name in reversed(names):
+        node = tf.train.Checkpoint(**{name: node})
+    status = node.read(prefix)
+    status.expect_partial()  # optimizer, other encoders and counters are not needed
+    status.assert_existing_objects_matched()  # but every encoder variable must be there
+    return prefix
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    metadata = json.loads(FLAGS.metadata_json)
+    if not isinstance(metadata, dict):
+        raise app.UsageError("--metadata_json must be a JSON object")
+    keras.mixed_precision.set_dtype_policy(FLAGS.dtype_policy)
+    encoder = build_audio_encoder()
+    if FLAGS.weights:
+        encoder.load_weights(FLAGS.weights)
+        metadata["source"] = FLAGS.weights
+    else:
+        metadata["source"] = restore_from_checkpoint(encoder, FLAGS.checkpoint, FLAGS.checkpoint_object)
+    if FLAGS.variant:
+        metadata["variant"] = FLAGS.variant
+    print(export_audio_encoder(encoder, FLAGS.output_dir, metadata, overwrite=FLAGS.overwrite))
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,64 @@
+"""`export/export_savedmodel.py`: from Keras weights or a training checkpoint to the SavedModel."""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from cmir_tf.models import build_audio_encoder
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPT = os.path.join(REPO, "export", "export_savedmodel.py")
+
+
+def _script_module():
+    spec = importlib.util.spec_from_file_location("export_savedmodel", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class _Trainer(keras.Model):
+    """Stands in for the training model: the encoder at `model.audio_encoder`, plus other state."""
+
+    def __init__(self):
+        super().__init__()
+        self.audio_encoder = build_audio_encoder()
+        self.head = keras.layers.Dense(3)
+
+
+def test_restore_from_a_training_checkpoint(tmp_path):
+    trainer = _Trainer()
+    tf.train.Checkpoint(model=trainer, step=tf.Variable(7)).save(str(tmp_path / "ckpt" / "ckpt"))
+    restore = _script_module().restore_from_checkpoint
+    encoder = build_audio_encoder()
+    assert restore(encoder, str(tmp_path / "ckpt"), "model.audio_encoder").endswith("ckpt-1")
+    for restored, trained in zip(encoder.weights, trainer.audio_encoder.weights):
+        np.testing.assert_array_equal(restored.numpy(), trained.numpy())
+    with pytest.raises(AssertionError, match="not bound to checkpointed values"):
+        restore(build_audio_encoder(), str(tmp_path / "ckpt"), "model.missing_encoder")
+
+
+def test_cli_exports_keras_weights(tmp_path):
+    keras.utils.set_random_seed(11)
+    encoder = build_audio_encoder()
+    encoder.save_weights(str(tmp_path / "encoder.weights.h5"))
+    command = [
+        sys.executable, SCRIPT, f"--weights={tmp_path / 'encoder.weights.h5'}", "--variant=contr_g",
+        '--metadata_json={"temperature": 0.1}', f"--output_dir={tmp_path / 'model'}",
+    ]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": REPO}
+    subprocess.run(command, check=True, env=env, timeout=300)
+    with open(tmp_path / "model" / "assets" / "cmir_tf.json") as f:
+        metadata = json.load(f)["metadata"]
+    assert metadata["variant"] == "contr_g" and metadata["temperature"] == 0.1
+    loaded = tf.saved_model.load(str(tmp_path / "model"))
+    mel = np.random.default_rng(0).normal(-60.0, 20.0, (2, 256, 48)).astype(np.float32)
+    out = loaded.signatures["serving_default"](mel=tf.constant(mel))
+    np.testing.assert_allclose(out["embedding"].numpy(), encoder(mel)["embedding"].numpy(), rtol=1e-5, atol=1e-5)
