@@ -20,6 +20,7 @@ existence in the selection, not hashed: the input fingerprint covers the JSON fi
 from __future__ import annotations
 
 import dataclasses
+import glob
 import hashlib
 import json
 import math
@@ -190,6 +191,8 @@ def _write_shards(config: PrepareConfig, jobs: list[shards.ShardJob]) -> list[di
     def stats_path(job):
         return os.path.join(stats_dir, os.path.basename(job.path) + ".json")
 
+    for stale in glob.glob(os.path.join(config.output_dir, "tfrecords", "*.tmp-*")):
+        os.remove(stale)  # left by a killed run
     pending = [j for j in jobs if not (os.path.exists(stats_path(j)) and os.path.exists(j.path))]
     logging.info("%d shards, %d to write", len(jobs), len(pending))
     bar = tqdm(total=len(pending), desc="write shards", unit="shard")

@@ -71,32 +71,44 @@ def with_energy(recipe: Recipe, energy: float) -> Recipe:
     )
 
 
+TABLE_SIZE = 4096  # samples of the one-period wavetable
+
+
+def wavetable(recipe: Recipe, max_partials: int) -> np.ndarray:
+    """One period (TABLE_SIZE,) float32 of the recipe's harmonic timbre, at most `max_partials` harmonics."""
+    k = np.arange(1, max(1, min(recipe.partials, max_partials)) + 1)
+    gains = k**-recipe.rolloff * np.where(k % 2 == 1, recipe.odd_gain, 1.0)
+    gains[0] = 1.0
+    angle = 2 * np.pi * np.arange(TABLE_SIZE) / TABLE_SIZE
+    return (np.sin(np.outer(angle, k)) @ gains).astype(np.float32)
+
+
 def render(recipe: Recipe, n_samples: int, sample_rate: int, rng: np.random.Generator, energy: float = 0.0) -> np.ndarray:
-    """Renders `n_samples` mono float32 samples in [-1, 1] at `sample_rate` Hz."""
+    """Renders `n_samples` mono float32 samples in [-1, 1] at `sample_rate` Hz.
+
+    Notes of equal length (1 / notes_per_second) on random semitones of the recipe's range, each a decaying
+    wavetable tone; plus coloured noise and decaying noise bursts at `pulses_per_second`.
+    """
     r = with_energy(recipe, energy)
     note_len = max(1, int(sample_rate / r.notes_per_second))
     n_notes = -(-n_samples // note_len)
     semitones = rng.integers(0, max(1, round(12 * r.octaves)) + 1, n_notes)
-    f0 = r.f0_low * 2.0 ** (semitones / 12.0)
-    phase = np.cumsum(np.repeat(2 * np.pi * f0 / sample_rate, note_len)[:n_samples])
-    partials = max(1, min(r.partials, int(0.45 * sample_rate / f0.max())))
-    # sin(k x) by the Chebyshev recursion sin((k+1) x) = 2 cos(x) sin(k x) - sin((k-1) x): no extra sines.
-    two_cos = (2 * np.cos(phase)).astype(np.float32)
-    previous, current = np.zeros(n_samples, np.float32), np.sin(phase).astype(np.float32)
-    tone = current.copy()
-    for k in range(2, partials + 1):
-        previous, current = current, two_cos * current - previous
-        tone += (k ** -r.rolloff) * (r.odd_gain if k % 2 else 1.0) * current
-    position = (np.arange(n_samples) % note_len).astype(np.float32) / sample_rate
-    tone *= np.exp(-r.decay * position) * np.minimum(1.0, position / 0.005)
+    f0 = (r.f0_low * 2.0 ** (semitones / 12.0)).astype(np.float32)
+    table = wavetable(r, int(0.45 * sample_rate / f0.max()))
+    # (notes, samples within a note): table index advances f0 * TABLE_SIZE / sample_rate per sample.
+    steps = np.arange(note_len, dtype=np.float32) * np.float32(TABLE_SIZE / sample_rate)
+    index = np.multiply.outer(f0, steps).astype(np.int32) & (TABLE_SIZE - 1)
+    time_in_note = np.arange(note_len, dtype=np.float32) / sample_rate
+    envelope = np.exp(-r.decay * time_in_note) * np.minimum(1.0, time_in_note / 0.005)
+    tone = (table[index] * envelope).reshape(-1)[:n_samples]
     tone /= np.sqrt(np.mean(tone**2)) + 1e-9
 
     white = rng.standard_normal(n_samples, dtype=np.float32)
     noise = lfilter([1.0 - abs(r.noise_pole)], [1.0, -r.noise_pole], white).astype(np.float32)
-    signal = tone + noise * (r.noise_level / (np.sqrt(np.mean(noise**2)) + 1e-9))
+    signal = tone + noise * np.float32(r.noise_level / (np.sqrt(np.mean(noise**2)) + 1e-9))
     if r.pulses_per_second > 0:
         pulse_len = max(1, int(sample_rate / r.pulses_per_second))
-        pulse_pos = (np.arange(n_samples) % pulse_len).astype(np.float32) / sample_rate
-        signal += 1.5 * white * np.exp(-pulse_pos / 0.03)
+        burst = np.exp(-np.arange(pulse_len, dtype=np.float32) / (0.03 * sample_rate))
+        signal += 1.5 * white * np.tile(burst, -(-n_samples // pulse_len))[:n_samples]
     loudness = 10 ** ((6 * energy - 8) / 20)
-    return (signal * (loudness / (np.abs(signal).max() + 1e-9))).astype(np.float32)
+    return (signal * np.float32(loudness / (np.abs(signal).max() + 1e-9))).astype(np.float32)
