@@ -1,13 +1,21 @@
 """The authors' PyTorch AudioEncoder, converted, gives the same outputs in TensorFlow (needs the `[torch]` extra)."""
 
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
 import numpy as np
 import pytest
+import tensorflow as tf
 import torch
 from torch import nn
 
 from cmir_tf.export.torch_import import audio_encoder_from_state_dict, load_torch_state_dict
 
 BATCH = 3
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 class ConvBlock(nn.Module):
@@ -132,3 +140,20 @@ def test_bad_state_dict_lists_every_problem(reference):
 def test_unknown_input_layout_is_rejected(reference):
     with pytest.raises(ValueError, match="input_layout"):
         audio_encoder_from_state_dict(load_torch_state_dict(reference[1]), "transposed")
+
+
+def test_cli_writes_a_savedmodel_giving_the_torch_outputs(reference, tmp_path):
+    model, path = reference
+    output = tmp_path / "savedmodel"
+    command = [sys.executable, "export/from_torch.py", f"--checkpoint={path}", "--variant=contr_cf_g"]
+    command += [f"--output={output}", "--input_layout=authors_training"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
+    result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    x = np.random.default_rng(2).normal(size=(BATCH, 256, 48)).astype(np.float32)
+    outputs = tf.saved_model.load(str(output)).signatures["serving_default"](mel=tf.constant(x))
+    features, embedding = _torch_outputs(model, x, "authors_training")
+    np.testing.assert_allclose(outputs["features"].numpy(), features, atol=1e-4, rtol=0)
+    np.testing.assert_allclose(outputs["embedding"].numpy(), embedding, atol=1e-4, rtol=0)
+    metadata = json.loads((output / "assets" / "cmir_tf.json").read_text())["metadata"]
+    assert metadata["variant"] == "contr_cf_g" and metadata["input_layout"] == "authors_training"
