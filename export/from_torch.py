@@ -1,7 +1,7 @@
 """Converts one of the authors' published PyTorch audio encoders into a cmir_tf SavedModel.
 
     python export/from_torch.py --checkpoint=models/contr_cf_g/audio_encoder.pt --variant=contr_cf_g \
-        --output=DIR [--input_layout=true|authors_training] [--overwrite]
+        --output=DIR [--input_layout=authors_training|true] [--overwrite]
 
 The SavedModel has the signatures of `cmir_tf.export.saved_model` (input `mel` (batch, 256 frames, 48 bands)),
 so `evaluate.py` handles it like a model trained here. Needs the `[torch]` extra.
@@ -21,10 +21,11 @@ flags.DEFINE_enum("variant", None, VARIANTS, "Training variant the checkpoint co
 flags.DEFINE_string("output", None, "SavedModel directory to write.")
 flags.DEFINE_enum(
     "input_layout",
-    "true",
+    "authors_training",
     INPUT_LAYOUTS,
-    "true: the network sees the (256, 48) input transposed, as in the authors' encode.py. authors_training: it "
-    "sees the input through the authors' training-time `.view(-1, 1, 48, 256)`, which reorders frames and bands.",
+    "authors_training: the network sees the (256, 48) input through the authors' training-time "
+    "`.view(-1, 1, 48, 256)`, which reorders frames and bands, as all six published encoders were trained. "
+    "true: it sees the input transposed, as the authors' encode.py fed it.",
 )
 flags.DEFINE_string(
     "state_dict_prefix", "", "Keep only the checkpoint keys with this prefix, removed (for a larger state dict)."
