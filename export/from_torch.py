@@ -1,4 +1,4 @@
-"""Converts one of the authors' published PyTorch audio encoders into a cmir_tf SavedModel.
+r"""Converts one of the authors' published PyTorch audio encoders into a cmir_tf SavedModel.
 
     python export/from_torch.py --checkpoint=models/contr_cf_g/audio_encoder.pt --variant=contr_cf_g \
         --output=DIR [--input_layout=authors_training|true] [--overwrite]
