@@ -1,0 +1,216 @@
+"""Melon playlist continuation in the paper's protocol.
+
+Queries are the playlists with at least one test-set song: seeds = their songs outside the test set,
+candidates = all test-set songs, ground truth = the playlist's test-set songs. A song's vector is the mean of
+its chunk embeddings (`embed_track_mel` on its `arena_mel` spectrogram). For every seed, the k = 100 nearest
+candidates by angular distance are retrieved (Annoy, or exactly); a playlist's candidates are ranked by how
+many of its seeds retrieved them, ties by their summed cosine similarity to those seeds, and the top 100 are
+scored against the ground truth with NDCG@100 and MAP@100 (definitions in `cmir_tf.evaluation.metrics`).
+
+Random baseline: for each playlist, 100 candidates drawn uniformly without replacement (a random ranking).
+With Annoy, its recall@100 against exact search is measured on a sample of seeds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+
+import numpy as np
+from tqdm import tqdm
+
+from cmir_tf.evaluation import neighbours
+from cmir_tf.evaluation.embeddings import EmbeddingCache, Embedder, dataset_key
+from cmir_tf.evaluation.files import MAX_NAMED, check_missing
+from cmir_tf.evaluation.metrics import average_precision_at_k, ndcg_at_k, relevance_matrix
+
+K = 100
+PLAYLIST_FILES = ("train.json", "val.json", "test.json")  # Melon's; val/test are optional
+
+
+def load_playlists(melon_dir: str) -> list[np.ndarray]:
+    """Song ids (int64 arrays) of every playlist in `train.json` (+ `val.json`, `test.json` if present)."""
+    if not os.path.exists(os.path.join(melon_dir, PLAYLIST_FILES[0])):
+        raise FileNotFoundError(f"no {PLAYLIST_FILES[0]} in {melon_dir}")
+    playlists = []
+    for name in PLAYLIST_FILES:
+        path = os.path.join(melon_dir, name)
+        if os.path.exists(path):
+            with open(path) as f:
+                playlists += [np.asarray(p["songs"], dtype=np.int64) for p in json.load(f)]
+    return playlists
+
+
+def load_test_songs(data_dir: str) -> np.ndarray:
+    """Sorted unique song ids of the prepared data's test split (`splits.json`)."""
+    with open(os.path.join(data_dir, "splits.json")) as f:
+        return np.unique(np.asarray(json.load(f)["test"], dtype=np.int64))
+
+
+def mel_path(melon_dir: str, song_id: int) -> str:
+    """Melon's layout: `arena_mel/<song_id // 1000>/<song_id>.npy`, a (48, T) log-mel in dB."""
+    return os.path.join(melon_dir, "arena_mel", str(song_id // 1000), f"{song_id}.npy")
+
+
+@dataclasses.dataclass
+class Queries:
+    seeds: list[np.ndarray]  # per playlist, seed song ids
+    truth: list[np.ndarray]  # per playlist, ground-truth (test-set) song ids
+
+
+def build_queries(playlists: list[np.ndarray], test_songs: np.ndarray) -> Queries:
+    """Playlists with at least one test-set song and at least one other song, split into seeds and truth."""
+    queries = Queries([], [])
+    for songs in playlists:
+        songs = np.unique(songs)
+        in_test = np.isin(songs, test_songs)
+        if in_test.any() and not in_test.all():
+            queries.seeds.append(songs[~in_test])
+            queries.truth.append(songs[in_test])
+    return queries
+
+
+def rank_candidates(hits: np.ndarray, similarities: np.ndarray, seed_rows: list[np.ndarray],
+                    k: int = K) -> np.ndarray:
+    """Per playlist, the top-k candidates by retrieval count, ties by summed similarity.
+
+    Args:
+      hits: (S, k') candidate indices retrieved for each seed vector (-1 = none); similarities: (S, k').
+      seed_rows: per playlist, its seeds' rows in `hits`.
+
+    Returns:
+      (n_playlists, k) int64 candidate indices, best first, padded with -1.
+    """
+    ranked = np.full((len(seed_rows), k), -1, dtype=np.int64)
+    for q, rows in enumerate(tqdm(seed_rows, desc="ranking", unit="playlist", leave=False)):
+        found, sims = hits[rows].ravel(), similarities[rows].ravel()
+        keep = found >= 0
+        candidates, inverse, counts = np.unique(found[keep], return_inverse=True, return_counts=True)
+        summed = np.bincount(inverse, weights=sims[keep], minlength=len(candidates))
+        best = candidates[np.lexsort((-summed, -counts))[:k]]
+        ranked[q, :len(best)] = best
+    return ranked
+
+
+def random_rankings(n_candidates: int, n_playlists: int, seed: int, k: int = K) -> np.ndarray:
+    """(n_playlists, k) candidate indices drawn uniformly without replacement per playlist (-1 padded)."""
+    rng = np.random.default_rng(seed)
+    ranked = np.full((n_playlists, k), -1, dtype=np.int64)
+    for q in range(n_playlists):
+        ranked[q, :min(k, n_candidates)] = rng.choice(n_candidates, size=min(k, n_candidates), replace=False)
+    return ranked
+
+
+def score(ranked: np.ndarray, truth_rows: list[np.ndarray]) -> dict[str, float]:
+    """Mean NDCG@k and MAP@k of (n_playlists, k) rankings against per-playlist ground-truth indices."""
+    relevance = relevance_matrix(ranked, [set(t.tolist()) for t in truth_rows])
+    n_relevant = np.array([len(t) for t in truth_rows])
+    k = ranked.shape[1]
+    return {f"ndcg@{k}": float(ndcg_at_k(relevance, n_relevant).mean()),
+            f"map@{k}": float(average_precision_at_k(relevance, n_relevant).mean())}
+
+
+def continuation_metrics(seed_vectors: np.ndarray, candidate_vectors: np.ndarray, seed_rows: list[np.ndarray],
+                         truth_rows: list[np.ndarray], *, exact: bool = False, n_trees: int = 50,
+                         search_k: int = -1, recall_sample: int = 1000, seed: int = 0) -> dict:
+    """The protocol on vectors: metrics, random baseline, Annoy recall and timings.
+
+    Args:
+      seed_vectors: (S, D) one row per distinct seed song; candidate_vectors: (C, D).
+      seed_rows: per playlist, indices into `seed_vectors`; truth_rows: per playlist, indices of its
+        ground-truth songs into `candidate_vectors` (non-empty).
+      exact: exact search instead of Annoy (`n_trees` trees, `search_k` nodes per query).
+      recall_sample: seeds on which Annoy's recall@k against exact search is measured (0: skip).
+
+    Returns:
+      `ndcg@100`, `map@100`, `random_baseline` {ndcg@100, map@100}, `annoy_recall@100` (None with
+      `exact`), `search`, `n_playlists`, `n_candidates`, `n_seed_songs`, `seconds` per stage.
+    """
+    k = min(K, len(candidate_vectors))
+    seconds = {}
+    start = time.perf_counter()
+    recall = None
+    if exact:
+        hits, sims = neighbours.exact_neighbours(seed_vectors, candidate_vectors, k)
+        seconds["search"] = time.perf_counter() - start
+    else:
+        index = neighbours.build_annoy_index(candidate_vectors, n_trees, seed)
+        seconds["annoy_build"] = time.perf_counter() - start
+        start = time.perf_counter()
+        hits, sims = neighbours.annoy_neighbours(index, seed_vectors, k, search_k)
+        seconds["search"] = time.perf_counter() - start
+        if recall_sample:
+            sample = np.random.default_rng(seed).permutation(len(seed_vectors))[:recall_sample]
+            exact_hits, _ = neighbours.exact_neighbours(seed_vectors[sample], candidate_vectors, k)
+            recall = neighbours.recall_at_k(hits[sample], exact_hits)
+    start = time.perf_counter()
+    ranked = rank_candidates(hits, sims, seed_rows)
+    seconds["ranking"] = time.perf_counter() - start
+    start = time.perf_counter()
+    metrics = score(ranked, truth_rows)
+    baseline = score(random_rankings(len(candidate_vectors), len(seed_rows), seed), truth_rows)
+    seconds["scoring"] = time.perf_counter() - start
+    return {**metrics, "random_baseline": baseline, f"annoy_recall@{K}": recall,
+            "search": "exact" if exact else f"annoy(n_trees={n_trees}, search_k={search_k})",
+            "n_playlists": len(seed_rows), "n_candidates": len(candidate_vectors),
+            "n_seed_songs": len(seed_vectors), "seconds": seconds}
+
+
+def evaluate_playlists(embedder: Embedder, melon_dir: str, data_dir: str, *, cache_dir: str | None = None,
+                       exact: bool = False, n_trees: int = 50, search_k: int = -1, recall_sample: int = 1000,
+                       seed: int = 0, allow_missing: bool = False) -> dict:
+    """Playlist continuation scores of `embedder` on a Melon-format folder.
+
+    Args:
+      embedder: chunk embedder (e.g. `SavedModelEmbedder`).
+      melon_dir: folder with `train.json` [`val.json`, `test.json`] and `arena_mel/`.
+      data_dir: prepared data folder whose `splits.json` test split gives the candidates.
+      allow_missing: skip songs whose spectrogram is missing or unreadable (counted; playlists left without
+        seeds or ground truth are dropped) instead of raising.
+      exact, n_trees, search_k, recall_sample, seed: as in `continuation_metrics`.
+
+    Returns:
+      `continuation_metrics`'s dict plus `skipped` {missing, undecodable, first_skipped} and `dim`.
+    """
+    test_songs = load_test_songs(data_dir)
+    queries = build_queries(load_playlists(melon_dir), test_songs)
+    if not queries.seeds:
+        raise ValueError(f"no playlist in {melon_dir} has both test-set and other songs")
+    songs = np.unique(np.concatenate([test_songs, *queries.seeds]))
+    missing = [str(s) for s in songs if not os.path.isfile(mel_path(melon_dir, int(s)))]
+    check_missing([mel_path(melon_dir, int(s)) for s in missing], len(songs), "the Melon playlists and test split",
+                  allow_missing)
+
+    def embed(key: str) -> np.ndarray:
+        mel = np.load(mel_path(melon_dir, int(key)))
+        if mel.ndim != 2 or mel.shape[0] != 48:
+            raise ValueError(f"expected a (48, T) spectrogram, got {mel.shape}")
+        return embedder.embed_track_mel(mel.T.astype(np.float32)).mean(axis=0, keepdims=True)
+
+    cache = EmbeddingCache(cache_dir, embedder, dataset_key("melon-mean", melon_dir))
+    missing_set = set(missing)
+    vectors, failed = cache.compute([str(s) for s in songs if str(s) not in missing_set], embed,
+                                    skip_errors=allow_missing, desc="embedding Melon songs")
+    candidates = [s for s in test_songs.tolist() if str(s) in vectors]
+    seed_songs = sorted({s for seeds in queries.seeds for s in seeds.tolist() if str(s) in vectors})
+    candidate_row = {s: i for i, s in enumerate(candidates)}
+    seed_row = {s: i for i, s in enumerate(seed_songs)}
+    seed_rows, truth_rows = [], []
+    for seeds, truth in zip(queries.seeds, queries.truth):
+        s_rows = np.array([seed_row[s] for s in seeds.tolist() if s in seed_row], dtype=np.int64)
+        t_rows = np.array([candidate_row[s] for s in truth.tolist() if s in candidate_row], dtype=np.int64)
+        if len(s_rows) and len(t_rows):
+            seed_rows.append(s_rows)
+            truth_rows.append(t_rows)
+    result = continuation_metrics(
+        np.concatenate([vectors[str(s)] for s in seed_songs]), np.concatenate([vectors[str(s)] for s in candidates]),
+        seed_rows, truth_rows, exact=exact, n_trees=n_trees, search_k=search_k, recall_sample=recall_sample,
+        seed=seed)
+    skipped = missing + list(failed)
+    result.update(task="playlist", dim=embedder.dim, embedding=embedder.output,
+                  skipped={"missing": len(missing), "undecodable": len(failed),
+                           "playlists_dropped": len(queries.seeds) - len(seed_rows),
+                           "first_skipped": skipped[:MAX_NAMED]})
+    return result
