@@ -1,0 +1,85 @@
+"""Real-time factor of file -> embedding: decode + resample + log-mel + CNN, float32 vs mixed_bfloat16.
+
+    python benchmarks/bench_embedding_rtf.py [--seconds=30] [--repeats=3]
+
+The input is a synthetic music-like 44.1 kHz stereo FLAC (decoding and resampling are part of the cost).
+For each dtype policy a random encoder is exported to a SavedModel and reloaded, then
+`load_audio` + `embed_waveform` is timed (median of `--repeats` after one warm-up run).
+RTF = processing time / audio duration (below 1: faster than real time).
+"""
+
+import os
+import statistics
+import tempfile
+import time
+
+import keras
+import numpy as np
+import soundfile as sf
+import tensorflow as tf
+from absl import app, flags
+
+from cmir_tf.audio import load_audio
+from cmir_tf.export import export_audio_encoder
+from cmir_tf.models import build_audio_encoder
+
+flags.DEFINE_float("seconds", 30.0, "Duration of the benchmark file.")
+flags.DEFINE_integer("repeats", 3, "Timed runs per policy.")
+FLAGS = flags.FLAGS
+
+POLICIES = ("float32", "mixed_bfloat16")
+
+
+def music_like(seconds: float, rate: int) -> np.ndarray:
+    """(n, 2) float32: decaying harmonic notes over noise bursts, a different mix per channel."""
+    rng = np.random.default_rng(0)
+    t = np.arange(int(seconds * rate)) / rate
+    notes = 110.0 * 2 ** (rng.integers(0, 24, size=int(seconds * 2)) / 12)
+    tone = np.sin(2 * np.pi * notes[(t * 2).astype(int)] * t) * np.exp(-3 * (t % 0.5))
+    drums = rng.normal(size=t.size) * np.exp(-20 * (t % 0.25))
+    return (0.3 * np.stack([tone + 0.3 * drums, 0.7 * tone + 0.5 * drums], axis=1)).astype(np.float32)
+
+
+def median_seconds(fn) -> float:
+    """Median wall time of `fn()` over `--repeats` runs, after one warm-up run."""
+    fn()  # warm-up: graph optimisation, thread pools
+    times = []
+    for _ in range(FLAGS.repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def time_policy(policy: str, audio_path: str, scratch: str) -> float:
+    """Median seconds for file -> embedding with an encoder built under `policy`."""
+    keras.mixed_precision.set_dtype_policy(policy)
+    try:
+        encoder = build_audio_encoder()
+    finally:
+        keras.mixed_precision.set_dtype_policy("float32")
+    loaded = tf.saved_model.load(export_audio_encoder(encoder, os.path.join(scratch, policy)))
+    embed = loaded.signatures["embed_waveform"]
+
+    return median_seconds(lambda: embed(waveform=tf.constant(load_audio(audio_path)))["mean_features"].numpy())
+
+
+def main(argv: list[str]) -> None:
+    del argv
+    with tempfile.TemporaryDirectory() as scratch:
+        audio_path = os.path.join(scratch, "music.flac")
+        sf.write(audio_path, music_like(FLAGS.seconds, 44100), 44100)
+        seconds = {policy: time_policy(policy, audio_path, scratch) for policy in POLICIES}
+        decode = median_seconds(lambda: load_audio(audio_path))
+    print(f"cores (os.cpu_count): {os.cpu_count()}, TensorFlow {tf.__version__}, "
+          f"devices: {[d.device_type for d in tf.config.list_physical_devices()]}")
+    print(f"file: {FLAGS.seconds:.1f} s, 44.1 kHz stereo FLAC; median of {FLAGS.repeats} runs")
+    for policy, elapsed in seconds.items():
+        print(f"{policy:>15}: {elapsed:.3f} s per file, RTF {elapsed / FLAGS.seconds:.4f} "
+              f"({FLAGS.seconds / elapsed:.1f}x real time)")
+    print(f"of which decode + resample: {decode:.3f} s")
+    print(f"mixed_bfloat16 / float32 time ratio: {seconds['mixed_bfloat16'] / seconds['float32']:.2f}")
+
+
+if __name__ == "__main__":
+    app.run(main)
