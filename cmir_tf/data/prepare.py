@@ -191,8 +191,6 @@ def _write_shards(config: PrepareConfig, jobs: list[shards.ShardJob]) -> list[di
     def stats_path(job):
         return os.path.join(stats_dir, os.path.basename(job.path) + ".json")
 
-    for stale in glob.glob(os.path.join(config.output_dir, "tfrecords", "*.tmp-*")):
-        os.remove(stale)  # left by a killed run
     pending = [j for j in jobs if not (os.path.exists(stats_path(j)) and os.path.exists(j.path))]
     logging.info("%d shards, %d to write", len(jobs), len(pending))
     bar = tqdm(total=len(pending), desc="write shards", unit="shard")
@@ -227,6 +225,8 @@ def _report(selection: dict, vocab_dropped: int, shard_stats: list[dict]) -> dic
 
 def prepare(config: PrepareConfig) -> dict:
     """Runs (or resumes) every stage and returns the manifest (also written to manifest.json)."""
+    for stale in glob.glob(os.path.join(config.output_dir, "**", "*.tmp-*"), recursive=True):
+        os.remove(stale)  # temporary files of a killed run
     fingerprint = _check_config(config)
     playlists = melon.load_playlists(config.melon_dir)
     selection = _select_songs(config, playlists)

@@ -52,7 +52,8 @@ def encode_example(mel: np.ndarray, genre_ids: Sequence[int], cf: np.ndarray | N
         "has_cf": _int64([int(cf is not None)]),
         "song_id": _int64([song_id]),
     }
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+    # deterministic=True: map entries in key order, so shards are byte-identical across processes.
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString(deterministic=True)
 
 
 def parse_example(serialized: tf.Tensor) -> dict[str, tf.Tensor]:

@@ -1,0 +1,87 @@
+"""Bad inputs are counted, never fatal; a killed prepare resumes to the same manifest."""
+
+import glob
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+from conftest import TINY_PREPARE
+
+from cmir_tf.data import melon, prepare
+
+
+def _songs_with_genres(melon_dir):
+    return [s for s in melon.load_json(os.path.join(melon_dir, "song_meta.json")) if s["song_gn_gnr_basket"]]
+
+
+def test_corrupted_inputs_are_counted(demo_corpus, tmp_path):
+    melon_dir = str(tmp_path / "melon")
+    shutil.copytree(os.path.join(demo_corpus, "melon"), melon_dir)
+    meta = melon.load_json(os.path.join(melon_dir, "song_meta.json"))
+    truncated, nans, zeros, deleted, no_genre, short = (s["id"] for s in _songs_with_genres(melon_dir)[:6])
+    path = lambda song: melon.mel_path(melon_dir, song)  # noqa: E731
+    with open(path(truncated), "r+b") as f:
+        f.truncate(200)
+    np.save(path(nans), np.full((48, 400), np.nan, np.float16))
+    np.save(path(zeros), np.zeros((48, 400), np.float16))
+    os.remove(path(deleted))
+    np.save(path(short), np.full((48, 100), -30.0, np.float16))
+    no_genres_before = sum(not s["song_gn_gnr_basket"] for s in meta)
+    for s in meta:
+        if s["id"] == no_genre:
+            s["song_gn_gnr_basket"], s["song_gn_dtl_gnr_basket"] = [], []
+    with open(os.path.join(melon_dir, "song_meta.json"), "w") as f:
+        json.dump(meta, f)
+    playlists = melon.load_json(os.path.join(melon_dir, "train.json"))
+    playlists[0]["songs"].append(10**7)
+    with open(os.path.join(melon_dir, "train.json"), "w") as f:
+        json.dump(playlists, f)
+
+    out = str(tmp_path / "prepared")
+    manifest = prepare.prepare(prepare.PrepareConfig(melon_dir, out, **TINY_PREPARE))
+    with open(os.path.join(out, "report.json")) as f:
+        report = json.load(f)
+    assert report["dropped_before_split"] == {
+        "no_genres": no_genres_before + 1,
+        "missing_npy": 1,
+        "genres_not_in_vocabulary": 0,
+    }
+    assert report["skipped_mels"] == {"corrupt_npy": 1, "non_finite": 1, "all_zero": 1}
+    assert report["skipped_mel_examples"] == {"corrupt_npy": [truncated], "non_finite": [nans], "all_zero": [zeros]}
+    assert report["short_padded"] == 1 and report["playlist_songs"]["absent_from_metadata"] == 1
+    assert sum(manifest["counts"].values()) == sum(manifest["songs_in_splits"].values()) - 3
+    assert not glob.glob(os.path.join(out, "**", "*.tmp-*"), recursive=True)
+
+
+def _prepare_command(melon_dir, out):
+    flags = [f"--{k}={v}" for k, v in {**TINY_PREPARE, "songs_per_shard": 1}.items()]
+    return [sys.executable, "-m", "cmir_tf.data.prepare", f"--melon_dir={melon_dir}", f"--output_dir={out}", *flags]
+
+
+def test_killed_prepare_resumes_to_the_same_manifest(demo_corpus, tmp_path):
+    melon_dir = os.path.join(demo_corpus, "melon")
+    reference = prepare.prepare(prepare.PrepareConfig(melon_dir, str(tmp_path / "whole"), **{**TINY_PREPARE, "songs_per_shard": 1}))
+
+    out = str(tmp_path / "killed")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    process = subprocess.Popen(_prepare_command(melon_dir, out), env=env, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not glob.glob(os.path.join(out, "tfrecords", "*.tfrecord")) and process.poll() is None:
+        assert time.time() < deadline, "no shard appeared"
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+    assert process.wait() == -signal.SIGKILL, "prepare finished before it could be killed"
+    assert not os.path.exists(os.path.join(out, "manifest.json"))
+    finished = len(glob.glob(os.path.join(out, "cache", "shards", "*.json")))
+
+    rerun = subprocess.run(_prepare_command(melon_dir, out), env=env, capture_output=True, text=True, check=True)
+    total = sum(len(v) for v in reference["shards"].values())
+    assert f"{total} shards, {total - finished} to write" in rerun.stderr
+    with open(os.path.join(out, "manifest.json")) as f:
+        assert json.load(f) == reference
+    assert not glob.glob(os.path.join(out, "**", "*.tmp-*"), recursive=True)
