@@ -81,7 +81,8 @@ def test_records_match_input_mels_and_genres(demo_corpus, prepared_demo):
         song = int(record["song_id"])
         stored = np.load(melon.mel_path(melon_dir, song))  # (48, T) float16
         expected = stored.T[:frames]
-        np.testing.assert_array_equal(record["mel"].numpy().astype(np.float16).view(np.uint16), expected.view(np.uint16))
+        as_float16 = record["mel"].numpy().astype(np.float16)
+        np.testing.assert_array_equal(as_float16.view(np.uint16), expected.view(np.uint16))
         codes = melon.song_genres(meta[song], "both")
         ids = record["genre_ids"].numpy()
         assert ids[: len(codes)].tolist() == [vocab[c] for c in codes] and not ids[len(codes) :].any()
@@ -93,7 +94,8 @@ def test_rerun_reuses_everything_and_refuses_other_flags(demo_corpus, prepared_d
     from cmir_tf.data import prepare
 
     before = {p: os.path.getmtime(p) for p in glob.glob(os.path.join(prepared_demo, "tfrecords", "*"))}
-    manifest = prepare.prepare(prepare.PrepareConfig(os.path.join(demo_corpus, "melon"), prepared_demo, **TINY_PREPARE))
+    config = prepare.PrepareConfig(os.path.join(demo_corpus, "melon"), prepared_demo, **TINY_PREPARE)
+    manifest = prepare.prepare(config)
     assert manifest == _load(prepared_demo, "manifest.json")
     assert before == {p: os.path.getmtime(p) for p in before}
     other = {**TINY_PREPARE, "frames": 500}

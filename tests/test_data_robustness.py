@@ -65,7 +65,8 @@ def _prepare_command(melon_dir, out):
 
 def test_killed_prepare_resumes_to_the_same_manifest(demo_corpus, tmp_path):
     melon_dir = os.path.join(demo_corpus, "melon")
-    reference = prepare.prepare(prepare.PrepareConfig(melon_dir, str(tmp_path / "whole"), **{**TINY_PREPARE, "songs_per_shard": 1}))
+    one_song_shards = {**TINY_PREPARE, "songs_per_shard": 1}  # many shards: time to kill mid-way
+    reference = prepare.prepare(prepare.PrepareConfig(melon_dir, str(tmp_path / "whole"), **one_song_shards))
 
     out = str(tmp_path / "killed")
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}

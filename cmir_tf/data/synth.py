@@ -83,7 +83,9 @@ def wavetable(recipe: Recipe, max_partials: int) -> np.ndarray:
     return (np.sin(np.outer(angle, k)) @ gains).astype(np.float32)
 
 
-def render(recipe: Recipe, n_samples: int, sample_rate: int, rng: np.random.Generator, energy: float = 0.0) -> np.ndarray:
+def render(
+    recipe: Recipe, n_samples: int, sample_rate: int, rng: np.random.Generator, energy: float = 0.0
+) -> np.ndarray:
     """Renders `n_samples` mono float32 samples in [-1, 1] at `sample_rate` Hz.
 
     Notes of equal length (1 / notes_per_second) on random semitones of the recipe's range, each a decaying
