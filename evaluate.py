@@ -1,0 +1,86 @@
+"""Evaluates an exported audio encoder on the paper's downstream tasks and accumulates the result tables.
+
+  python evaluate.py --task=gtzan|jamendo|playlist|all --model=SAVEDMODEL --name=ContrCF-G \
+      [--gtzan_dir=...] [--jamendo_dir=...] [--melon_dir=... --data_dir=...] [--embedding=features]
+
+Writes `<results_dir>/<task>.json` (this run under `--name`), `<results_dir>/<task>.md` (the paper's table over
+all names evaluated so far; printed at the end) and, for GTZAN, `gtzan_confusion_<name>.png`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from absl import app, flags
+
+from cmir_tf.evaluation import ProbeConfig, SavedModelEmbedder, evaluate_gtzan, evaluate_jamendo, \
+    evaluate_playlists, results
+
+flags.DEFINE_enum("task", "all", ["gtzan", "jamendo", "playlist", "all"], "Downstream task(s).")
+flags.DEFINE_string("model", None, "Exported SavedModel folder.")
+flags.DEFINE_string("name", None, "Row name in the result tables, e.g. ContrCF-G.")
+flags.DEFINE_enum("embedding", "features", ["features", "embedding"],
+                  "Encoder output: 1024-d CNN features (the authors' downstream choice) or the 128-d embedding.")
+flags.DEFINE_string("results_dir", "results", "Where <task>.json, <task>.md and the confusion PNG go.")
+flags.DEFINE_string("cache_dir", "embedding_cache", "Embedding cache root (per model and dataset); '' = none.")
+flags.DEFINE_string("gtzan_dir", None, "GTZAN folder with genres/<genre>/<genre>.000NN.{au,wav}.")
+flags.DEFINE_string("gtzan_splits_dir", None, "Other GTZAN split lists (default: the fault-filtered ones).")
+flags.DEFINE_string("jamendo_dir", None, "MTG-Jamendo audio folder the TSVs' PATH column is relative to, or a "
+                    "folder with audio/ [and split-0/].")
+flags.DEFINE_string("jamendo_splits_dir", None, "Other autotagging_<category>-<split>.tsv (default: "
+                    "<jamendo_dir>/split-0 if present, else the package's split 0).")
+flags.DEFINE_string("melon_dir", None, "Melon folder with train.json [val.json, test.json] and arena_mel/.")
+flags.DEFINE_string("data_dir", None, "Prepared data folder whose splits.json test split gives the candidates.")
+flags.DEFINE_integer("repeats", 10, "Probe trainings with different seeds (GTZAN, MTG-Jamendo).")
+flags.DEFINE_integer("epochs", 200, "Maximum probe epochs (early stopping on validation loss).")
+flags.DEFINE_integer("patience", 10, "Early-stopping patience in epochs.")
+flags.DEFINE_integer("batch_size", 64, "Probe batch size.")
+flags.DEFINE_integer("n_trees", 50, "Annoy trees for playlist continuation.")
+flags.DEFINE_integer("search_k", -1, "Annoy search_k (-1: n_trees * 100).")
+flags.DEFINE_bool("exact", False, "Exact nearest-neighbour search (batched matrix products) instead of Annoy.")
+flags.DEFINE_integer("recall_sample", 1000, "Seeds on which Annoy's recall against exact search is measured.")
+flags.DEFINE_bool("baseline", True, "Also evaluate the random baselines.")
+flags.DEFINE_bool("allow_missing", False, "Skip (and count) missing or undecodable files instead of failing.")
+flags.DEFINE_integer("seed", 0, "First seed; repeat i uses seed + i.")
+flags.mark_flags_as_required(["model", "name"])
+FLAGS = flags.FLAGS
+
+REQUIRED_DIRS = {"gtzan": ["gtzan_dir"], "jamendo": ["jamendo_dir"], "playlist": ["melon_dir", "data_dir"]}
+
+
+def run_task(task: str, embedder: SavedModelEmbedder) -> dict:
+    config = ProbeConfig(epochs=FLAGS.epochs, patience=FLAGS.patience, batch_size=FLAGS.batch_size)
+    common = dict(cache_dir=FLAGS.cache_dir or None, seed=FLAGS.seed, allow_missing=FLAGS.allow_missing)
+    if task == "gtzan":
+        png = os.path.join(FLAGS.results_dir, f"gtzan_confusion_{re.sub(r'[^A-Za-z0-9_.-]', '_', FLAGS.name)}.png")
+        return evaluate_gtzan(embedder, FLAGS.gtzan_dir, config=config, repeats=FLAGS.repeats,
+                              baseline=FLAGS.baseline, splits_dir=FLAGS.gtzan_splits_dir, confusion_png=png,
+                              **common)
+    if task == "jamendo":
+        return evaluate_jamendo(embedder, FLAGS.jamendo_dir, config=config, repeats=FLAGS.repeats,
+                                baseline=FLAGS.baseline, splits_dir=FLAGS.jamendo_splits_dir, **common)
+    return evaluate_playlists(embedder, FLAGS.melon_dir, FLAGS.data_dir, exact=FLAGS.exact, n_trees=FLAGS.n_trees,
+                              search_k=FLAGS.search_k, recall_sample=FLAGS.recall_sample, **common)
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    tasks = list(REQUIRED_DIRS) if FLAGS.task == "all" else [FLAGS.task]
+    unset = [f"--{flag}" for task in tasks for flag in REQUIRED_DIRS[task] if not getattr(FLAGS, flag)]
+    if unset:
+        raise app.UsageError(f"--task={FLAGS.task} needs {', '.join(unset)}")
+    embedder = SavedModelEmbedder(FLAGS.model, output=FLAGS.embedding)
+    tables = []
+    for task in tasks:
+        result = run_task(task, embedder)
+        result["model"] = os.path.abspath(FLAGS.model)
+        _, md_path = results.record(FLAGS.results_dir, task, FLAGS.name, result)
+        with open(md_path) as f:
+            tables.append(f.read())
+    print("\n".join(tables))
+
+
+if __name__ == "__main__":
+    app.run(main)

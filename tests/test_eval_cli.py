@@ -1,0 +1,90 @@
+"""evaluate.py end to end: a tiny demo corpus, an exported (untrained) encoder, all three tasks, two names."""
+
+import importlib.util
+import json
+import os
+
+import numpy as np
+import pytest
+from absl import app
+
+from cmir_tf.data.synthetic import generate
+from cmir_tf.evaluation import SavedModelEmbedder, gtzan
+from cmir_tf.export.saved_model import export_audio_encoder
+from cmir_tf.models import build_audio_encoder
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def evaluate():
+    spec = importlib.util.spec_from_file_location("evaluate", os.path.join(ROOT, "evaluate.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("eval_cli")
+    generate(str(root / "demo"), melon_songs=60, melon_playlists=30, min_frames=256, max_frames=300,
+             gtzan_per_genre=3, gtzan_seconds=4.5, jamendo_tracks=50, jamendo_seconds=4.0, workers=1)
+    lists = root / "gtzan_lists"  # clips 0, 1, 2 of each genre: train, validation, test
+    lists.mkdir()
+    for k, split in enumerate(gtzan.SPLIT_FILES):
+        names = [f"{genre}/{genre}.{k:05d}.wav" for genre in gtzan.GENRES]
+        (lists / gtzan.SPLIT_FILES[split]).write_text("\n".join(names) + "\n")
+    prepared = root / "prepared"
+    prepared.mkdir()
+    songs = list(range(60))
+    (prepared / "splits.json").write_text(json.dumps(
+        {"train": [s for s in songs if s % 5 > 1], "validation": songs[1::5], "test": songs[::5]}))
+    model = export_audio_encoder(build_audio_encoder(), str(root / "model"), {"variant": "untrained"})
+    return root, model
+
+
+def _run(evaluate, argv):
+    evaluate.FLAGS.unparse_flags()
+    evaluate.FLAGS(["evaluate.py", *argv])
+    evaluate.main(["evaluate.py"])
+
+
+def test_embedder_reads_the_exported_signatures(corpus):
+    root, model = corpus
+    for output, dim in (("features", 1024), ("embedding", 128)):
+        embedder = SavedModelEmbedder(model, output=output)
+        assert embedder.dim == dim
+        chunks = embedder.embed_track_mel(np.zeros((300, 48), np.float32) - 40.0)
+        assert chunks.shape == (2, dim)  # ceil(300 / 256) chunks
+        clip = embedder.embed_waveform_file(str(root / "demo/gtzan/genres/jazz/jazz.00001.wav"), "center29.1")
+        assert clip.shape == (2, dim) and np.isfinite(clip).all()  # 4.5 s -> 283 frames -> 2 chunks
+    with pytest.raises(ValueError, match="output must be one of"):
+        SavedModelEmbedder(model, output="mean")
+
+
+def test_evaluate_cli_all_tasks_accumulates_tables(corpus, evaluate, capsys):
+    root, model = corpus
+    common = [f"--model={model}", f"--results_dir={root / 'results'}", f"--cache_dir={root / 'cache'}",
+              f"--gtzan_dir={root / 'demo/gtzan'}", f"--gtzan_splits_dir={root / 'gtzan_lists'}",
+              f"--jamendo_dir={root / 'demo/mtg-jamendo'}", f"--melon_dir={root / 'demo/melon'}",
+              f"--data_dir={root / 'prepared'}", "--repeats=1", "--epochs=3", "--embedding=embedding"]
+    with pytest.raises(app.UsageError, match="--melon_dir, --data_dir"):
+        _run(evaluate, [f"--model={model}", "--name=x", "--task=playlist"])
+    _run(evaluate, ["--task=all", "--name=Untrained-A", "--exact", *common])
+    _run(evaluate, ["--task=playlist", "--name=Untrained-B", "--n_trees=5", *common])
+    printed = capsys.readouterr().out
+    assert "Table 3: Melon playlist continuation" in printed and "| Untrained-B |" in printed
+
+    runs = {task: json.loads((root / "results" / f"{task}.json").read_text())
+            for task in ("gtzan", "jamendo", "playlist")}
+    assert list(runs["playlist"]) == ["Untrained-A", "Untrained-B"]
+    assert runs["playlist"]["Untrained-A"]["search"] == "exact"
+    assert 0.0 <= runs["playlist"]["Untrained-B"]["annoy_recall@100"] <= 1.0
+    assert runs["gtzan"]["Untrained-A"]["n_tracks"] == {"train": 10, "validation": 10, "test": 10}
+    assert runs["gtzan"]["Untrained-A"]["dim"] == 128
+    assert set(runs["jamendo"]["Untrained-A"]["categories"]) == {"genre", "instrument", "moodtheme"}
+    table = (root / "results" / "playlist.md").read_text()
+    assert table.count("| Untrained-") == 2 and "| Random ranking |" in table
+    assert "| Untrained-A |" in (root / "results" / "jamendo.md").read_text()
+    assert (root / "results" / "gtzan_confusion_Untrained-A.png").exists()
+    assert len(os.listdir(root / "cache")) == 1  # one folder per model
