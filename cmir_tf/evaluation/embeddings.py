@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Callable, Iterable
 from typing import IO, Protocol
 
@@ -20,6 +21,7 @@ from tqdm import tqdm
 from cmir_tf.evaluation.files import MAX_NAMED, atomic_write, check_missing, find_by_stem
 
 OUTPUTS = ("features", "embedding")
+SHARD = re.compile(r"shard-\d{5}\.npz")
 
 
 class Embedder(Protocol):
@@ -96,22 +98,26 @@ def dataset_key(name: str, root: str) -> str:
 
 
 class EmbeddingCache:
-    """Per-item embeddings of one model, output and dataset, kept in one `.npz` file.
+    """Per-item embeddings of one model, output and dataset, kept on disk as `.npz` shards.
 
-    File: `<cache_dir>/<model_key>/<dataset>-<output>.npz` with `keys` (n,) str, `lengths` (n,) int64 rows
-    per item and `values` (sum(lengths), D) float32. Written atomically every `flush_every` new items and
-    at the end, so an interrupted run resumes where it stopped.
+    Folder `<cache_dir>/<model_key>/<dataset>-<output>/`, files `shard-NNNNN.npz`, each with `keys` (n,) str,
+    `lengths` (n,) int64 rows per item and `values` (sum(lengths), D) float32. A shard of the new items is
+    written atomically every `flush_every` items and at the end, so nothing is rewritten and an interrupted
+    run resumes where it stopped.
     """
 
-    def __init__(self, cache_dir: str | None, embedder: Embedder, dataset: str, flush_every: int = 1000):
-        self.path = (os.path.join(cache_dir, embedder.model_key, f"{dataset}-{embedder.output}.npz")
-                     if cache_dir else None)  # None: kept in memory only
+    def __init__(self, cache_dir: str | None, embedder: Embedder, dataset: str, flush_every: int = 2000):
+        self.folder = (os.path.join(cache_dir, embedder.model_key, f"{dataset}-{embedder.output}")
+                       if cache_dir else None)  # None: kept in memory only
         self._flush_every = flush_every
         self._items: dict[str, np.ndarray] = {}
-        if self.path and os.path.exists(self.path):
-            with np.load(self.path) as data:
+        self._unsaved: list[str] = []
+        self._shards = sorted(f for f in os.listdir(self.folder) if SHARD.fullmatch(f)) \
+            if self.folder and os.path.isdir(self.folder) else []
+        for name in self._shards:
+            with np.load(os.path.join(self.folder, name)) as data:
                 values = np.split(data["values"], np.cumsum(data["lengths"])[:-1])
-                self._items = dict(zip(data["keys"].tolist(), values))
+                self._items.update(zip(data["keys"].tolist(), values))
 
     def __len__(self) -> int:
         return len(self._items)
@@ -126,38 +132,39 @@ class EmbeddingCache:
         keys = list(dict.fromkeys(keys))
         todo = [k for k in keys if k not in self._items]
         failed: dict[str, str] = {}
-        new = 0
         try:
             for key in tqdm(todo, desc=desc, unit="item", disable=not todo):
                 try:
                     rows = np.asarray(embed(key), dtype=np.float32)
                 except (ValueError, OSError) as e:
                     if not skip_errors:
-                        raise type(e)(f"{key}: {e}") from e
+                        raise ValueError(f"{key}: {type(e).__name__}: {e}") from e
                     failed[key] = f"{type(e).__name__}: {e}"
                     continue
                 if rows.ndim != 2 or rows.shape[0] == 0:
                     raise ValueError(f"{key}: expected (rows >= 1, D) embeddings, got {rows.shape}")
                 self._items[key] = rows
-                new += 1
-                if new % self._flush_every == 0:
+                self._unsaved.append(key)
+                if len(self._unsaved) >= self._flush_every:
                     self.save()
         finally:
-            if new:
-                self.save()
+            self.save()
         return {k: self._items[k] for k in keys if k in self._items}, failed
 
     def save(self) -> None:
-        if not self.path:
+        """Writes the items computed since the last save as a new shard (no-op in memory-only mode)."""
+        if not self.folder or not self._unsaved:
             return
-        keys = list(self._items)
+        keys, self._unsaved = self._unsaved, []
         values = [self._items[k] for k in keys]
 
         def write(f: IO[bytes]) -> None:
             np.savez(f, keys=np.array(keys, dtype=str), lengths=np.array([len(v) for v in values], np.int64),
                      values=np.concatenate(values, axis=0))
 
-        atomic_write(self.path, write)
+        name = f"shard-{len(self._shards):05d}.npz"
+        atomic_write(os.path.join(self.folder, name), write)
+        self._shards.append(name)
 
 
 def embed_listed_files(embedder: Embedder, root: str, relpaths: Iterable[str], *, dataset: str, segment: str,
