@@ -11,16 +11,16 @@ encoder sits at `--checkpoint_object` (training writes `model.audio_encoder`); `
 import json
 
 import keras
-import tensorflow as tf
 from absl import app, flags
 
 from cmir_tf.constants import VARIANTS
+from cmir_tf.export.checkpoint import TRAINING_OBJECT_PATH, restore_audio_encoder
 from cmir_tf.export.saved_model import export_audio_encoder
 from cmir_tf.models import build_audio_encoder
 
 flags.DEFINE_string("weights", None, "Keras `.weights.h5` of the audio encoder.")
 flags.DEFINE_string("checkpoint", None, "tf.train.Checkpoint prefix, or a folder holding checkpoints.")
-flags.DEFINE_string("checkpoint_object", "model.audio_encoder", "Dotted path of the encoder in the checkpoint.")
+flags.DEFINE_string("checkpoint_object", TRAINING_OBJECT_PATH, "Dotted path of the encoder in the checkpoint.")
 flags.DEFINE_string("output_dir", None, "SavedModel folder to write.")
 flags.DEFINE_enum("variant", None, VARIANTS, "Training variant (recorded in the asset JSON).")
 flags.DEFINE_string("metadata_json", "{}", "JSON object of training flags to record in the asset JSON.")
@@ -29,21 +29,6 @@ flags.DEFINE_bool("overwrite", False, "Replace an existing --output_dir.")
 flags.mark_flags_as_required(["output_dir"])
 flags.mark_flags_as_mutual_exclusive(["weights", "checkpoint"], required=True)
 FLAGS = flags.FLAGS
-
-
-def restore_from_checkpoint(encoder: keras.Model, checkpoint: str, object_path: str) -> str:
-    """Restores `encoder` from the checkpoint object at dotted `object_path`; returns the prefix read."""
-    prefix = tf.train.latest_checkpoint(checkpoint) if tf.io.gfile.isdir(checkpoint) else checkpoint
-    if prefix is None:
-        raise FileNotFoundError(f"no checkpoint in {checkpoint}")
-    names = object_path.split(".")
-    node = encoder
-    for name in reversed(names):
-        node = tf.train.Checkpoint(**{name: node})
-    status = node.read(prefix)
-    status.expect_partial()  # optimizer, other encoders and counters are not needed
-    status.assert_existing_objects_matched()  # but every encoder variable must be there
-    return prefix
 
 
 def main(argv: list[str]) -> None:
@@ -58,7 +43,7 @@ def main(argv: list[str]) -> None:
         encoder.load_weights(FLAGS.weights)
         metadata["source"] = FLAGS.weights
     else:
-        metadata["source"] = restore_from_checkpoint(encoder, FLAGS.checkpoint, FLAGS.checkpoint_object)
+        metadata["source"] = restore_audio_encoder(encoder, FLAGS.checkpoint, FLAGS.checkpoint_object)
     if FLAGS.variant:
         metadata["variant"] = FLAGS.variant
     print(export_audio_encoder(encoder, FLAGS.output_dir, metadata, overwrite=FLAGS.overwrite))

@@ -1,6 +1,5 @@
-"""`export/export_savedmodel.py`: from Keras weights or a training checkpoint to the SavedModel."""
+"""`export/export_savedmodel.py` and `restore_audio_encoder`: Keras weights or a training checkpoint to a SavedModel."""
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -11,17 +10,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from cmir_tf.export.checkpoint import restore_audio_encoder
 from cmir_tf.models import build_audio_encoder
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(REPO, "export", "export_savedmodel.py")
-
-
-def _script_module():
-    spec = importlib.util.spec_from_file_location("export_savedmodel", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 class _Trainer(keras.Model):
@@ -36,13 +29,12 @@ class _Trainer(keras.Model):
 def test_restore_from_a_training_checkpoint(tmp_path):
     trainer = _Trainer()
     tf.train.Checkpoint(model=trainer, step=tf.Variable(7)).save(str(tmp_path / "ckpt" / "ckpt"))
-    restore = _script_module().restore_from_checkpoint
     encoder = build_audio_encoder()
-    assert restore(encoder, str(tmp_path / "ckpt"), "model.audio_encoder").endswith("ckpt-1")
+    assert restore_audio_encoder(encoder, str(tmp_path / "ckpt"), "model.audio_encoder").endswith("ckpt-1")
     for restored, trained in zip(encoder.weights, trainer.audio_encoder.weights):
         np.testing.assert_array_equal(restored.numpy(), trained.numpy())
     with pytest.raises(AssertionError, match="not bound to checkpointed values"):
-        restore(build_audio_encoder(), str(tmp_path / "ckpt"), "model.missing_encoder")
+        restore_audio_encoder(build_audio_encoder(), str(tmp_path / "ckpt"), "model.missing_encoder")
 
 
 def test_cli_exports_keras_weights(tmp_path):

@@ -39,13 +39,18 @@ from cmir_tf.audio import (
     select_segment,
 )
 
-flags.DEFINE_string("model", None, "SavedModel folder written by cmir_tf.export.export_audio_encoder.")
-flags.DEFINE_enum("embedding", "features", ["features", "embedding"], "1024-d CNN features or 128-d embedding.")
-flags.DEFINE_enum("segment", "full", list(SEGMENT_MODES), "Embed the whole file or its centred 29.1 s.")
-flags.DEFINE_integer("batch_size", 32, "Chunks per model call, gathered across files.", lower_bound=1)
-flags.DEFINE_string("output_dir", None, "Folder for the .npz files.")
-flags.mark_flags_as_required(["model", "output_dir"])
 FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+    """Declares the flags; called by `main`, not at import, so that importing this module adds no flags."""
+    flags.DEFINE_string("model", None, "SavedModel folder written by cmir_tf.export.export_audio_encoder.")
+    flags.DEFINE_enum("embedding", "features", ["features", "embedding"], "1024-d features or 128-d embedding.")
+    flags.DEFINE_enum("segment", "full", list(SEGMENT_MODES), "Embed the whole file or its centred 29.1 s.")
+    flags.DEFINE_integer("batch_size", 32, "Chunks per model call, gathered across files.", lower_bound=1)
+    flags.DEFINE_string("output_dir", None, "Folder for the .npz files.")
+    flags.mark_flags_as_required(["model", "output_dir"])
+
 
 EmbedMel = Callable[[np.ndarray], np.ndarray]  # (B, 256, 48) log-mel -> (B, D)
 
@@ -95,6 +100,8 @@ def save_npz_atomic(path: str, **arrays: np.ndarray) -> None:
 
 @dataclasses.dataclass
 class Summary:
+    """What `embed_files` did."""
+
     written: int = 0
     skipped_existing: int = 0
     failed: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # (file, reason)
@@ -175,6 +182,7 @@ def _main(argv: list[str]) -> int:
 
 def main() -> None:
     """Console-script entry point (`cmir-embed`); exits with `_main`'s status."""
+    define_flags()
     app.run(_main)
 
 
