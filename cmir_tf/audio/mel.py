@@ -44,22 +44,24 @@ FRONT_END_PARAMS = {
 }
 
 
+_SLANEY_HZ_PER_MEL = 200.0 / 3.0  # below 1 kHz
+_SLANEY_LOG_HZ = 1000.0  # where the scale turns logarithmic
+_SLANEY_LOG_MEL = _SLANEY_LOG_HZ / _SLANEY_HZ_PER_MEL  # 15 mel
+_SLANEY_LOG_STEP = np.log(6.4) / 27.0  # ln(Hz ratio) per mel above 1 kHz
+
+
 def slaney_hz_to_mel(hz: np.ndarray) -> np.ndarray:
     """Slaney's Auditory Toolbox mel scale: linear below 1 kHz (200/3 Hz per mel), logarithmic above."""
     hz = np.asarray(hz, dtype=np.float64)
-    min_log_mel = 1000.0 / (200.0 / 3.0)
-    log_step = np.log(6.4) / 27.0
-    linear = hz / (200.0 / 3.0)
-    logarithmic = min_log_mel + np.log(np.maximum(hz, 1e-12) / 1000.0) / log_step
-    return np.where(hz >= 1000.0, logarithmic, linear)
+    logarithmic = _SLANEY_LOG_MEL + np.log(np.maximum(hz, _SLANEY_LOG_HZ) / _SLANEY_LOG_HZ) / _SLANEY_LOG_STEP
+    return np.where(hz >= _SLANEY_LOG_HZ, logarithmic, hz / _SLANEY_HZ_PER_MEL)
 
 
 def slaney_mel_to_hz(mel: np.ndarray) -> np.ndarray:
     """Inverse of `slaney_hz_to_mel`."""
     mel = np.asarray(mel, dtype=np.float64)
-    min_log_mel = 1000.0 / (200.0 / 3.0)
-    log_step = np.log(6.4) / 27.0
-    return np.where(mel >= min_log_mel, 1000.0 * np.exp(log_step * (mel - min_log_mel)), mel * 200.0 / 3.0)
+    logarithmic = _SLANEY_LOG_HZ * np.exp(_SLANEY_LOG_STEP * (np.maximum(mel, _SLANEY_LOG_MEL) - _SLANEY_LOG_MEL))
+    return np.where(mel >= _SLANEY_LOG_MEL, logarithmic, mel * _SLANEY_HZ_PER_MEL)
 
 
 def essentia_hz_to_mel(hz: np.ndarray) -> np.ndarray:
@@ -92,8 +94,8 @@ def mel_filterbank() -> np.ndarray:
     return weights.astype(np.float32)
 
 
-def num_frames(n_samples: int) -> int:
-    """Frames of a centred STFT that overlap `n_samples` samples: `1 + ceil(n / 256)`."""
+def num_frames(n_samples: int | tf.Tensor) -> int | tf.Tensor:
+    """Frames of a centred STFT that overlap `n_samples` samples: `1 + ceil(n / 256)` (int or int32 tensor)."""
     return -(-(n_samples + FRAME_LENGTH // 2) // HOP_LENGTH)
 
 
@@ -114,7 +116,7 @@ def log_mel_spectrogram(waveform: tf.Tensor) -> tf.Tensor:
     """
     waveform = tf.convert_to_tensor(waveform, dtype=tf.float32)
     n = tf.shape(waveform)[0]
-    t = (n + FRAME_LENGTH // 2 + HOP_LENGTH - 1) // HOP_LENGTH
+    t = num_frames(n)
     # Pad so that frame t-1 (centred on sample 256 (t-1)) is complete: (t-1) * hop + frame samples in all.
     right = (t - 1) * HOP_LENGTH + FRAME_LENGTH // 2 - n
     padded = tf.pad(waveform, [[FRAME_LENGTH // 2, right]])
