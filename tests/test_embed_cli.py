@@ -1,5 +1,6 @@
 """`cmir-embed`: layout, batching across files, bad files, resumption, agreement with `embed_waveform`."""
 
+import json
 import os
 import subprocess
 import sys
@@ -98,3 +99,10 @@ def test_command_line_exit_status(model_dir, music, tmp_path):
     assert result.returncode == 1, result.stderr
     assert "2 written, 0 already present, 1 failed" in result.stderr and "empty.wav" in result.stderr
     assert np.load(tmp_path / "out" / "rock" / "long.wav.npz")["chunks"].shape == (3, 1024)
+
+
+def test_a_model_with_another_front_end_is_refused(tmp_path):
+    (tmp_path / "model" / "assets").mkdir(parents=True)
+    (tmp_path / "model" / "assets" / "cmir_tf.json").write_text(json.dumps({"front_end": {"n_mels": 96}}))
+    with pytest.raises(ValueError, match="another front end"):
+        load_embed_mel(str(tmp_path / "model"), "features")

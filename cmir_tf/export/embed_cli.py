@@ -16,6 +16,7 @@ the end. Exit status: 0 when every input has its output, 1 when some inputs fail
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import json
 import os
@@ -78,8 +79,7 @@ def find_inputs(paths: Iterable[str]) -> list[tuple[str, str]]:
                         found.append((source, os.path.join(top, os.path.relpath(source, path)) + ".npz"))
         else:
             raise ValueError(f"no such file or folder: {path}")
-    names = [name for _, name in found]
-    clashes = sorted({name for name in names if names.count(name) > 1})
+    clashes = sorted(name for name, count in collections.Counter(name for _, name in found).items() if count > 1)
     if clashes:
         raise ValueError(f"several inputs would write the same outputs: {clashes[:5]}")
     return found
