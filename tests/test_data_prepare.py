@@ -54,8 +54,8 @@ def test_split_proportions_and_genre_stratification(demo_corpus, prepared_demo):
 
 def test_no_test_song_in_cf_and_records_carry_cf(demo_corpus, prepared_demo):
     parts = _load(prepared_demo, "splits.json")
-    with np.load(os.path.join(prepared_demo, "cache", "cf.npz")) as cached:
-        cf_ids, vectors = cached["song_ids"].tolist(), cached["vectors"]
+    cf_ids = np.load(os.path.join(prepared_demo, "cache", "cf_song_ids.npy")).tolist()
+    vectors = np.load(os.path.join(prepared_demo, "cache", "cf_vectors.npy"))
     assert not set(cf_ids) & set(parts["test"]) and vectors.shape == (len(cf_ids), 301)
     playlists = melon.load_playlists(os.path.join(demo_corpus, "melon"))
     in_playlists = {s for p in playlists for s in p["songs"]}

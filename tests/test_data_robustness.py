@@ -58,8 +58,8 @@ def test_corrupted_inputs_are_counted(demo_corpus, tmp_path):
     assert not glob.glob(os.path.join(out, "**", "*.tmp-*"), recursive=True)
 
 
-def _prepare_command(melon_dir, out):
-    flags = [f"--{k}={v}" for k, v in {**TINY_PREPARE, "songs_per_shard": 1}.items()]
+def _prepare_command(melon_dir, out, workers=1):
+    flags = [f"--{k}={v}" for k, v in {**TINY_PREPARE, "songs_per_shard": 1, "workers": workers}.items()]
     return [sys.executable, "-m", "cmir_tf.data.prepare", f"--melon_dir={melon_dir}", f"--output_dir={out}", *flags]
 
 
@@ -80,7 +80,9 @@ def test_killed_prepare_resumes_to_the_same_manifest(demo_corpus, tmp_path):
     assert not os.path.exists(os.path.join(out, "manifest.json"))
     finished = len(glob.glob(os.path.join(out, "cache", "shards", "*.json")))
 
-    rerun = subprocess.run(_prepare_command(melon_dir, out), env=env, capture_output=True, text=True, check=True)
+    # The rerun uses two worker processes: the result must not depend on the worker count either.
+    command = _prepare_command(melon_dir, out, workers=2)
+    rerun = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
     total = sum(len(v) for v in reference["shards"].values())
     assert f"{total} shards, {total - finished} to write" in rerun.stderr
     with open(os.path.join(out, "manifest.json")) as f:

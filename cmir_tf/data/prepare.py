@@ -7,7 +7,8 @@ rerun reuses what is there, so a killed run resumes where it stopped and ends wi
   cache/songs.json    selected songs (genre codes), selection drop counts
   genre_vocab.json, genre_word2vec.npy   code -> id from 1, (V + 1, F_w) float32 with row 0 zeros
   splits.json         {"train"|"validation"|"test": song ids}, 80/10/10 stratified on genres
-  cache/cf.npz        LightFM WARP vectors (301 = 300 factors + bias) of train + validation playlist songs
+  cache/cf_vectors.npy, cache/cf_song_ids.npy   LightFM WARP vectors (301 = 300 factors + bias) of the
+                      train + validation songs found in playlists, and their song ids (row order)
   tfrecords/<split>-<i>-of-<n>.tfrecord and cache/shards/<name>.json (per-shard counts and checksum)
   report.json         every skipped item by reason
   manifest.json       written last: counts, shapes, flags, fingerprints, shard checksums
@@ -23,6 +24,7 @@ import dataclasses
 import glob
 import hashlib
 import json
+import logging as std_logging
 import math
 import multiprocessing
 import os
@@ -34,7 +36,7 @@ from tqdm import tqdm
 
 from cmir_tf.constants import CF_DIM, MAX_GENRES, N_MELS
 from cmir_tf.data import cf_lightfm, genre_word2vec, melon, shards, splits
-from cmir_tf.data.atomic import atomic_path, write_json, write_npy
+from cmir_tf.data.atomic import write_json, write_npy
 
 FORMAT_VERSION = 1
 REPORT_EXAMPLES = 20  # song ids listed per skip reason in report.json
@@ -138,10 +140,11 @@ def _genre_vocabulary(config: PrepareConfig, playlists: list[dict], songs: dict[
     return vocab
 
 
-def _song_vectors(config: PrepareConfig, playlists: list[dict], split_ids: dict) -> dict[int, np.ndarray]:
-    """CF vector (301,) per train/validation song found in a playlist (cached in cache/cf.npz)."""
-    path = os.path.join(config.output_dir, "cache", "cf.npz")
-    if not os.path.exists(path):
+def _song_vectors(config: PrepareConfig, playlists: list[dict], split_ids: dict) -> dict[int, int]:
+    """Fits (or reuses) the CF vectors; returns song id -> row of cache/cf_vectors.npy."""
+    vectors_path = os.path.join(config.output_dir, "cache", "cf_vectors.npy")
+    ids_path = os.path.join(config.output_dir, "cache", "cf_song_ids.npy")  # written last: the stage is done
+    if not os.path.exists(ids_path):
         allowed = [*split_ids["train"], *split_ids["validation"]]
         matrix, song_ids = cf_lightfm.interaction_matrix([p["songs"] for p in playlists], allowed)
         logging.info("LightFM WARP on %d playlists x %d songs (%d entries)", *matrix.shape, matrix.nnz)
@@ -153,13 +156,12 @@ def _song_vectors(config: PrepareConfig, playlists: list[dict], split_ids: dict)
             threads=config.cf_threads,
             seed=config.seed,
         )
-        with atomic_path(path) as tmp, open(tmp, "wb") as f:
-            np.savez(f, song_ids=song_ids, vectors=vectors)
-    with np.load(path) as cached:
-        return dict(zip(cached["song_ids"].tolist(), cached["vectors"]))
+        write_npy(vectors_path, vectors)
+        write_npy(ids_path, song_ids)
+    return {song: row for row, song in enumerate(np.load(ids_path).tolist())}
 
 
-def _shard_jobs(config, split_ids, genre_ids, cf) -> list[shards.ShardJob]:
+def _shard_jobs(config, split_ids, genre_ids, cf_rows) -> list[shards.ShardJob]:
     bytes_per_song = config.frames * N_MELS * 2 + CF_DIM * 4 + 100
     per_shard = config.songs_per_shard or max(1, int(config.shard_size_mb * 1e6 // bytes_per_song))
     jobs = []
@@ -168,14 +170,13 @@ def _shard_jobs(config, split_ids, genre_ids, cf) -> list[shards.ShardJob]:
         count = math.ceil(len(ids) / per_shard)
         for index in range(count):
             chunk = ids[index * per_shard : (index + 1) * per_shard]
-            has_cf = [s in cf for s in chunk]
             jobs.append(
                 shards.ShardJob(
                     path=os.path.join(config.output_dir, "tfrecords", shards.shard_name(split, index, count)),
                     song_ids=chunk,
                     genre_ids=[genre_ids[s] for s in chunk],
-                    cf=np.stack([cf.get(s, np.zeros(CF_DIM, np.float32)) for s in chunk]),
-                    has_cf=has_cf,
+                    cf_rows=[cf_rows.get(s, -1) for s in chunk],
+                    cf_path=os.path.join(config.output_dir, "cache", "cf_vectors.npy"),
                     melon_dir=config.melon_dir,
                     frames=config.frames,
                     short=config.short,
@@ -245,8 +246,8 @@ def prepare(config: PrepareConfig) -> dict:
         write_json(splits_path, splits.stratified_split(ids, codes, config.seed))
     split_ids = melon.load_json(splits_path)
 
-    cf = _song_vectors(config, playlists, split_ids)
-    shard_stats = _write_shards(config, _shard_jobs(config, split_ids, genre_ids, cf))
+    cf_rows = _song_vectors(config, playlists, split_ids)
+    shard_stats = _write_shards(config, _shard_jobs(config, split_ids, genre_ids, cf_rows))
     report = _report(selection, vocab_dropped, shard_stats)
     write_json(os.path.join(config.output_dir, "report.json"), report)
 
@@ -256,7 +257,7 @@ def prepare(config: PrepareConfig) -> dict:
         **fingerprint,
         "counts": {split: sum(s["count"] for s in stats) for split, stats in shard_lists.items()},
         "songs_in_splits": {split: len(ids) for split, ids in split_ids.items()},
-        "with_cf": {split: sum(s in cf for s in split_ids[split]) for split in splits.SPLITS},
+        "with_cf": {split: sum(s in cf_rows for s in split_ids[split]) for split in splits.SPLITS},
         "shards": {
             split: [{k: s[k] for k in ("name", "count", "sha256", "bytes")} for s in stats]
             for split, stats in shard_lists.items()
@@ -293,6 +294,7 @@ def define_flags() -> None:
 
 def main(argv: list[str]) -> None:
     del argv
+    std_logging.getLogger("gensim").setLevel(std_logging.WARNING)
     names = [f.name for f in dataclasses.fields(PrepareConfig)]
     manifest = prepare(PrepareConfig(**{name: flags.FLAGS[name].value for name in names}))
     logging.info("records per split: %s", manifest["counts"])

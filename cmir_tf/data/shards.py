@@ -15,13 +15,16 @@ from cmir_tf.data.atomic import atomic_path
 
 @dataclasses.dataclass(frozen=True)
 class ShardJob:
-    """One shard: its songs in record order, their genre ids and CF vectors (rows of `cf`, None = no CF)."""
+    """One shard: its songs in record order, their genre ids and rows of the CF matrix (-1 = no CF vector).
+
+    `cf_path` is a (n_items, 301) float32 `.npy` read memory-mapped, so a job carries no vectors.
+    """
 
     path: str
     song_ids: list[int]
     genre_ids: list[list[int]]
-    cf: np.ndarray | None  # (len(song_ids), 301) float32
-    has_cf: list[bool]
+    cf_rows: list[int]
+    cf_path: str
     melon_dir: str
     frames: int
     short: str
@@ -49,6 +52,7 @@ def write_shard(job: ShardJob) -> dict:
     skipped: dict[str, list[int]] = {}
     padded = []
     count = 0
+    cf = np.load(job.cf_path, mmap_mode="r")
     with atomic_path(job.path) as tmp:
         with tf.io.TFRecordWriter(tmp) as writer:
             for i, song_id in enumerate(job.song_ids):
@@ -59,8 +63,9 @@ def write_shard(job: ShardJob) -> dict:
                     continue
                 if was_padded:
                     padded.append(song_id)
-                cf = job.cf[i] if job.has_cf[i] else None
-                writer.write(tfrecords.encode_example(mel[: job.frames], job.genre_ids[i], cf, song_id))
+                row = job.cf_rows[i]
+                vector = np.asarray(cf[row]) if row >= 0 else None
+                writer.write(tfrecords.encode_example(mel[: job.frames], job.genre_ids[i], vector, song_id))
                 count += 1
         checksum, size = sha256_file(tmp), os.path.getsize(tmp)
     return {
