@@ -46,7 +46,7 @@ def load_audio(path: str) -> np.ndarray:
         raise FileNotFoundError(f"no such audio file: {path}")
     try:
         data, rate = sf.read(path, dtype="float32", always_2d=True)  # (n, channels)
-    except (sf.LibsndfileError, RuntimeError, TypeError) as e:
+    except (RuntimeError, TypeError) as e:  # sf.LibsndfileError is a RuntimeError
         raise AudioDecodeError(f"{path}: cannot decode audio ({e})") from e
     if data.size == 0:
         raise AudioDecodeError(f"{path}: no audio samples")
