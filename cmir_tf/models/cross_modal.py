@@ -55,6 +55,9 @@ class CrossModalModel(keras.Model):
     Every step reports each loss term (`<term>_loss`) and the weighted total (`loss`). Under `tf.distribute`
     each replica computes its own mean (NT-Xent negatives come from every replica) and gradients of
     `loss / replicas` are summed, so training equals one device holding the global batch.
+
+    `weight_decay` is PyTorch `Adam(weight_decay=...)`'s coupled L2 (the authors' optimiser): the gradient of
+    `weight_decay / 2 * sum(w ** 2)` over every trainable variable is added; it is not part of the reported loss.
     """
 
     def __init__(
@@ -66,6 +69,7 @@ class CrossModalModel(keras.Model):
         num_genres: int | None = None,
         temperature: float = 0.1,
         loss_weights: LossWeights = LossWeights(),
+        weight_decay: float = 0.0,
         **kwargs,
     ):
         super().__init__(name=kwargs.pop("name", variant), **kwargs)
@@ -75,6 +79,7 @@ class CrossModalModel(keras.Model):
         self.terms = VARIANT_LOSSES[variant]
         self.temperature = temperature
         self.loss_weights = loss_weights
+        self.weight_decay = weight_decay
         self.audio_encoder = audio_encoder
         self.genre_encoder = genre_encoder
         self.cf_encoder = cf_encoder
@@ -126,6 +131,12 @@ class CrossModalModel(keras.Model):
     def _total(self, terms: dict[str, tf.Tensor]) -> tf.Tensor:
         return tf.add_n([getattr(self.loss_weights, name) * value for name, value in terms.items()])
 
+    def _l2_penalty(self) -> tf.Tensor:
+        if not self.weight_decay:
+            return tf.constant(0.0)
+        squares = [tf.reduce_sum(tf.square(tf.cast(v, tf.float32))) for v in self.trainable_variables]
+        return 0.5 * self.weight_decay * tf.add_n(squares)
+
     def _report(self, terms: dict[str, tf.Tensor], total: tf.Tensor) -> dict[str, tf.Tensor]:
         for name, value in terms.items():
             self.trackers[name].update_state(value)
@@ -137,7 +148,8 @@ class CrossModalModel(keras.Model):
         with tf.GradientTape() as tape:
             terms = self.loss_terms(batch, training=True)
             total = self._total(terms)
-            scaled = self.optimizer.scale_loss(total / replicas)  # loss scaling for mixed_float16
+            objective = total + self._l2_penalty()  # each replica adds penalty / R: counted once in the sum
+            scaled = self.optimizer.scale_loss(objective / replicas)  # loss scaling for mixed_float16
         gradients = tape.gradient(scaled, self.trainable_variables)
         self.optimizer.apply(gradients, self.trainable_variables)
         return self._report(terms, total)
@@ -154,6 +166,7 @@ def build_variant(
     num_heads: int = 4,
     temperature: float = 0.1,
     loss_weights: LossWeights = LossWeights(),
+    weight_decay: float = 0.0,
 ) -> CrossModalModel:
     """Builds one of the six variants (see `VARIANT_LOSSES`) with freshly initialised encoders.
 
@@ -164,6 +177,7 @@ def build_variant(
       num_heads: attention heads of the genre encoder.
       temperature: NT-Xent temperature.
       loss_weights: the lambdas of the loss terms.
+      weight_decay: coupled L2 coefficient (PyTorch Adam's `weight_decay`).
     """
     if variant not in VARIANT_LOSSES:
         raise ValueError(f"unknown variant {variant!r}; choose one of {', '.join(VARIANTS)}")
@@ -178,4 +192,5 @@ def build_variant(
         num_genres=int(np.shape(genre_word2vec)[0]) - 1,
         temperature=temperature,
         loss_weights=loss_weights,
+        weight_decay=weight_decay,
     )

@@ -1,0 +1,235 @@
+"""The training loop: distributed train steps, validation, checkpoints with exact resume, and export.
+
+One run = `train(config)`. Rerunning with the same `model_dir` resumes from the latest checkpoint, which
+holds the model, the optimizer, the global step, the epoch, the position inside the epoch and the best
+validation loss; the reader regenerates an epoch's batches from (seed, epoch) and skips the ones already
+used, so a resumed run sees exactly the batches an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from cmir_tf.data import make_dataset
+from cmir_tf.export.saved_model import export_audio_encoder
+from cmir_tf.models import CrossModalModel, LossWeights, build_variant
+from cmir_tf.training.config import TrainConfig
+from cmir_tf.training.strategy import is_chief, make_strategy
+from cmir_tf.training.summaries import SummaryWriters
+from cmir_tf.training.validation import embedding_space_measures
+
+
+class NonFiniteLossError(RuntimeError):
+    """The training loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+def load_manifest(data_dir: str) -> dict:
+    """The prepared directory's manifest, or a FileNotFoundError that says how to prepare one."""
+    path = os.path.join(data_dir, "manifest.json")
+    if not os.path.exists(path):
+        raise FileNotFoundError(
+            f"no prepared data in {data_dir!r} ({path} is missing). Prepare it first:\n"
+            f"  python -m cmir_tf.data.prepare --melon_dir=PATH/TO/melon --output_dir={data_dir}\n"
+            "(for the demo corpus: python -m cmir_tf.data.synthetic --output_dir=demo_run/corpus, "
+            "then prepare with --melon_dir=demo_run/corpus/melon)"
+        )
+    with open(path) as f:
+        return json.load(f)
+
+
+def build_model(config: TrainConfig) -> CrossModalModel:
+    """The variant of `config`, compiled with Adam; call under the strategy's scope."""
+    word2vec = np.load(os.path.join(config.data_dir, "genre_word2vec.npy"))
+    model = build_variant(
+        config.variant,
+        word2vec,
+        dropout=config.dropout,
+        num_heads=config.num_heads,
+        temperature=config.temperature,
+        loss_weights=LossWeights(
+            audio_genre=config.lambda_audio_genre,
+            audio_cf=config.lambda_audio_playlist,
+            genre_cf=config.lambda_genre_playlist,
+        ),
+        weight_decay=config.weight_decay,
+    )
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
+    model.optimizer.build(model.trainable_variables)  # slots exist before a checkpoint is restored
+    return model
+
+
+def validate(model: CrossModalModel, config: TrainConfig) -> dict[str, float]:
+    """Loss terms and embedding-space measures over the validation split (centre chunks), batch-weighted."""
+    dataset = make_dataset(
+        config.data_dir, "validation", config.batch_size, training=False, seed=config.seed, chunks="center"
+    )
+    if config.validation_steps:
+        dataset = dataset.take(config.validation_steps)
+
+    @tf.function
+    def evaluate(batch):
+        terms = model.loss_terms(batch, training=False)
+        values = {f"{name}_loss": value for name, value in terms.items()}
+        values["loss"] = tf.add_n([getattr(model.loss_weights, n) * v for n, v in terms.items()])
+        values.update(embedding_space_measures(model(batch, training=False)))
+        return values
+
+    sums: dict[str, float] = {}
+    count = 0
+    for batch in dataset:
+        size = int(tf.shape(batch["mel"])[0])
+        if size < 2:
+            continue  # in-batch measures need a negative
+        for name, value in evaluate(batch).items():
+            sums[name] = sums.get(name, 0.0) + float(value) * size
+        count += size
+    if not count:
+        raise ValueError(f"the validation split of {config.data_dir} has no batch of 2 or more songs")
+    return {name: total / count for name, total in sums.items()}
+
+
+class _Progress(tf.Module):
+    """Checkpointed counters: global step, epoch, batches done in the epoch, best validation loss."""
+
+    def __init__(self):
+        super().__init__()
+        self.step = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self.step_in_epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self.best_validation_loss = tf.Variable(np.inf, dtype=tf.float64, trainable=False)
+
+
+def make_train_step(model: CrossModalModel, strategy: tf.distribute.Strategy):
+    """A tf.function running `model.train_step` on every replica; returns the logs averaged over replicas."""
+
+    @tf.function
+    def distributed_train_step(batch):
+        logs = strategy.run(model.train_step, args=(batch,))
+        return {name: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for name, v in logs.items()}
+
+    return distributed_train_step
+
+
+def _checkpoint_dirs(model_dir: str, chief: bool) -> tuple[str, str]:
+    """(latest, best) checkpoint folders; non-chief workers write to a scratch folder they delete at the end."""
+    if chief:
+        return os.path.join(model_dir, "checkpoints"), os.path.join(model_dir, "best")
+    index = json.loads(os.environ["TF_CONFIG"])["task"]["index"]
+    scratch = os.path.join(model_dir, f".worker-{index}")
+    return os.path.join(scratch, "checkpoints"), os.path.join(scratch, "best")
+
+
+def train(config: TrainConfig) -> dict:
+    """Trains (or resumes) one variant and exports its best audio encoder to `model_dir/export`.
+
+    Returns:
+      `{"steps", "epochs", "best_validation_loss", "export_dir"}`.
+
+    Raises:
+      FileNotFoundError: `data_dir` holds no prepared data (the message gives the prepare command).
+      NonFiniteLossError: the loss became NaN/inf (the message names the step and the last good checkpoint).
+    """
+    manifest = load_manifest(config.data_dir)
+    keras.utils.set_random_seed(config.seed)
+    keras.mixed_precision.set_global_policy(config.precision)
+    strategy = make_strategy(config.strategy)
+    chief = is_chief()
+    with strategy.scope():
+        model = build_model(config)
+        progress = _Progress()
+    # Dropout seed-generator states are model variables that tf.train.Checkpoint does not reach by itself;
+    # without them a resumed run would draw other dropout masks.
+    dropout_seeds = [v for v in model.non_trainable_variables if "seed_generator" in v.path]
+    checkpoint = tf.train.Checkpoint(
+        model=model, optimizer=model.optimizer, progress=progress, dropout_seeds=dropout_seeds
+    )
+    latest_dir, best_dir = _checkpoint_dirs(config.model_dir, chief)
+    latest = tf.train.CheckpointManager(checkpoint, latest_dir, config.keep_checkpoints, step_counter=progress.step)
+    best = tf.train.CheckpointManager(checkpoint, best_dir, max_to_keep=1, step_counter=progress.step)
+    writers = SummaryWriters(config.model_dir, enabled=chief)
+    if latest.latest_checkpoint:
+        checkpoint.restore(latest.latest_checkpoint).assert_existing_objects_matched()
+        logging.info("resumed from %s (step %d)", latest.latest_checkpoint, int(progress.step))
+    else:
+        writers.hparams(config)
+
+    steps_per_epoch = config.steps_per_epoch or manifest["counts"]["train"] // config.batch_size
+    if steps_per_epoch < 1:
+        raise ValueError(f"{manifest['counts']['train']} training records is less than one batch of {config.batch_size}")
+
+    distributed_train_step = make_train_step(model, strategy)
+    def save_latest():
+        latest.save(checkpoint_number=progress.step)
+
+    while int(progress.epoch) < config.epochs:
+        epoch, done = int(progress.epoch), int(progress.step_in_epoch)
+        batches = iter(
+            strategy.distribute_datasets_from_function(
+                lambda context: make_dataset(
+                    config.data_dir,
+                    "train",
+                    config.batch_size,
+                    training=True,
+                    seed=config.seed,
+                    epoch=epoch,
+                    skip_batches=done,
+                    input_context=context,
+                    shuffle_buffer=config.shuffle_buffer,
+                )
+            )
+        )
+        tick, tick_step = time.perf_counter(), int(progress.step)
+        for _ in range(done, steps_per_epoch):
+            logs = distributed_train_step(next(batches))
+            progress.step.assign_add(1)
+            progress.step_in_epoch.assign_add(1)
+            step = int(progress.step)
+            if not np.isfinite(float(logs["loss"])):
+                raise NonFiniteLossError(
+                    f"training loss is {float(logs['loss'])} at step {step} (epoch {epoch}); stopped. "
+                    f"Last good checkpoint: {latest.latest_checkpoint or 'none'}"
+                )
+            if step % config.log_every == 0:
+                elapsed = time.perf_counter() - tick
+                scalars = {name: float(value) for name, value in logs.items()}
+                scalars["learning_rate"] = float(model.optimizer.learning_rate)
+                scalars["examples_per_second"] = (step - tick_step) * config.batch_size / elapsed
+                writers.scalars("train", scalars, step)
+                for metric in model.metrics:
+                    metric.reset_state()
+                tick, tick_step = time.perf_counter(), step
+            if step % config.checkpoint_every == 0:
+                save_latest()
+        progress.epoch.assign_add(1)
+        progress.step_in_epoch.assign(0)
+        measures = validate(model, config)
+        writers.scalars("validation", measures, int(progress.step))
+        logging.info("epoch %d/%d, step %d: validation %s", epoch + 1, config.epochs, int(progress.step), measures)
+        if measures["loss"] < float(progress.best_validation_loss):
+            progress.best_validation_loss.assign(measures["loss"])
+            best.save(checkpoint_number=progress.step)
+        save_latest()
+
+    result = {
+        "steps": int(progress.step),
+        "epochs": int(progress.epoch),
+        "best_validation_loss": float(progress.best_validation_loss),
+        "export_dir": os.path.join(config.model_dir, "export"),
+    }
+    if best.latest_checkpoint:
+        checkpoint.restore(best.latest_checkpoint).assert_existing_objects_matched()
+    if chief:
+        metadata = {**dataclasses.asdict(config), "best_step": int(progress.step), **result}
+        export_audio_encoder(model.audio_encoder, result["export_dir"], metadata, overwrite=True)
+    else:
+        shutil.rmtree(os.path.dirname(latest_dir), ignore_errors=True)
+    return result
