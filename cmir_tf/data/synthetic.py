@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from cmir_tf.constants import SAMPLE_RATE
 from cmir_tf.data.synthetic_eval import gtzan_jobs, jamendo_corpus
-from cmir_tf.data.synthetic_jobs import RenderJob, render_job
+from cmir_tf.data.synthetic_jobs import RenderJob, render_job, single_threaded_worker
 from cmir_tf.data.synthetic_melon import melon_corpus
 
 FLAGS = flags.FLAGS
@@ -44,7 +44,7 @@ def _render_all(jobs: list[tuple[RenderJob, str]], seed: int, workers: int) -> N
     render = functools.partial(_render_rooted, seed=seed)
     with tqdm(total=len(jobs), desc="render", unit="file") as bar:
         if workers > 1:
-            with multiprocessing.get_context("spawn").Pool(workers) as pool:
+            with multiprocessing.get_context("spawn").Pool(workers, initializer=single_threaded_worker) as pool:
                 for _ in pool.imap_unordered(render, jobs, chunksize=8):
                     bar.update()
         else:

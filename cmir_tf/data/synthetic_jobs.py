@@ -36,9 +36,15 @@ def _mel_function():
 
     from cmir_tf.audio import log_mel_spectrogram  # noqa: PLC0415
 
+    return tf.function(log_mel_spectrogram, input_signature=[tf.TensorSpec([None], tf.float32)])
+
+
+def single_threaded_worker() -> None:
+    """Pool initializer: one TensorFlow thread per render process, so processes do not oversubscribe cores."""
+    import tensorflow as tf  # noqa: PLC0415
+
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
-    return tf.function(log_mel_spectrogram, input_signature=[tf.TensorSpec([None], tf.float32)])
 
 
 def render_job(job: RenderJob, root: str, corpus_seed: int) -> None:
