@@ -3,6 +3,7 @@
 import glob
 import json
 import os
+from importlib import resources
 
 import numpy as np
 import pytest
@@ -101,3 +102,37 @@ def test_rerun_reuses_everything_and_refuses_other_flags(demo_corpus, prepared_d
     other = {**TINY_PREPARE, "frames": 500}
     with pytest.raises(ValueError, match="other inputs or flags"):
         prepare.prepare(prepare.PrepareConfig(os.path.join(demo_corpus, "melon"), prepared_demo, **other))
+
+
+def test_prepare_with_the_authors_genre_matrix(demo_corpus, tmp_path):
+    from conftest import TINY_PREPARE
+
+    from cmir_tf.data import prepare
+
+    reference = resources.files("cmir_tf") / "splits" / "melon_reference"
+    with resources.as_file(reference) as folder:
+        config = prepare.PrepareConfig(
+            os.path.join(demo_corpus, "melon"),
+            str(tmp_path / "prepared"),
+            genre_matrix=os.path.join(folder, "genre_word2vec_128.npy"),
+            genre_code_map=os.path.join(folder, "genre_code_to_index.json"),
+            **TINY_PREPARE,
+        )
+        prepare.prepare(config)
+        code_map = melon.load_json(config.genre_code_map)
+        np.testing.assert_array_equal(
+            np.load(os.path.join(config.output_dir, "genre_word2vec.npy")),
+            np.load(config.genre_matrix).astype(np.float32),
+        )
+    assert _load(config.output_dir, "genre_vocab.json") == {c: i + 1 for c, i in code_map.items()}
+    # GN0404, a demo code missing from the authors' vocabulary, is dropped from the songs that have it.
+    assert "GN0404" not in code_map
+    meta = {s["id"]: s for s in melon.load_json(os.path.join(config.melon_dir, "song_meta.json"))}
+    with_gn0404 = 0
+    for record in _records(config.output_dir, "train"):
+        codes = melon.song_genres(meta[int(record["song_id"])], "both")
+        kept = [code_map[c] + 1 for c in codes if c != "GN0404"]
+        assert record["genre_ids"].numpy()[: len(kept)].tolist() == kept
+        assert not record["genre_ids"].numpy()[len(kept) :].any()
+        with_gn0404 += "GN0404" in codes
+    assert with_gn0404 > 0
