@@ -31,7 +31,8 @@ def shard_files(data_dir: str, split: str) -> list[str]:
 
 
 def _epoch_seed(seed: int, epoch: int) -> int:
-    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
+    """A seed in [0, 2**31) mixing (seed, epoch), for the file permutation, the shuffle and the crops."""
+    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0] >> 1)
 
 
 def random_crop(mel: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
@@ -108,12 +109,12 @@ def make_dataset(
     if shard_records:
         ds = ds.shard(pipelines, pipeline_id)
     if training:
-        ds = ds.enumerate().shuffle(shuffle_buffer, seed=epoch_seed % 2**31, reshuffle_each_iteration=False)
+        ds = ds.enumerate().shuffle(shuffle_buffer, seed=epoch_seed, reshuffle_each_iteration=False)
         ds = ds.skip(skip_batches * batch_size)
 
         def parse(index, serialized):
             example = tfrecords.parse_example(serialized)
-            crop_seed = tf.stack([tf.constant(epoch_seed % 2**31, tf.int64), index])
+            crop_seed = tf.stack([tf.constant(epoch_seed, tf.int64), index])
             return {**example, "mel": random_crop(example["mel"], crop_seed)}
 
     else:
