@@ -161,7 +161,10 @@ def _song_vectors(config: PrepareConfig, playlists: list[dict], split_ids: dict)
     return {song: row for row, song in enumerate(np.load(ids_path).tolist())}
 
 
-def _shard_jobs(config, split_ids, genre_ids, cf_rows) -> list[shards.ShardJob]:
+def _shard_jobs(
+    config: PrepareConfig, split_ids: dict, genre_ids: dict[int, list[int]], cf_rows: dict[int, int]
+) -> list[shards.ShardJob]:
+    """One job per shard, songs in split order, about --shard_size_mb each (or --songs_per_shard)."""
     bytes_per_song = config.frames * N_MELS * 2 + CF_DIM * 4 + 100
     per_shard = config.songs_per_shard or max(1, int(config.shard_size_mb * 1e6 // bytes_per_song))
     jobs = []
