@@ -18,8 +18,21 @@ install: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q tests
 
+# The main job end to end on the embedded demo corpus (docs: README "The demo corpus"). Each step skips or
+# resumes what an earlier run finished, so a rerun is quick.
 demo: $(STAMP)
-	$(PY) -m cmir_tf.demo --output_dir=$(DEMO_DIR)
+	test -f $(DEMO_DIR)/corpus/corpus.json || $(PY) -m cmir_tf.data.synthetic --output_dir=$(DEMO_DIR)/corpus
+	$(PY) -m cmir_tf.data.prepare --melon_dir=$(DEMO_DIR)/corpus/melon --output_dir=$(DEMO_DIR)/prepared \
+		--word2vec_dim=64 --songs_per_shard=500
+	$(PY) train.py --flagfile=contr_cf_g.flags --data_dir=$(DEMO_DIR)/prepared --model_dir=$(DEMO_DIR)/contr_cf_g \
+		--batch_size=32 --epochs=3 --steps_per_epoch=25 --validation_steps=4 --learning_rate=3e-4 --log_every=5
+	$(PY) evaluate.py --task=all --model=$(DEMO_DIR)/contr_cf_g/export --name=ContrCF-G-demo \
+		--gtzan_dir=$(DEMO_DIR)/corpus/gtzan --jamendo_dir=$(DEMO_DIR)/corpus/mtg-jamendo \
+		--melon_dir=$(DEMO_DIR)/corpus/melon \
+		--data_dir=$(DEMO_DIR)/prepared --results_dir=$(DEMO_DIR)/results --cache_dir=$(DEMO_DIR)/embedding_cache \
+		--repeats=3 --epochs=60
+	@for t in gtzan jamendo playlist; do cat $(DEMO_DIR)/results/$$t.md; echo; done
+	@echo "TensorBoard: $(VENV)/bin/tensorboard --logdir $(DEMO_DIR)/contr_cf_g/tensorboard"
 
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done
