@@ -10,7 +10,8 @@ DEMO_DIR ?= demo_run
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q "torch==2.13.0"  # the CPU build on these machines; the [torch] extra then adds nothing
+	$(PY) -m pip install -q -e ".[dev,torch]"
 	touch $(STAMP)
 
 install: $(STAMP)
