@@ -14,8 +14,8 @@ import re
 
 from absl import app, flags
 
-from cmir_tf.evaluation import ProbeConfig, SavedModelEmbedder, evaluate_gtzan, evaluate_jamendo, \
-    evaluate_playlists, results
+from cmir_tf.evaluation import (ProbeConfig, SavedModelEmbedder, evaluate_gtzan, evaluate_jamendo,
+                                evaluate_playlists, results)
 
 flags.DEFINE_enum("task", "all", ["gtzan", "jamendo", "playlist", "all"], "Downstream task(s).")
 flags.DEFINE_string("model", None, "Exported SavedModel folder.")
@@ -37,7 +37,7 @@ flags.DEFINE_integer("epochs", 200, "Maximum probe epochs (early stopping on val
 flags.DEFINE_integer("patience", 10, "Early-stopping patience in epochs.")
 flags.DEFINE_integer("batch_size", 64, "Probe batch size.")
 flags.DEFINE_integer("n_trees", 50, "Annoy trees for playlist continuation.")
-flags.DEFINE_integer("search_k", -1, "Annoy search_k (-1: n_trees * 100).")
+flags.DEFINE_integer("search_k", 2000, "Annoy nodes inspected per query (-1: n_trees * 100).")
 flags.DEFINE_bool("exact", False, "Exact nearest-neighbour search (batched matrix products) instead of Annoy.")
 flags.DEFINE_integer("recall_sample", 1000, "Seeds on which Annoy's recall against exact search is measured.")
 flags.DEFINE_bool("baseline", True, "Also evaluate the random baselines.")

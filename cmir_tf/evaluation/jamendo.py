@@ -97,7 +97,7 @@ def _category_protocol(embeddings: dict[str, np.ndarray], splits: dict[str, list
     x = {s: np.stack([embeddings[t.path][0] for t in tracks]) for s, tracks in kept.items()}
     y = {s: multi_hot(tracks, vocabulary) for s, tracks in kept.items()}
 
-    def run(_: int) -> dict[str, float]:
+    def run() -> dict[str, float]:
         model = probes.build_tagging_mlp(x["train"], len(vocabulary))
         probes.train_probe(model, (x["train"], y["train"]), (x["validation"], y["validation"]),
                            "binary_crossentropy", config)

@@ -114,7 +114,7 @@ def score(ranked: np.ndarray, truth_rows: list[np.ndarray]) -> dict[str, float]:
 
 def continuation_metrics(seed_vectors: np.ndarray, candidate_vectors: np.ndarray, seed_rows: list[np.ndarray],
                          truth_rows: list[np.ndarray], *, exact: bool = False, n_trees: int = 50,
-                         search_k: int = -1, recall_sample: int = 1000, seed: int = 0) -> dict:
+                         search_k: int = 2000, recall_sample: int = 1000, seed: int = 0) -> dict:
     """The protocol on vectors: metrics, random baseline, Annoy recall and timings.
 
     Args:
@@ -159,7 +159,7 @@ def continuation_metrics(seed_vectors: np.ndarray, candidate_vectors: np.ndarray
 
 
 def evaluate_playlists(embedder: Embedder, melon_dir: str, data_dir: str, *, cache_dir: str | None = None,
-                       exact: bool = False, n_trees: int = 50, search_k: int = -1, recall_sample: int = 1000,
+                       exact: bool = False, n_trees: int = 50, search_k: int = 2000, recall_sample: int = 1000,
                        seed: int = 0, allow_missing: bool = False) -> dict:
     """Playlist continuation scores of `embedder` on a Melon-format folder.
 

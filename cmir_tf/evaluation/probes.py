@@ -69,8 +69,8 @@ def predict(model: keras.Model, x: np.ndarray, batch_size: int = 1024) -> np.nda
     return np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float32)
 
 
-def repeat(run: Callable[[int], dict[str, float]], repeats: int, seed: int, desc: str) -> dict[str, dict]:
-    """Runs `run(seed + i)` for i < repeats, seeding Python, NumPy and TF first.
+def repeat(run: Callable[[], dict[str, float]], repeats: int, seed: int, desc: str) -> dict[str, dict]:
+    """Runs `run()` `repeats` times, seeding Python, NumPy and TF with seed + i before repeat i.
 
     Returns, per metric name, `{"mean", "std", "values"}` (population std over repeats).
     """
@@ -79,6 +79,6 @@ def repeat(run: Callable[[int], dict[str, float]], repeats: int, seed: int, desc
     values: dict[str, list[float]] = {}
     for i in tqdm(range(repeats), desc=desc, unit="repeat"):
         keras.utils.set_random_seed(seed + i)
-        for name, value in run(seed + i).items():
+        for name, value in run().items():
             values.setdefault(name, []).append(float(value))
     return {name: {"mean": float(np.mean(v)), "std": float(np.std(v)), "values": v} for name, v in values.items()}
