@@ -37,15 +37,16 @@ def examples() -> dict:
 
 
 def main() -> None:
+    # float64 end to end: in float32 the BatchNorm backward passes of this deep network lose ~1% of their
+    # relative accuracy to cancellation (measured against float64), which would hide the comparison.
+    keras.config.set_dtype_policy("float64")
     keras.utils.set_random_seed(0)
     strategy = make_strategy(sys.argv[1])
     word2vec = np.random.default_rng(0).normal(size=(9, 16)).astype(np.float32)
     word2vec[0] = 0
     with strategy.scope():
         model = build_variant("contr_cf_g", word2vec, dropout=0.0)
-        # SGD, not Adam: Adam's first steps move every weight by ~lr * sign(gradient), which turns the
-        # float rounding of near-zero gradients (summed in another order across workers) into visible changes.
-        model.compile(optimizer=keras.optimizers.SGD(0.01))
+        model.compile(optimizer=keras.optimizers.Adam(1e-3))
     data = examples()
 
     def dataset(context: tf.distribute.InputContext) -> tf.data.Dataset:

@@ -149,12 +149,6 @@ def test_two_workers_give_the_loss_of_one_process_with_the_same_global_batch():
     single = subprocess.run([sys.executable, job, "one_device"], env=ENV, capture_output=True, text=True, timeout=600)
     assert single.returncode == 0, single.stderr[-2000:]
     reference = job_losses(single.stdout)
-    for output in outputs:
-        losses = job_losses(output)
-        # Step 1 (same weights): cross-worker negatives and synchronized BatchNorm make the loss exact.
-        np.testing.assert_allclose(losses[0], reference[0], rtol=1e-5)
-        # Steps 2-3: Keras' synchronized BatchNorm backward pass under tf.distribute differs from the
-        # single-device one by ~1% in the conv layers' gradients (measured; an open issue), so the
-        # later losses agree only to a few per cent.
-        np.testing.assert_allclose(losses[1:], reference[1:], rtol=3e-2)
+    for output in outputs:  # the loss metrics are float32: 1e-6 is their resolution
+        np.testing.assert_allclose(job_losses(output), reference, rtol=1e-6)
     assert reference[-1] < reference[0]  # the three steps really trained

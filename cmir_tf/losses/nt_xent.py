@@ -33,20 +33,21 @@ def nt_xent(z_a: tf.Tensor, z_b: tf.Tensor, temperature: float) -> tf.Tensor:
     """Symmetric NT-Xent loss of aligned embeddings.
 
     Args:
-      z_a: (N, D) embeddings of modality a (any float dtype; computed in float32).
+      z_a: (N, D) embeddings of modality a (any float dtype; computed in float32, or float64 if given).
       z_b: (N, D) embeddings of modality b, row i paired with z_a's row i.
       temperature: softmax temperature tau > 0.
 
     Returns:
-      Scalar float32: the mean over this replica's 2N rows of the negative log-probability of the positive.
+      Scalar float32 (float64 for float64 inputs): the mean over this replica's 2N rows of the negative log-probability of the positive.
     """
     if temperature <= 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
     z_a, z_b = tf.convert_to_tensor(z_a), tf.convert_to_tensor(z_b)
     if z_a.shape.rank != 2 or z_b.shape.rank != 2:
         raise ValueError(f"nt_xent expects (N, D) inputs, got {z_a.shape} and {z_b.shape}")
-    a = tf.math.l2_normalize(tf.cast(z_a, tf.float32), axis=1)
-    b = tf.math.l2_normalize(tf.cast(z_b, tf.float32), axis=1)
+    dtype = tf.float64 if tf.float64 in (z_a.dtype, z_b.dtype) else tf.float32  # never below float32
+    a = tf.math.l2_normalize(tf.cast(z_a, dtype), axis=1)
+    b = tf.math.l2_normalize(tf.cast(z_b, dtype), axis=1)
     n = tf.shape(a)[0]
     all_a, offset = _gather_from_replicas(a)
     all_b, _ = _gather_from_replicas(b)
@@ -60,7 +61,7 @@ def nt_xent(z_a: tf.Tensor, z_b: tf.Tensor, temperature: float) -> tf.Tensor:
     self_columns = tf.concat([local, local + n_global], axis=0)  # (2n,)
     positive_columns = tf.concat([local + n_global, local], axis=0)  # (2n,)
     is_self = tf.one_hot(self_columns, 2 * n_global, on_value=True, off_value=False)
-    logits = tf.where(is_self, tf.constant(-float("inf"), tf.float32), logits)
+    logits = tf.where(is_self, tf.constant(-float("inf"), dtype), logits)
 
     positive_logits = tf.gather(logits, positive_columns, axis=1, batch_dims=1)  # (2n,)
     return tf.reduce_mean(tf.reduce_logsumexp(logits, axis=1) - positive_logits)

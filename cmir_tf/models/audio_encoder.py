@@ -11,6 +11,7 @@ import keras
 from keras import layers
 
 from cmir_tf.constants import CHUNK_FRAMES, EMBEDDING_DIM, FEATURES_DIM, N_MELS
+from cmir_tf.models.input_checks import output_dtype
 
 CONV_CHANNELS = (128, 128, 256, 256, 256, 256, 512)
 # Pool sizes on (time, mel); the authors' (mel, time) pools 2,2,2,2,(1,2),(1,2),2 transposed.
@@ -48,13 +49,13 @@ def build_audio_encoder(dropout: float = 0.5, name: str = "audio_encoder") -> ke
         x = _batch_norm(f"conv{block}_bn")(x)
         x = layers.ReLU(name=f"conv{block}_relu")(x)
         x = layers.MaxPooling2D(pool, name=f"conv{block}_pool")(x)
-    # (batch, 2 time, 1 mel, 512 channels) -> (batch, 1024); float32 so mixed precision keeps exact outputs.
-    features = layers.Flatten(name="features", dtype="float32")(x)
+    # (batch, 2 time, 1 mel, 512 channels) -> (batch, 1024); float32 outputs under mixed precision.
+    features = layers.Flatten(name="features", dtype=output_dtype())(x)
     h = layers.Dense(HIDDEN_UNITS, name="fc1")(features)
     h = _batch_norm("fc1_bn")(h)
     h = layers.ReLU(name="fc1_relu")(h)
     h = layers.Dropout(dropout, name="fc_dropout")(h)
     h = layers.Dense(EMBEDDING_DIM, name="fc2")(h)
-    embedding = layers.LayerNormalization(epsilon=1e-6, name="embedding", dtype="float32")(h)
+    embedding = layers.LayerNormalization(epsilon=1e-6, name="embedding", dtype=output_dtype())(h)
     assert features.shape[-1] == FEATURES_DIM
     return keras.Model(inputs=mel, outputs={"features": features, "embedding": embedding}, name=name)

@@ -6,6 +6,7 @@ import keras
 from keras import layers
 
 from cmir_tf.constants import CF_DIM, EMBEDDING_DIM
+from cmir_tf.models.input_checks import output_dtype
 
 
 def build_cf_encoder(dropout: float = 0.5, hidden_units: int = 128, name: str = "cf_encoder") -> keras.Model:
@@ -24,5 +25,5 @@ def build_cf_encoder(dropout: float = 0.5, hidden_units: int = 128, name: str = 
     h = layers.Dense(hidden_units, activation="relu", name="fc1")(cf)
     h = layers.Dropout(dropout, name="fc_dropout")(h)
     h = layers.Dense(EMBEDDING_DIM, name="fc2")(h)
-    embedding = layers.LayerNormalization(epsilon=1e-6, name="embedding", dtype="float32")(h)
+    embedding = layers.LayerNormalization(epsilon=1e-6, name="embedding", dtype=output_dtype())(h)
     return keras.Model(inputs=cf, outputs=embedding, name=name)

@@ -131,10 +131,10 @@ class CrossModalModel(keras.Model):
     def _total(self, terms: dict[str, tf.Tensor]) -> tf.Tensor:
         return tf.add_n([getattr(self.loss_weights, name) * value for name, value in terms.items()])
 
-    def _l2_penalty(self) -> tf.Tensor:
+    def _l2_penalty(self, dtype: tf.DType) -> tf.Tensor:
         if not self.weight_decay:
-            return tf.constant(0.0)
-        squares = [tf.reduce_sum(tf.square(tf.cast(v, tf.float32))) for v in self.trainable_variables]
+            return tf.constant(0.0, dtype)
+        squares = [tf.reduce_sum(tf.square(tf.cast(v, dtype))) for v in self.trainable_variables]
         return 0.5 * self.weight_decay * tf.add_n(squares)
 
     def _report(self, terms: dict[str, tf.Tensor], total: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -148,7 +148,7 @@ class CrossModalModel(keras.Model):
         with tf.GradientTape() as tape:
             terms = self.loss_terms(batch, training=True)
             total = self._total(terms)
-            objective = total + self._l2_penalty()  # each replica adds penalty / R: counted once in the sum
+            objective = total + self._l2_penalty(total.dtype)  # each replica adds penalty / R: counted once in the sum
             scaled = self.optimizer.scale_loss(objective / replicas)  # loss scaling for mixed_float16
         gradients = tape.gradient(scaled, self.trainable_variables)
         self.optimizer.apply(gradients, self.trainable_variables)

@@ -7,7 +7,7 @@ import numpy as np
 from keras import layers, ops
 
 from cmir_tf.constants import EMBEDDING_DIM
-from cmir_tf.models.input_checks import CheckIdRange
+from cmir_tf.models.input_checks import CheckIdRange, output_dtype
 
 
 def build_genre_encoder(
@@ -57,5 +57,5 @@ def build_genre_encoder(
     contextual = layers.Add(name="skip_add")([attended, update])  # (batch, Tw, 128)
     weights = ops.expand_dims(ops.cast(is_genre, contextual.dtype), axis=-1)
     pooled = ops.sum(contextual * weights, axis=1)  # (batch, 128): sum over the song's genres only
-    embedding = layers.LayerNormalization(epsilon=1e-6, name="embedding", dtype="float32")(pooled)
+    embedding = layers.LayerNormalization(epsilon=1e-6, name="embedding", dtype=output_dtype())(pooled)
     return keras.Model(inputs=genre_ids, outputs=embedding, name=name)

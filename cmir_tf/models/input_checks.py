@@ -1,4 +1,4 @@
-"""An identity layer that turns out-of-vocabulary genre ids into a clear error."""
+"""Small shared pieces of the encoders: the id-range check layer and the output dtype."""
 
 from __future__ import annotations
 
@@ -33,3 +33,9 @@ class CheckIdRange(keras.layers.Layer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "vocab_size": self.vocab_size}
+
+
+def output_dtype() -> str | None:
+    """Dtype of an encoder's output layer: float32 under a mixed policy (so embeddings leave in full
+    precision), else None (the global policy, e.g. float64 for exact-arithmetic tests)."""
+    return "float32" if keras.mixed_precision.global_policy().name.startswith("mixed") else None
