@@ -16,6 +16,13 @@ tf.config.set_logical_device_configuration(
 )
 
 
+@pytest.fixture(scope="session")
+def two_replicas() -> tf.distribute.MirroredStrategy:
+    """One MirroredStrategy over the two logical CPUs, shared by every test: separate strategy objects in one
+    process reuse collective instance keys, and their collectives then abort each other."""
+    return tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices("CPU")[:2]])
+
+
 # A tiny demo corpus and its prepared TFRecords, generated once per test session (a few seconds).
 TINY_CORPUS = dict(
     melon_songs=150,

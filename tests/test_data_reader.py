@@ -107,8 +107,8 @@ def test_input_context_shards_disjointly(prepared_demo):
     assert seen[0] | seen[1] == set(np.concatenate([b["song_id"] for b in everything]).tolist())
 
 
-def test_mirrored_strategy_distributes_batches(prepared_demo):
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+def test_mirrored_strategy_distributes_batches(prepared_demo, two_replicas):
+    strategy = two_replicas
     assert strategy.num_replicas_in_sync == 2
     dataset = strategy.distribute_datasets_from_function(
         lambda context: make_dataset(prepared_demo, "train", 16, training=True, seed=0, input_context=context)

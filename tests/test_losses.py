@@ -74,15 +74,14 @@ def _loss_and_gradients(weights: tf.Variable, x_a, x_b):
     return loss, tape.gradient(scaled, weights)
 
 
-def test_nt_xent_across_two_replicas_equals_one_device_with_the_global_batch():
-    cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
-    assert len(cpus) >= 2, "conftest must configure two logical CPU devices"
+def test_nt_xent_across_two_replicas_equals_one_device_with_the_global_batch(two_replicas):
     rng = np.random.default_rng(1)
     x_a = rng.normal(size=(16, 10)).astype(np.float32)
     x_b = (x_a + 0.5 * rng.normal(size=(16, 10))).astype(np.float32)
     initial = rng.normal(size=(10, 6)).astype(np.float32)
 
-    strategy = tf.distribute.MirroredStrategy(cpus[:2])
+    strategy = two_replicas
+    assert strategy.num_replicas_in_sync == 2
     with strategy.scope():
         weights = tf.Variable(initial)
 

@@ -99,3 +99,18 @@ def test_each_variant_reduces_its_training_loss(variant, word2vec):
     assert set(step(batch)) == {"loss", *(f"{t}_loss" for t in VARIANT_LOSSES[variant])}
     assert np.isfinite(losses).all()
     assert np.mean(losses[-3:]) < 0.7 * np.mean(losses[:3]), losses
+
+
+@pytest.mark.parametrize("variant", ["contr_cf_g", "bline_cf_g"])  # together they hold every encoder and head
+def test_variant_trains_under_mirrored_strategy(variant, word2vec, two_replicas):
+    from cmir_tf.training.loop import make_train_step
+
+    strategy = two_replicas
+    with strategy.scope():
+        model = build_variant(variant, word2vec, dropout=0.1)
+        model.compile(optimizer=keras.optimizers.Adam(1e-3))
+        model.optimizer.build(model.trainable_variables)  # as training/loop.py does
+    batch = fixed_batch(word2vec)
+    dataset = strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensor_slices(batch).batch(8))
+    logs = make_train_step(model, strategy)(next(iter(dataset)))
+    assert np.isfinite(float(logs["loss"]))

@@ -12,7 +12,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from cmir_tf.constants import CF_DIM, VARIANTS
+from cmir_tf.constants import CF_DIM, EMBEDDING_DIM, VARIANTS
 from cmir_tf.losses import cf_regression_loss, genre_prediction_loss, nt_xent
 from cmir_tf.models.audio_encoder import build_audio_encoder
 from cmir_tf.models.cf_encoder import build_cf_encoder
@@ -94,6 +94,9 @@ class CrossModalModel(keras.Model):
         self.cf_head = keras.layers.Dense(CF_DIM, name="cf_head") if "cf_prediction" in self.terms else None
         if self.genre_head is not None and not num_genres:
             raise ValueError(f"variant {variant} needs num_genres for its genre head")
+        for head in (self.genre_head, self.cf_head):
+            if head is not None:  # built now: variables must not be created inside a replica context
+                head.build((None, EMBEDDING_DIM))
         self.trackers = {name: keras.metrics.Mean(name=f"{name}_loss") for name in self.terms}
         self.trackers["total"] = keras.metrics.Mean(name="loss")
 
