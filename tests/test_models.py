@@ -114,3 +114,21 @@ def test_variant_trains_under_mirrored_strategy(variant, word2vec, two_replicas)
     dataset = strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensor_slices(batch).batch(8))
     logs = make_train_step(model, strategy)(next(iter(dataset)))
     assert np.isfinite(float(logs["loss"]))
+
+
+@pytest.mark.parametrize("precision", ["mixed_bfloat16", "mixed_float16"])
+def test_mixed_precision_train_step_is_finite_and_keeps_float32_outputs(precision, word2vec):
+    keras.mixed_precision.set_global_policy(precision)
+    try:
+        model = build_variant("contr_cf_g", word2vec, dropout=0.1)
+        model.compile(optimizer=keras.optimizers.Adam(1e-4))
+        if precision == "mixed_float16":
+            assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+        batch = {k: tf.constant(v) for k, v in fixed_batch(word2vec).items()}
+        outputs = model.audio_encoder(batch["mel"])
+        assert outputs["features"].dtype == tf.float32 and outputs["embedding"].dtype == tf.float32
+        assert model.audio_encoder.get_layer("conv1").compute_dtype == precision.split("_")[1]
+        logs = tf.function(model.train_step)(batch)
+        assert np.isfinite(float(logs["loss"]))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
