@@ -85,3 +85,6 @@ def test_results_accumulate_rows_across_names(tmp_path):
                                                       "random_baseline": {"ndcg@100": 0.001, "map@100": 0.0}}})
     assert "| A | 0.1235 | 0.0500 |" in table and "| Random ranking | 0.0010 | 0.0000 |" in table
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "gtzan.md").stat().st_mode & 0o777 == 0o666 & ~umask

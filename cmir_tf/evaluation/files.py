@@ -50,6 +50,7 @@ def atomic_write(path: str, write: Callable[[IO[bytes]], None]) -> None:
     """Calls `write(file)` on a temporary file next to `path`, then renames it to `path`.
 
     Readers never see a half-written file; on error the temporary file is removed and `path` is untouched.
+    The file gets the usual permissions (0o666 less the umask), not `mkstemp`'s 0o600.
     """
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
@@ -57,6 +58,9 @@ def atomic_write(path: str, write: Callable[[IO[bytes]], None]) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
