@@ -132,3 +132,32 @@ def test_mixed_precision_train_step_is_finite_and_keeps_float32_outputs(precisio
         assert np.isfinite(float(logs["loss"]))
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+def test_fused_batch_norm_matches_keras_batch_norm():
+    from cmir_tf.models.fused_batch_norm import FusedBatchNormalization
+
+    x = tf.constant(np.random.default_rng(5).normal(2.0, 3.0, size=(6, 7, 5, 4)).astype(np.float32))
+    fused = FusedBatchNormalization(momentum=0.9, epsilon=1e-5)
+    plain = keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5)
+    for layer in (fused, plain):
+        layer.build(x.shape)
+        layer.gamma.assign(np.linspace(0.5, 2.0, 4))
+        layer.beta.assign(np.linspace(-1.0, 1.0, 4))
+    outputs, gradients = [], []
+    for layer in (fused, plain):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x, training=True)
+            loss = tf.reduce_sum(tf.sin(y))
+        outputs.append(y.numpy())
+        gradients.append([g.numpy() for g in tape.gradient(loss, [x, layer.gamma, layer.beta])])
+    np.testing.assert_allclose(outputs[0], outputs[1], atol=1e-5)
+    for got, want in zip(*gradients):
+        np.testing.assert_allclose(got, want, atol=1e-4)
+    n = 6 * 7 * 5  # the fused kernel updates the moving variance with the unbiased batch variance
+    np.testing.assert_allclose(fused.moving_mean.numpy(), plain.moving_mean.numpy(), atol=1e-6)
+    unbiased_update = 0.9 + 0.1 * np.var(x.numpy(), axis=(0, 1, 2)) * n / (n - 1)
+    np.testing.assert_allclose(fused.moving_variance.numpy(), unbiased_update, rtol=1e-5)
+    plain.moving_variance.assign(fused.moving_variance)
+    np.testing.assert_allclose(fused(x, training=False).numpy(), plain(x, training=False).numpy(), atol=1e-5)
