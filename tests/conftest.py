@@ -56,3 +56,29 @@ def prepared_demo(demo_corpus, tmp_path_factory) -> str:
     path = str(tmp_path_factory.mktemp("prepared") / "melon")
     prepare.prepare(prepare.PrepareConfig(os.path.join(demo_corpus, "melon"), path, **TINY_PREPARE))
     return path
+
+
+@pytest.fixture(scope="session")
+def eval_corpus(tmp_path_factory):
+    """A small corpus for downstream evaluation (pathlib.Path): `demo/` (synthetic: 60 Melon songs, 9 GTZAN
+    clips per genre, 50 MTG-Jamendo tracks), `gtzan_lists/` (clips 0-2, 3-5, 6-8 of each genre as train,
+    validation, test) and `prepared/splits.json` (every fifth song a playlist-continuation candidate)."""
+    import json
+
+    from cmir_tf.data.synthetic import generate
+    from cmir_tf.evaluation import gtzan
+
+    root = tmp_path_factory.mktemp("eval_corpus")
+    generate(str(root / "demo"), melon_songs=60, melon_playlists=30, min_frames=256, max_frames=300,
+             gtzan_per_genre=9, gtzan_seconds=4.5, jamendo_tracks=50, jamendo_seconds=4.0, workers=1)
+    lists = root / "gtzan_lists"
+    lists.mkdir()
+    for k, split in enumerate(gtzan.SPLIT_FILES):
+        names = [f"{genre}/{genre}.{3 * k + i:05d}.wav" for genre in gtzan.GENRES for i in range(3)]
+        (lists / gtzan.SPLIT_FILES[split]).write_text("\n".join(names) + "\n")
+    prepared = root / "prepared"
+    prepared.mkdir()
+    songs = list(range(60))
+    (prepared / "splits.json").write_text(json.dumps(
+        {"train": [s for s in songs if s % 5 > 1], "validation": songs[1::5], "test": songs[::5]}))
+    return root

@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 from absl import app
 
-from cmir_tf.data.synthetic import generate
-from cmir_tf.evaluation import SavedModelEmbedder, gtzan
+from cmir_tf.evaluation import SavedModelEmbedder
 from cmir_tf.export.saved_model import export_audio_encoder
 from cmir_tf.models import build_audio_encoder
 
@@ -25,22 +24,9 @@ def evaluate():
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    root = tmp_path_factory.mktemp("eval_cli")
-    generate(str(root / "demo"), melon_songs=60, melon_playlists=30, min_frames=256, max_frames=300,
-             gtzan_per_genre=3, gtzan_seconds=4.5, jamendo_tracks=50, jamendo_seconds=4.0, workers=1)
-    lists = root / "gtzan_lists"  # clips 0, 1, 2 of each genre: train, validation, test
-    lists.mkdir()
-    for k, split in enumerate(gtzan.SPLIT_FILES):
-        names = [f"{genre}/{genre}.{k:05d}.wav" for genre in gtzan.GENRES]
-        (lists / gtzan.SPLIT_FILES[split]).write_text("\n".join(names) + "\n")
-    prepared = root / "prepared"
-    prepared.mkdir()
-    songs = list(range(60))
-    (prepared / "splits.json").write_text(json.dumps(
-        {"train": [s for s in songs if s % 5 > 1], "validation": songs[1::5], "test": songs[::5]}))
-    model = export_audio_encoder(build_audio_encoder(), str(root / "model"), {"variant": "untrained"})
-    return root, model
+def corpus(eval_corpus):
+    model = export_audio_encoder(build_audio_encoder(), str(eval_corpus / "model"), {"variant": "untrained"})
+    return eval_corpus, model
 
 
 def _run(evaluate, argv):
@@ -80,7 +66,7 @@ def test_evaluate_cli_all_tasks_accumulates_tables(corpus, evaluate, capsys):
     assert list(runs["playlist"]) == ["Untrained-A", "Untrained-B"]
     assert runs["playlist"]["Untrained-A"]["search"] == "exact"
     assert 0.0 <= runs["playlist"]["Untrained-B"]["annoy_recall@100"] <= 1.0
-    assert runs["gtzan"]["Untrained-A"]["n_tracks"] == {"train": 10, "validation": 10, "test": 10}
+    assert runs["gtzan"]["Untrained-A"]["n_tracks"] == {"train": 30, "validation": 30, "test": 30}
     assert runs["gtzan"]["Untrained-A"]["dim"] == 128
     assert set(runs["jamendo"]["Untrained-A"]["categories"]) == {"genre", "instrument", "moodtheme"}
     table = (root / "results" / "playlist.md").read_text()
