@@ -1,11 +1,13 @@
 """Data pipeline throughput: `prepare` (songs/s) and `make_dataset` (examples/s) vs the CPU training rate.
 
-    python benchmarks/bench_data.py [--songs=600] [--workers=1] [--reader_batches=40] [--train_steps=4]
+    python benchmarks/bench_data.py [--songs=600] [--workers=1] [--reader_batches=80] [--reader_copies=10]
+                                    [--train_steps=4]
 
 A demo corpus of `--songs` Melon songs (1,250-1,600 frames, as real `arena_mel`) is generated in a temporary
 folder and prepared (default flags: 1,300 frames, LightFM 50 epochs). Reported:
 - prepare songs/s end to end, and of the shard-writing stage alone (shards deleted, cached stages reused);
-- reader examples/s: training pipeline, batch 128, random 256-frame crops, over several epochs;
+- reader examples/s: training pipeline, batch 128, random 256-frame crops, over whole epochs of 10 copies
+  of the training shards (so that each epoch's shuffle-buffer fill weighs as in a real, long epoch);
 - CPU training examples/s: forward + backward of `build_audio_encoder()` on batch 32 (a lower bound on the
   cost of a real step, which adds the genre/CF encoders and the loss), and the reader/training ratio.
 """
@@ -27,22 +29,30 @@ from cmir_tf.models import build_audio_encoder
 
 flags.DEFINE_integer("songs", 600, "Melon songs in the generated corpus.")
 flags.DEFINE_integer("workers", 1, "prepare --workers.")
-flags.DEFINE_integer("reader_batches", 40, "Timed reader batches of 128 (after one warm-up batch).")
+flags.DEFINE_integer("reader_batches", 80, "Timed reader batches of 128, whole epochs.")
+flags.DEFINE_integer("reader_copies", 10, "Copies of the training shards the reader reads (longer epochs).")
 flags.DEFINE_integer("train_steps", 4, "Timed training-like steps of batch 32 (after one warm-up step).")
 FLAGS = flags.FLAGS
 
 
-def reader_rate(data_dir: str, batches: int, batch_size: int = 128) -> float:
-    def stream():
-        for epoch in range(1000):
-            yield from make_dataset(data_dir, "train", batch_size, training=True, seed=0, epoch=epoch)
+def reader_rate(data_dir: str, batches: int, copies: int, batch_size: int = 128) -> float:
+    """Examples/s of the training pipeline over whole epochs, start-up (shuffle-buffer fill) included.
 
-    it = stream()
-    next(it)
-    start = time.perf_counter()
-    for _ in range(batches):
-        next(it)["mel"].numpy()
-    return batches * batch_size / (time.perf_counter() - start)
+    The training shards are first copied `copies` times (the reader reads every `train-*` shard), so that
+    an epoch holds enough batches for the start-up to weigh as little as in a real epoch.
+    """
+    for copy in range(1, copies):
+        for path in glob.glob(os.path.join(data_dir, "tfrecords", "train-0*.tfrecord")):
+            folder, name = os.path.split(path)
+            shutil.copy(path, os.path.join(folder, name.replace("train-", f"train-copy{copy}-")))
+    done, start = 0, time.perf_counter()
+    for epoch in range(1000):
+        for batch in make_dataset(data_dir, "train", batch_size, training=True, seed=0, epoch=epoch):
+            batch["mel"].numpy()
+            done += 1
+            if done == batches:
+                return batches * batch_size / (time.perf_counter() - start)
+    raise ValueError("not enough training batches")
 
 
 def training_rate(steps: int, batch_size: int = 32) -> float:
@@ -87,7 +97,7 @@ def main(argv):
         prepare.prepare(config)
         shards_s = time.perf_counter() - start
 
-        reader = reader_rate(config.output_dir, FLAGS.reader_batches)
+        reader = reader_rate(config.output_dir, FLAGS.reader_batches, FLAGS.reader_copies)
         train = training_rate(FLAGS.train_steps)
         results = {
             "cpu_count": os.cpu_count(),

@@ -113,18 +113,18 @@ def make_dataset(
         ds = ds.skip(skip_batches * batch_size)
 
         def parse(index, serialized):
-            example = tfrecords.parse_example(serialized)
+            example = tfrecords.parse_example(serialized, mel_dtype=tf.float16)  # cast after the crop
             crop_seed = tf.stack([tf.constant(epoch_seed, tf.int64), index])
-            return {**example, "mel": random_crop(example["mel"], crop_seed)}
+            return {**example, "mel": tf.cast(random_crop(example["mel"], crop_seed), tf.float32)}
 
     else:
         if chunks == "center":
             ds = ds.skip(skip_batches * batch_size)
 
         def parse(serialized):
-            example = tfrecords.parse_example(serialized)
+            example = tfrecords.parse_example(serialized, mel_dtype=tf.float16)
             crop = center_crop if chunks == "center" else all_chunks
-            return {**example, "mel": crop(example["mel"])}
+            return {**example, "mel": tf.cast(crop(example["mel"]), tf.float32)}
 
     ds = ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if not training and chunks == "all":

@@ -56,17 +56,21 @@ def encode_example(mel: np.ndarray, genre_ids: Sequence[int], cf: np.ndarray | N
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString(deterministic=True)
 
 
-def parse_example(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
+def parse_example(serialized: tf.Tensor, mel_dtype: tf.DType = tf.float32) -> dict[str, tf.Tensor]:
     """Parses one serialised song.
 
+    Args:
+      serialized: a scalar string tensor.
+      mel_dtype: dtype of the returned mel; the reader asks for float16 and casts after cropping.
+
     Returns:
-      dict `mel` (T, 48) float32 (exactly the stored float16 values), `genre_ids` (10,) int32 zero-padded,
-      `cf` (301,) float32, `has_cf` () float32 0/1, `song_id` () int64.
+      dict `mel` (T, 48) `mel_dtype` (exactly the stored float16 values), `genre_ids` (10,) int32
+      zero-padded, `cf` (301,) float32, `has_cf` () float32 0/1, `song_id` () int64.
     """
     features = tf.io.parse_single_example(serialized, FEATURES)
     mel = tf.io.decode_raw(features["mel"], tf.float16, little_endian=True)
     mel = tf.ensure_shape(tf.reshape(mel, features["mel_shape"]), [None, N_MELS])
-    mel = tf.cast(mel, tf.float32)
+    mel = tf.cast(mel, mel_dtype)
     genre_ids = tf.cast(tf.sparse.to_dense(features["genre_ids"]), tf.int32)[:MAX_GENRES]
     genre_ids = tf.pad(genre_ids, [[0, MAX_GENRES - tf.shape(genre_ids)[0]]])
     return {
