@@ -29,8 +29,9 @@ def perturbed_encoder() -> keras.Model:
             shape = layer.moving_mean.shape
             layer.moving_mean.assign(rng.normal(0, 0.5, shape) - (60.0 if layer.name == "input_bn" else 0.0))
             layer.moving_variance.assign(rng.uniform(0.5, 2.0, shape) * (400.0 if layer.name == "input_bn" else 1))
-            layer.gamma.assign(rng.uniform(0.5, 1.5, shape))
-            layer.beta.assign(rng.normal(0, 0.2, shape))
+            if layer.scale:  # the input BatchNorm's affine lives in conv1 (AffineInputConv2D)
+                layer.gamma.assign(rng.uniform(0.5, 1.5, shape))
+                layer.beta.assign(rng.normal(0, 0.2, shape))
     return encoder
 
 

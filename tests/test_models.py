@@ -161,3 +161,28 @@ def test_fused_batch_norm_matches_keras_batch_norm():
     np.testing.assert_allclose(fused.moving_variance.numpy(), unbiased_update, rtol=1e-5)
     plain.moving_variance.assign(fused.moving_variance)
     np.testing.assert_allclose(fused(x, training=False).numpy(), plain(x, training=False).numpy(), atol=1e-5)
+
+
+def test_affine_input_conv_equals_affine_then_convolution():
+    from cmir_tf.models.affine_input_conv import AffineInputConv2D
+
+    x = tf.constant(np.random.default_rng(6).normal(size=(3, 9, 7, 1)).astype(np.float32))
+    fused = AffineInputConv2D(4)
+    plain = keras.layers.Conv2D(4, 3, padding="same")
+    fused.build(x.shape)
+    plain.build(x.shape)
+    plain.set_weights([np.random.default_rng(7).normal(size=w.shape).astype(np.float32) for w in plain.weights])
+    fused.set_weights([*plain.get_weights(), np.array([1.7], np.float32), np.array([-0.6], np.float32)])
+    gamma, beta = tf.Variable([1.7]), tf.Variable([-0.6])
+    with tf.GradientTape(persistent=True) as tape:
+        want = plain(gamma * x + beta)
+        got = fused(x)
+        weights = tf.constant(np.random.default_rng(8).normal(size=want.shape).astype(np.float32))
+        loss_want, loss_got = tf.reduce_sum(want * weights), tf.reduce_sum(got * weights)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-5)
+    pairs = zip(
+        tape.gradient(loss_got, [fused.kernel, fused.bias, fused.input_gamma, fused.input_beta]),
+        tape.gradient(loss_want, [plain.kernel, plain.bias, gamma, beta]),
+    )
+    for got_gradient, want_gradient in pairs:
+        np.testing.assert_allclose(got_gradient.numpy(), want_gradient.numpy(), rtol=1e-4, atol=1e-4)

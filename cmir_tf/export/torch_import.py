@@ -92,10 +92,12 @@ def audio_encoder_from_state_dict(state: dict[str, np.ndarray], input_layout: st
 
 def _torch_sources() -> dict[str, list[str]]:
     """Keras layer name -> torch keys, in the order of the layer's weights."""
-    sources = {"input_bn": [f"audio_encoder.0.{p}" for p in _BN_PARAMS]}
+    # The input BatchNorm2d(1)'s weight and bias are conv1's `input_gamma`, `input_beta` (AffineInputConv2D).
+    sources = {"input_bn": ["audio_encoder.0.running_mean", "audio_encoder.0.running_var"]}
     for block in range(1, len(CONV_CHANNELS) + 1):
         sources[f"conv{block}"] = [f"audio_encoder.{block}.conv.weight", f"audio_encoder.{block}.conv.bias"]
         sources[f"conv{block}_bn"] = [f"audio_encoder.{block}.bn.{p}" for p in _BN_PARAMS]
+    sources["conv1"] += ["audio_encoder.0.weight", "audio_encoder.0.bias"]
     sources["fc1"] = ["fc_audio.0.weight", "fc_audio.0.bias"]
     sources["fc1_bn"] = [f"fc_audio.1.{p}" for p in _BN_PARAMS]
     sources["fc2"] = ["fc_audio.4.weight", "fc_audio.4.bias"]

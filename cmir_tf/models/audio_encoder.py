@@ -11,6 +11,7 @@ import keras
 from keras import layers
 
 from cmir_tf.constants import CHUNK_FRAMES, EMBEDDING_DIM, FEATURES_DIM, N_MELS
+from cmir_tf.models.affine_input_conv import AffineInputConv2D
 from cmir_tf.models.fused_batch_norm import FusedBatchNormalization
 from cmir_tf.models.input_checks import output_dtype
 
@@ -23,11 +24,13 @@ BN_MOMENTUM = 0.9
 BN_EPSILON = 1e-5
 
 
-def _batch_norm(name: str) -> layers.BatchNormalization:
+def _batch_norm(name: str, affine: bool = True) -> layers.BatchNormalization:
     # synchronized: under tf.distribute the statistics are those of the global batch, so R replicas of
     # batch B train exactly like one device of batch R*B (what the cross-replica NT-Xent also guarantees).
     # On one replica the fused kernel runs instead.
-    return FusedBatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, synchronized=True, name=name)
+    return FusedBatchNormalization(
+        momentum=BN_MOMENTUM, epsilon=BN_EPSILON, center=affine, scale=affine, synchronized=True, name=name
+    )
 
 
 def build_audio_encoder(dropout: float = 0.5, name: str = "audio_encoder") -> keras.Model:
@@ -45,9 +48,13 @@ def build_audio_encoder(dropout: float = 0.5, name: str = "audio_encoder") -> ke
     mel = keras.Input(shape=(CHUNK_FRAMES, N_MELS), name="mel")
     # Keras raises ValueError naming the expected (None, 256, 48) for any other input shape.
     x = layers.Reshape((CHUNK_FRAMES, N_MELS, 1), name="add_channel")(mel)
-    x = _batch_norm("input_bn")(x)
+    # The input BatchNorm's gamma and beta live in conv1 (`AffineInputConv2D`: the same function, cheaper).
+    x = _batch_norm("input_bn", affine=False)(x)
     for block, (channels, pool) in enumerate(zip(CONV_CHANNELS, POOL_SIZES), start=1):
-        x = layers.Conv2D(channels, 3, padding="same", name=f"conv{block}")(x)
+        if block == 1:
+            x = AffineInputConv2D(channels, name="conv1")(x)
+        else:
+            x = layers.Conv2D(channels, 3, padding="same", name=f"conv{block}")(x)
         x = _batch_norm(f"conv{block}_bn")(x)
         # Pool before ReLU: max and ReLU commute (ReLU is monotonic), so the outputs and gradients are those
         # of the authors' conv -> BN -> ReLU -> pool, and ReLU runs on a 2-4x smaller tensor.
