@@ -32,7 +32,6 @@ demo: $(STAMP)
 		--melon_dir=$(DEMO_DIR)/corpus/melon \
 		--data_dir=$(DEMO_DIR)/prepared --results_dir=$(DEMO_DIR)/results --cache_dir=$(DEMO_DIR)/embedding_cache \
 		--repeats=3 --epochs=60
-	@for t in gtzan jamendo playlist; do cat $(DEMO_DIR)/results/$$t.md; echo; done
 	@echo "TensorBoard: $(VENV)/bin/tensorboard --logdir $(DEMO_DIR)/contr_cf_g/tensorboard"
 
 bench: $(STAMP)
