@@ -131,7 +131,8 @@ class CrossModalModel(keras.Model):
                 terms[name] = nt_xent(out[first], out[second], self.temperature)
         return terms
 
-    def _total(self, terms: dict[str, tf.Tensor]) -> tf.Tensor:
+    def total_loss(self, terms: dict[str, tf.Tensor]) -> tf.Tensor:
+        """The lambda-weighted sum of `loss_terms`."""
         return tf.add_n([getattr(self.loss_weights, name) * value for name, value in terms.items()])
 
     def _l2_penalty(self, dtype: tf.DType) -> tf.Tensor:
@@ -150,7 +151,7 @@ class CrossModalModel(keras.Model):
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         with tf.GradientTape() as tape:
             terms = self.loss_terms(batch, training=True)
-            total = self._total(terms)
+            total = self.total_loss(terms)
             objective = total + self._l2_penalty(total.dtype)  # each replica adds penalty / R: counted once in the sum
             scaled = self.optimizer.scale_loss(objective / replicas)  # loss scaling for mixed_float16
         gradients = tape.gradient(scaled, self.trainable_variables)
@@ -159,7 +160,7 @@ class CrossModalModel(keras.Model):
 
     def test_step(self, batch: dict) -> dict[str, tf.Tensor]:
         terms = self.loss_terms(batch, training=False)
-        return self._report(terms, self._total(terms))
+        return self._report(terms, self.total_loss(terms))
 
 
 def build_variant(

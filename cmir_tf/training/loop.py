@@ -79,7 +79,7 @@ def validate(model: CrossModalModel, config: TrainConfig) -> dict[str, float]:
     def evaluate(batch):
         terms = model.loss_terms(batch, training=False)
         values = {f"{name}_loss": value for name, value in terms.items()}
-        values["loss"] = tf.add_n([getattr(model.loss_weights, n) * v for n, v in terms.items()])
+        values["loss"] = model.total_loss(terms)
         values.update(embedding_space_measures(model(batch, training=False)))
         return values
 
