@@ -22,7 +22,7 @@ test: $(STAMP)
 # The main job end to end on the embedded demo corpus (docs: README "The demo corpus"). Each step skips or
 # resumes what an earlier run finished, so a rerun is quick.
 demo: $(STAMP)
-	test -f $(DEMO_DIR)/corpus/corpus.json || $(PY) -m cmir_tf.data.synthetic --output_dir=$(DEMO_DIR)/corpus
+	test -f $(DEMO_DIR)/corpus/corpus.json || $(PY) -m cmir_tf.synthetic.corpus --output_dir=$(DEMO_DIR)/corpus
 	$(PY) -m cmir_tf.data.prepare --melon_dir=$(DEMO_DIR)/corpus/melon --output_dir=$(DEMO_DIR)/prepared \
 		--word2vec_dim=64 --songs_per_shard=500
 	$(PY) train.py --flagfile=contr_cf_g.flags --data_dir=$(DEMO_DIR)/prepared --model_dir=$(DEMO_DIR)/contr_cf_g \

@@ -24,7 +24,8 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
-from cmir_tf.data import make_dataset, prepare, synthetic
+from cmir_tf import synthetic
+from cmir_tf.data import make_dataset, prepare
 from cmir_tf.models import build_audio_encoder
 
 flags.DEFINE_integer("songs", 600, "Melon songs in the generated corpus.")

@@ -1,4 +1,4 @@
-"""Data: Melon Playlist Dataset preparation (`prepare`), the TFRecord reader, and the demo corpus (`synthetic`)."""
+"""Data: Melon Playlist Dataset preparation (`prepare`), the TFRecord reader."""
 
 from cmir_tf.data.reader import make_dataset
 

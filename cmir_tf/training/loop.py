@@ -39,7 +39,7 @@ def load_manifest(data_dir: str) -> dict:
         raise FileNotFoundError(
             f"no prepared data in {data_dir!r} ({path} is missing). Prepare it first:\n"
             f"  python -m cmir_tf.data.prepare --melon_dir=PATH/TO/melon --output_dir={data_dir}\n"
-            "(for the demo corpus: python -m cmir_tf.data.synthetic --output_dir=demo_run/corpus, "
+            "(for the demo corpus: python -m cmir_tf.synthetic.corpus --output_dir=demo_run/corpus, "
             "then prepare with --melon_dir=demo_run/corpus/melon)"
         )
     with open(path) as f:

@@ -1,4 +1,4 @@
-"""Vectorised numpy rendering of genre-like audio from a `Recipe` (used by `cmir_tf.data.synthetic`).
+"""Vectorised numpy rendering of genre-like audio from a `Recipe` (used by `cmir_tf.synthetic`).
 
 A recipe fixes what makes a class audible: register and pitch range, partials and their spectral envelope,
 note density, note decay, noise colour and level, and a percussive pulse. `energy` in [-1, 1] (a latent

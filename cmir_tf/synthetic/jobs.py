@@ -9,7 +9,7 @@ import os
 import numpy as np
 import soundfile as sf
 
-from cmir_tf.data import synth
+from cmir_tf.synthetic import synth
 
 
 @dataclasses.dataclass(frozen=True)

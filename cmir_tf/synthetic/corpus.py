@@ -1,16 +1,16 @@
-"""`python -m cmir_tf.data.synthetic --output_dir=...`: the embedded demo corpus (what `make demo` uses).
+"""`python -m cmir_tf.synthetic.corpus --output_dir=...`: the embedded demo corpus (what `make demo` uses).
 
 Writes, deterministically for `--seed` (and independently of `--workers`):
 
   <output_dir>/melon/        Melon Playlist Dataset format: song_meta.json, genre_gn_all.json, train.json,
                              val.json, arena_mel/<id // 1000>/<id>.npy ((48, T) float16 dB, 16 kHz audio
                              rendered from genre recipes and turned into mels by `cmir_tf.audio`)
-  <output_dir>/gtzan/genres/<genre>/<genre>.000NN.wav       (see `synthetic_eval`)
+  <output_dir>/gtzan/genres/<genre>/<genre>.000NN.wav       (see `downstream`)
   <output_dir>/mtg-jamendo/split-0/*.tsv, mtg-jamendo/audio/NN/<id>.flac
   <output_dir>/corpus.json   sizes and flags
 
 Everything is built in a temporary sibling folder and renamed into place when complete. Planted structure:
-see `synthetic_melon` and `synthetic_eval`.
+see `melon` and `downstream`.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from absl import app, flags, logging
 from tqdm import tqdm
 
 from cmir_tf.constants import SAMPLE_RATE
-from cmir_tf.data.synthetic_eval import gtzan_jobs, jamendo_corpus
-from cmir_tf.data.synthetic_jobs import RenderJob, render_job, single_threaded_worker
-from cmir_tf.data.synthetic_melon import melon_corpus
+from cmir_tf.synthetic.downstream import gtzan_jobs, jamendo_corpus
+from cmir_tf.synthetic.jobs import RenderJob, render_job, single_threaded_worker
+from cmir_tf.synthetic.melon import melon_corpus
 
 FLAGS = flags.FLAGS
 

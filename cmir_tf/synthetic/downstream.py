@@ -16,8 +16,8 @@ import dataclasses
 
 import numpy as np
 
-from cmir_tf.data import synth
-from cmir_tf.data.synthetic_jobs import RenderJob
+from cmir_tf.synthetic import synth
+from cmir_tf.synthetic.jobs import RenderJob
 
 GTZAN_GENRES = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock")
 GTZAN_SAMPLE_RATE = 22_050

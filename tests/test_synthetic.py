@@ -12,8 +12,9 @@ import soundfile as sf
 from conftest import TINY_CORPUS
 from sklearn.linear_model import LogisticRegression
 
-from cmir_tf.data import melon, synthetic
-from cmir_tf.data.synthetic_eval import GTZAN_GENRES, gtzan_jobs
+from cmir_tf import synthetic
+from cmir_tf.data import melon
+from cmir_tf.synthetic.downstream import GTZAN_GENRES, gtzan_jobs
 
 
 def _mel_features(melon_dir, meta):

@@ -16,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from cmir_tf.constants import HOP_LENGTH
-from cmir_tf.data import synth
-from cmir_tf.data.synthetic_jobs import RenderJob
+from cmir_tf.synthetic import synth
+from cmir_tf.synthetic.jobs import RenderJob
 
 TOP_GENRES = {"GN0100": "Ballad", "GN0200": "Dance", "GN0300": "Rap/Hip-hop", "GN0400": "R&B/Soul", "GN0500": "Indie"}
 DETAIL_NAMES = ("Classic", "Modern", "Acoustic", "Crossover")
