@@ -14,6 +14,7 @@ import re
 
 from absl import app, flags
 
+from cmir_tf.audio import FrontEndMismatchError
 from cmir_tf.evaluation import (ProbeConfig, SavedModelEmbedder, evaluate_gtzan, evaluate_jamendo,
                                 evaluate_playlists, results)
 
@@ -71,7 +72,10 @@ def main(argv: list[str]) -> None:
     unset = [f"--{flag}" for task in tasks for flag in REQUIRED_DIRS[task] if not getattr(FLAGS, flag)]
     if unset:
         raise app.UsageError(f"--task={FLAGS.task} needs {', '.join(unset)}")
-    embedder = SavedModelEmbedder(FLAGS.model, output=FLAGS.embedding)
+    try:
+        embedder = SavedModelEmbedder(FLAGS.model, output=FLAGS.embedding)
+    except FrontEndMismatchError as e:
+        raise app.UsageError(str(e), exitcode=2) from e
     tables = []
     for task in tasks:
         result = run_task(task, embedder)

@@ -1,7 +1,8 @@
 """Audio front end: decoding, the Melon/Essentia log-mel in TensorFlow, segments and chunks."""
 
 from cmir_tf.audio.decode import AUDIO_EXTENSIONS, AudioDecodeError, check_finite, load_audio
-from cmir_tf.audio.mel import FLOOR_DB, FRONT_END_PARAMS, log_mel_spectrogram, mel_filterbank, num_frames
+from cmir_tf.audio.mel import FLOOR_DB, FRONT_END_PARAMS, FRONT_END_VERSION, log_mel_spectrogram, mel_filterbank, num_frames
+from cmir_tf.audio.recipe import FrontEndMismatchError, check_front_end
 from cmir_tf.audio.segments import CHUNK_PADDING, SEGMENT_MODES, chunk_centers_ms, chunk_mel, select_segment
 
 __all__ = [
@@ -10,8 +11,11 @@ __all__ = [
     "CHUNK_PADDING",
     "FLOOR_DB",
     "FRONT_END_PARAMS",
+    "FRONT_END_VERSION",
+    "FrontEndMismatchError",
     "SEGMENT_MODES",
     "check_finite",
+    "check_front_end",
     "chunk_centers_ms",
     "chunk_mel",
     "load_audio",

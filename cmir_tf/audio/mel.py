@@ -1,15 +1,20 @@
 """The Melon / Essentia log-mel spectrogram in pure TensorFlow, so that it can live inside a SavedModel.
 
-Recipe of Melon's `arena_mel` and of the paper's authors (Essentia), at 16 kHz:
+Recipe of Melon's `arena_mel` and of the paper's authors (Essentia, their `utils.py` `melspectrogram`), at 16 kHz:
 
 - `FrameGenerator(frameSize=512, hopSize=256, startFromZero=False)`: frame `k` is centred on sample `256 k`
   (zeros before the start and after the end), and frames continue while they still overlap the signal,
   so `T = 1 + ceil(n / 256)` frames for `n` samples (`T = 1` for an empty waveform, where Essentia gives 0);
-- `Windowing(type='hann', normalized=False)`: the symmetric 512-point Hann window;
-- `Spectrum()`: magnitude of the 512-point real FFT, 257 bins;
+- `Windowing(type='hann', normalized=False, size=512, zeroPadding=0)`: the symmetric 512-point Hann window;
+- `Spectrum(size=512)`: magnitude of the 512-point real FFT, 257 bins;
 - `MelBands(numberBands=48, sampleRate=16000, lowFrequencyBound=0, highFrequencyBound=8000, inputSize=257,
-  warpingFormula='slaneyMel', weighting='warping', normalize='unit_tri', type='power')`;
-- `amp2db`: `20 log10(max(x, 1e-10))`, i.e. 2 x `lin2db`, floor -200 dB for digital silence.
+  weighting='linear', normalize='unit_tri', warpingFormula='slaneyMel', type='power')`: triangles in Hz
+  between edges equally spaced in Slaney mel, each divided by its area in Hz;
+- `UnaryOperator(type='lin2db', scale=2, shift=0)`: `2 x 10 log10(x)`, where Essentia's `lin2db` maps every
+  `x < 1e-10` (digital silence, also 0) to -100 dB, so the floor is -200 dB.
+
+`FRONT_END_PARAMS` spells this recipe out; it is stored in every SavedModel's asset and compared with
+`check_front_end` (`cmir_tf.audio.recipe`) before a model is used on audio.
 """
 
 from __future__ import annotations
@@ -22,24 +27,28 @@ from cmir_tf.constants import FRAME_LENGTH, HOP_LENGTH, N_MELS, SAMPLE_RATE
 N_BINS = FRAME_LENGTH // 2 + 1  # 257 spectrum bins, 31.25 Hz apart
 LOW_HZ = 0.0
 HIGH_HZ = SAMPLE_RATE / 2
-SILENCE_CUTOFF = 1e-10  # Essentia's silence cutoff: band values below it map to the floor
-FLOOR_DB = -200.0  # amp2db(SILENCE_CUTOFF)
+SILENCE_CUTOFF = 1e-10  # Essentia's lin2db silence cutoff: band values below it map to the floor
+FLOOR_DB = -200.0  # 2 x lin2db(SILENCE_CUTOFF)
+# Bumped whenever the log-mel of some waveform changes. 1: MelBands weighting='warping' (before issue 11);
+# 2: weighting='linear', the authors' recipe.
+FRONT_END_VERSION = 2
 
 FRONT_END_PARAMS = {
+    "version": FRONT_END_VERSION,
     "sample_rate": SAMPLE_RATE,
     "frame_length": FRAME_LENGTH,
     "hop_length": HOP_LENGTH,
     "centered_frames": True,
     "n_frames": "1 + ceil(n_samples / 256)",
-    "window": "hann (symmetric, not normalised)",
-    "spectrum": "magnitude",
-    "n_mels": N_MELS,
-    "mel_low_hz": LOW_HZ,
-    "mel_high_hz": HIGH_HZ,
-    "mel_warping": "slaneyMel edges, triangles in Essentia's hz2mel (weighting='warping')",
-    "mel_normalize": "unit_tri",
-    "mel_type": "power",
-    "db": "amp2db: 20*log10(max(x, 1e-10))",
+    "essentia": [
+        f"FrameGenerator(frameSize={FRAME_LENGTH}, hopSize={HOP_LENGTH}, startFromZero=False)",
+        f"Windowing(type='hann', normalized=False, size={FRAME_LENGTH}, zeroPadding=0)",
+        f"Spectrum(size={FRAME_LENGTH})",
+        f"MelBands(numberBands={N_MELS}, sampleRate={SAMPLE_RATE}, lowFrequencyBound={LOW_HZ:g}, "
+        f"highFrequencyBound={HIGH_HZ:g}, inputSize={N_BINS}, weighting='linear', normalize='unit_tri', "
+        "warpingFormula='slaneyMel', type='power')",
+        "UnaryOperator(type='lin2db', scale=2, shift=0)",
+    ],
     "floor_db": FLOOR_DB,
 }
 
@@ -64,34 +73,23 @@ def slaney_mel_to_hz(mel: np.ndarray) -> np.ndarray:
     return np.where(mel >= _SLANEY_LOG_MEL, logarithmic, mel * _SLANEY_HZ_PER_MEL)
 
 
-def essentia_hz_to_mel(hz: np.ndarray) -> np.ndarray:
-    """Essentia's `hz2mel`, `1127.01048 ln(1 + f / 700)`: the scale its `TriangularBands` shapes triangles in."""
-    return 1127.01048 * np.log1p(np.asarray(hz, dtype=np.float64) / 700.0)
-
-
 def mel_filterbank() -> np.ndarray:
-    """Essentia's `MelBands` weights for the recipe above.
+    """Essentia's `MelBands` weights for the recipe above (`weighting='linear'`, `normalize='unit_tri'`).
 
-    Band `i` is a triangle over edges `f[i] < f[i+1] < f[i+2]` equally spaced in Slaney mel from 0 to 8 kHz,
-    evaluated at the bins from `ceil(f[i] / 31.25 Hz)` to `floor(f[i+2] / 31.25 Hz)` and divided by its
-    theoretical area (`unit_tri`). Essentia places the edges with the Slaney formula but, with
-    `weighting='warping'`, shapes and normalises the triangles in its `hz2mel` scale
-    (`essentia_hz_to_mel`); this quirk is reproduced (the tests check it against `MelBands` itself).
+    Band `i` is a triangle in Hz over edges `f[i] < f[i+1] < f[i+2]`, equally spaced in Slaney mel from 0 to
+    8 kHz, evaluated at the spectrum bins (31.25 Hz apart) and divided by its area `(f[i+2] - f[i]) / 2` in Hz.
+    The tests check it against `MelBands` itself.
 
     Returns:
       float32 (257 bins, 48 bands): `power_spectrum (T, 257) @ weights` gives Essentia's band energies.
     """
-    edges_hz = slaney_mel_to_hz(np.linspace(slaney_hz_to_mel(LOW_HZ), slaney_hz_to_mel(HIGH_HZ), N_MELS + 2))
-    edges = essentia_hz_to_mel(edges_hz)
+    edges = slaney_mel_to_hz(np.linspace(slaney_hz_to_mel(LOW_HZ), slaney_hz_to_mel(HIGH_HZ), N_MELS + 2))
     bin_hz = np.arange(N_BINS) * (SAMPLE_RATE / FRAME_LENGTH)
-    bins = essentia_hz_to_mel(bin_hz)
-    weights = np.zeros((N_BINS, N_MELS), dtype=np.float64)
-    for i in range(N_MELS):
-        low, centre, high = edges[i : i + 3]
-        triangle = np.where(bin_hz < edges_hz[i + 1], (bins - low) / (centre - low), (high - bins) / (high - centre))
-        inside = (bin_hz >= edges_hz[i]) & (bin_hz <= edges_hz[i + 2])
-        weights[:, i] = np.where(inside, triangle, 0.0) / ((high - low) / 2.0)
-    return weights.astype(np.float32)
+    low, centre, high = edges[:-2, None], edges[1:-1, None], edges[2:, None]  # (48, 1) each
+    rising = (bin_hz - low) / (centre - low)
+    falling = (high - bin_hz) / (high - centre)
+    triangles = np.clip(np.minimum(rising, falling), 0.0, None)  # (48, 257)
+    return (triangles / ((high - low) / 2.0)).T.astype(np.float32)
 
 
 def num_frames(n_samples: int | tf.Tensor) -> int | tf.Tensor:
@@ -99,8 +97,8 @@ def num_frames(n_samples: int | tf.Tensor) -> int | tf.Tensor:
     return -(-(n_samples + FRAME_LENGTH // 2) // HOP_LENGTH)
 
 
-def amp2db(x: tf.Tensor) -> tf.Tensor:
-    """Essentia's `amp2db`: `20 log10(max(x, 1e-10))` in dB, floor -200 dB."""
+def power_to_db(x: tf.Tensor) -> tf.Tensor:
+    """Essentia's `UnaryOperator(type='lin2db', scale=2)`: `20 log10(max(x, 1e-10))` in dB, floor -200 dB."""
     return tf.math.log(tf.maximum(x, SILENCE_CUTOFF)) * (20.0 / np.log(10.0))
 
 
@@ -111,7 +109,7 @@ def log_mel_spectrogram(waveform: tf.Tensor) -> tf.Tensor:
       waveform: float32 (n,) samples in [-1, 1] at 16 kHz; `n` may be 0 or unknown at trace time.
 
     Returns:
-      float32 (T, 48) mel-band power in dB (Essentia `amp2db`, floor -200 dB), `T = 1 + ceil(n / 256)`,
+      float32 (T, 48) mel-band power in dB (2 x Essentia `lin2db`, floor -200 dB), `T = 1 + ceil(n / 256)`,
       frame `k` centred at `256 k / 16000` s.
     """
     waveform = tf.convert_to_tensor(waveform, dtype=tf.float32)
@@ -124,4 +122,4 @@ def log_mel_spectrogram(waveform: tf.Tensor) -> tf.Tensor:
     window = tf.signal.hann_window(FRAME_LENGTH, periodic=False, dtype=tf.float32)
     magnitude = tf.abs(tf.signal.rfft(frames * window))  # (T, 257)
     bands = tf.matmul(tf.square(magnitude), tf.constant(mel_filterbank()))  # (T, 48)
-    return amp2db(bands)
+    return power_to_db(bands)

@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
+from cmir_tf.audio.recipe import check_front_end
 from cmir_tf.evaluation.files import MAX_NAMED, atomic_write, check_missing, find_by_stem
 
 OUTPUTS = ("features", "embedding")
@@ -63,6 +64,7 @@ class SavedModelEmbedder:
             raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
         if not os.path.exists(os.path.join(model_dir, "saved_model.pb")):
             raise FileNotFoundError(f"no SavedModel at {model_dir}")
+        check_front_end(model_dir)  # raises FrontEndMismatchError
         loaded = tf.saved_model.load(model_dir)
         missing = {"embed_track_mel", "embed_waveform"} - set(loaded.signatures.keys())
         if missing:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import json
 import os
 import sys
 import tempfile
@@ -31,9 +30,10 @@ from tqdm import tqdm
 
 from cmir_tf.audio import (
     AUDIO_EXTENSIONS,
-    FRONT_END_PARAMS,
+    FrontEndMismatchError,
     SEGMENT_MODES,
     chunk_centers_ms,
+    check_front_end,
     chunk_mel,
     load_audio,
     log_mel_spectrogram,
@@ -109,13 +109,8 @@ class Summary:
 
 def load_embed_mel(model_dir: str, output: str) -> tuple[EmbedMel, object]:
     """The SavedModel's `embed_mel` as a numpy function (and the loaded object that keeps it alive).
-    Raises `ValueError` when the model's front end is not this package's."""
-    asset = os.path.join(model_dir, "assets", "cmir_tf.json")
-    if os.path.exists(asset):
-        with open(asset) as f:
-            front_end = json.load(f).get("front_end")
-        if front_end != FRONT_END_PARAMS:
-            raise ValueError(f"{model_dir} was exported with another front end: {front_end}")
+    Raises `FrontEndMismatchError` (a `ValueError`) when the model's front end is not this package's."""
+    check_front_end(model_dir)
     loaded = tf.saved_model.load(model_dir)
     signature = loaded.signatures["embed_mel"]
     return (lambda mel: signature(mel=tf.constant(mel))[output].numpy()), loaded
@@ -168,7 +163,10 @@ def _main(argv: list[str]) -> int:
         inputs = find_inputs(paths)
     except ValueError as e:
         raise app.UsageError(str(e)) from e
-    embed_mel, _loaded = load_embed_mel(FLAGS.model, FLAGS.embedding)
+    try:
+        embed_mel, _loaded = load_embed_mel(FLAGS.model, FLAGS.embedding)
+    except FrontEndMismatchError as e:
+        raise app.UsageError(str(e), exitcode=2) from e
     summary = embed_files(inputs, FLAGS.output_dir, embed_mel, FLAGS.embedding, FLAGS.segment, FLAGS.batch_size)
     print(
         f"cmir-embed: {summary.written} written, {summary.skipped_existing} already present, "
