@@ -12,33 +12,30 @@ scored against the vectors of *all* replicas (`all_gather`, which carries gradie
 returns the mean over this replica's own rows. With equal per-replica batches, the mean of the R replica
 losses is the single-device loss of the global batch, and the sum of the R replicas' gradients of
 `loss / R` is its gradient.
+
+With a `mask` (e.g. `has_cf`: songs without a CF vector), pairs outside it are neither anchors nor negatives
+(in any replica), and the loss is the mean over the rows of pairs inside it; 0 when there are none.
 """
 
 from __future__ import annotations
 
 import tensorflow as tf
 
-
-def _gather_from_replicas(z: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """Returns (all replicas' rows (R * n, D), this replica's first row index in them)."""
-    context = tf.distribute.get_replica_context()
-    if context is None or context.num_replicas_in_sync == 1:
-        return z, tf.constant(0, tf.int32)
-    gathered = context.all_gather(z, axis=0)
-    offset = tf.cast(context.replica_id_in_sync_group, tf.int32) * tf.shape(z)[0]
-    return gathered, offset
+from cmir_tf.losses.replicas import gather_from_replicas, masked_replica_mean
 
 
-def nt_xent(z_a: tf.Tensor, z_b: tf.Tensor, temperature: float) -> tf.Tensor:
+def nt_xent(z_a: tf.Tensor, z_b: tf.Tensor, temperature: float, mask: tf.Tensor | None = None) -> tf.Tensor:
     """Symmetric NT-Xent loss of aligned embeddings.
 
     Args:
       z_a: (N, D) embeddings of modality a (any float dtype; computed in float32, or float64 if given).
       z_b: (N, D) embeddings of modality b, row i paired with z_a's row i.
       temperature: softmax temperature tau > 0.
+      mask: optional (N,) bool or 0/1, the pairs that take part; default all.
 
     Returns:
-      Scalar float32 (float64 for float64 inputs): the mean over this replica's 2N rows of the negative log-probability of the positive.
+      Scalar float32 (float64 for float64 inputs): the mean over this replica's 2N rows (those of pairs in
+      `mask`) of the negative log-probability of the positive, scaled as in `masked_replica_mean`.
     """
     if temperature <= 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
@@ -49,8 +46,10 @@ def nt_xent(z_a: tf.Tensor, z_b: tf.Tensor, temperature: float) -> tf.Tensor:
     a = tf.math.l2_normalize(tf.cast(z_a, dtype), axis=1)
     b = tf.math.l2_normalize(tf.cast(z_b, dtype), axis=1)
     n = tf.shape(a)[0]
-    all_a, offset = _gather_from_replicas(a)
-    all_b, _ = _gather_from_replicas(b)
+    pair_mask = tf.ones([n], tf.bool) if mask is None else tf.cast(mask, tf.bool)
+    all_a, offset = gather_from_replicas(a)
+    all_b, _ = gather_from_replicas(b)
+    all_mask = tf.cast(gather_from_replicas(tf.cast(pair_mask, tf.int32))[0], tf.bool)  # no bool all_gather
     n_global = tf.shape(all_a)[0]
 
     rows = tf.concat([a, b], axis=0)  # (2n, D): this replica's rows
@@ -61,7 +60,11 @@ def nt_xent(z_a: tf.Tensor, z_b: tf.Tensor, temperature: float) -> tf.Tensor:
     self_columns = tf.concat([local, local + n_global], axis=0)  # (2n,)
     positive_columns = tf.concat([local + n_global, local], axis=0)  # (2n,)
     is_self = tf.one_hot(self_columns, 2 * n_global, on_value=True, off_value=False)
-    logits = tf.where(is_self, tf.constant(-float("inf"), dtype), logits)
+    row_mask = tf.concat([pair_mask, pair_mask], axis=0)  # (2n,)
+    column_mask = tf.concat([all_mask, all_mask], axis=0)  # (2N,)
+    # Rows outside the mask keep every logit (finite values, no NaN gradients) and are left out of the mean.
+    excluded = (is_self | ~column_mask[tf.newaxis, :]) & row_mask[:, tf.newaxis]
+    logits = tf.where(excluded, tf.constant(-float("inf"), dtype), logits)
 
     positive_logits = tf.gather(logits, positive_columns, axis=1, batch_dims=1)  # (2n,)
-    return tf.reduce_mean(tf.reduce_logsumexp(logits, axis=1) - positive_logits)
+    return masked_replica_mean(tf.reduce_logsumexp(logits, axis=1) - positive_logits, row_mask)

@@ -51,7 +51,9 @@ class LossWeights:
 class CrossModalModel(keras.Model):
     """Audio encoder plus the modality encoders or prediction heads of one variant.
 
-    Batches are dicts with `mel` (B, 256, 48) float32, `genre_ids` (B, 10) int32 and `cf` (B, 301) float32.
+    Batches are dicts with `mel` (B, 256, 48) float32, `genre_ids` (B, 10) int32, `cf` (B, 301) float32 and
+    optionally `has_cf` (B,) 0/1: songs without a CF vector take no part in the CF terms (`audio_cf`,
+    `genre_cf`, `cf_prediction`: neither anchors nor negatives, nor regressed); all have one if absent.
     Every step reports each loss term (`<term>_loss`) and the weighted total (`loss`). Under `tf.distribute`
     each replica computes its own mean (NT-Xent negatives come from every replica) and gradients of
     `loss / replicas` are summed, so training equals one device holding the global batch.
@@ -120,15 +122,17 @@ class CrossModalModel(keras.Model):
     def loss_terms(self, batch: dict, training: bool) -> dict[str, tf.Tensor]:
         """Each of this variant's loss terms (scalar float32, mean over this replica's examples)."""
         out = self(batch, training=training)
+        has_cf = batch.get("has_cf")
         terms = {}
         for name in self.terms:
             if name == "genre_prediction":
                 terms[name] = genre_prediction_loss(out["genre_logits"], batch["genre_ids"])
             elif name == "cf_prediction":
-                terms[name] = cf_regression_loss(out["cf_predicted"], batch["cf"])
+                terms[name] = cf_regression_loss(out["cf_predicted"], batch["cf"], has_cf)
             else:
                 first, second = name.split("_")
-                terms[name] = nt_xent(out[first], out[second], self.temperature)
+                mask = has_cf if "cf" in (first, second) else None
+                terms[name] = nt_xent(out[first], out[second], self.temperature, mask)
         return terms
 
     def total_loss(self, terms: dict[str, tf.Tensor]) -> tf.Tensor:

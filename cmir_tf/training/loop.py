@@ -80,7 +80,7 @@ def validate(model: CrossModalModel, config: TrainConfig) -> dict[str, float]:
         terms = model.loss_terms(batch, training=False)
         values = {f"{name}_loss": value for name, value in terms.items()}
         values["loss"] = model.total_loss(terms)
-        values.update(embedding_space_measures(model(batch, training=False)))
+        values.update(embedding_space_measures(model(batch, training=False), batch.get("has_cf")))
         return values
 
     sums: dict[str, float] = {}
