@@ -1,7 +1,8 @@
 """Audio front end: decoding, the Melon/Essentia log-mel in TensorFlow, segments and chunks."""
 
 from cmir_tf.audio.decode import AUDIO_EXTENSIONS, AudioDecodeError, check_finite, load_audio
-from cmir_tf.audio.mel import FLOOR_DB, FRONT_END_PARAMS, FRONT_END_VERSION, log_mel_spectrogram, mel_filterbank, num_frames
+from cmir_tf.audio.mel import (FLOOR_DB, FRONT_END_PARAMS, FRONT_END_VERSION, log_mel_spectrogram, mel_filterbank,
+                               num_frames)
 from cmir_tf.audio.recipe import FrontEndMismatchError, check_front_end
 from cmir_tf.audio.segments import CHUNK_PADDING, SEGMENT_MODES, chunk_centers_ms, chunk_mel, select_segment
 

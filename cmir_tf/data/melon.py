@@ -16,7 +16,14 @@ import numpy as np
 from cmir_tf.constants import CHUNK_FRAMES, MAX_GENRES, N_MELS
 
 PLAYLIST_FILES = ("train.json", "val.json", "test.json")
+# `--playlists`: "train" is the paper's protocol (the authors' `create_dataset.py` reads train.json alone: the
+# LightFM matrix and the evaluation playlists); "all" adds the partial challenge playlists of val/test.json.
+PLAYLIST_CHOICES = {"train": PLAYLIST_FILES[:1], "all": PLAYLIST_FILES}
 GENRE_LEVELS = ("top", "detailed", "both")
+
+
+class MelonInputError(ValueError):
+    """An input file of the dataset that cannot be used as it is; the message names the file."""
 
 
 class BadMelError(ValueError):
@@ -28,8 +35,12 @@ class BadMelError(ValueError):
 
 
 def load_json(path: str) -> Any:
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+    """Parsed JSON of `path`; `MelonInputError` naming the file when it is missing, unreadable or not JSON."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise MelonInputError(f"{path}: {e}") from e
 
 
 def mel_path(melon_dir: str, song_id: int) -> str:
@@ -41,25 +52,46 @@ def song_genres(song: dict, level: str, max_genres: int = MAX_GENRES) -> list[st
     """Genre codes of one `song_meta.json` entry, in file order, de-duplicated, at most `max_genres`.
 
     `level`: "top" (`song_gn_gnr_basket`, GNxx00 codes), "detailed" (`song_gn_dtl_gnr_basket`, GNxxyy) or
-    "both" (top codes first, then detailed ones).
+    "both" (top codes first, then detailed ones). Entries that are not strings are left out
+    (`bad_genre_codes` lists them).
     """
     if level not in GENRE_LEVELS:
         raise ValueError(f"genre level must be one of {GENRE_LEVELS}, got {level!r}")
-    top = song.get("song_gn_gnr_basket") or []
-    detailed = song.get("song_gn_dtl_gnr_basket") or []
+    top, detailed = _baskets(song)
     codes = {"top": top, "detailed": detailed, "both": [*top, *detailed]}[level]
-    return list(dict.fromkeys(codes))[:max_genres]
+    return list(dict.fromkeys(c for c in codes if isinstance(c, str)))[:max_genres]
 
 
-def load_playlists(melon_dir: str) -> list[dict]:
-    """All playlists of `train.json`, `val.json` and `test.json` (those present); `train.json` is required."""
+def _baskets(song: dict) -> tuple[list, list]:
+    top, detailed = song.get("song_gn_gnr_basket") or [], song.get("song_gn_dtl_gnr_basket") or []
+    return (top if isinstance(top, list) else [top]), (detailed if isinstance(detailed, list) else [detailed])
+
+
+def bad_genre_codes(song: dict) -> list:
+    """The entries of a song's genre baskets that are not genre code strings (ignored by `song_genres`)."""
+    top, detailed = _baskets(song)
+    return [c for c in (*top, *detailed) if not isinstance(c, str)]
+
+
+def load_playlists(melon_dir: str, which: str = "train") -> list[dict]:
+    """The playlists of `PLAYLIST_CHOICES[which]`: `train.json` alone (the paper's) or with `val.json` and
+    `test.json` (those present). `train.json` is required; each playlist must hold a `songs` list."""
+    if which not in PLAYLIST_CHOICES:
+        raise ValueError(f"playlists must be one of {sorted(PLAYLIST_CHOICES)}, got {which!r}")
     if not os.path.exists(os.path.join(melon_dir, "train.json")):
-        raise FileNotFoundError(f"{melon_dir} has no train.json: not a Melon Playlist Dataset directory")
+        raise MelonInputError(f"{melon_dir} has no train.json: not a Melon Playlist Dataset directory")
     playlists = []
-    for name in PLAYLIST_FILES:
+    for name in PLAYLIST_CHOICES[which]:
         path = os.path.join(melon_dir, name)
-        if os.path.exists(path):
-            playlists.extend(load_json(path))
+        if not os.path.exists(path):
+            continue
+        loaded = load_json(path)
+        bad = next((i for i, p in enumerate(loaded) if not isinstance(p, dict) or not isinstance(p.get("songs"), list)),
+                   None) if isinstance(loaded, list) else -1
+        if bad is not None:
+            where = "the file is not a list" if bad < 0 else f"entry {bad} has no 'songs' list"
+            raise MelonInputError(f"{path}: not a Melon playlist file ({where})")
+        playlists.extend(loaded)
     return playlists
 
 

@@ -3,43 +3,55 @@
 Every stage leaves a finished file in `--output_dir` (written under a temporary name, then renamed), and a
 rerun reuses what is there, so a killed run resumes where it stopped and ends with the same manifest:
 
-  cache/config.json   fingerprint of the input JSON files and of the flags; a rerun with others is refused
-  cache/songs.json    selected songs (genre codes), selection drop counts
+  cache/config.json   fingerprint of the input JSON files and of the flags (`fingerprint.py`); written just
+                      before the first output, a rerun with others is refused naming each difference
+  cache/songs.json    selected songs (genre codes), selection drop counts (`selection.py`)
   genre_vocab.json, genre_word2vec.npy   code -> id from 1, (V + 1, F_w) float32 with row 0 zeros
   splits.json         {"train"|"validation"|"test": song ids}, 80/10/10 stratified on genres
   cache/cf_vectors.npy, cache/cf_song_ids.npy   LightFM WARP vectors (301 = 300 factors + bias) of the
                       train + validation songs found in playlists, and their song ids (row order)
-  tfrecords/<split>-<i>-of-<n>.tfrecord and cache/shards/<name>.json (per-shard counts and checksum)
+  tfrecords/<split>-<i>-of-<n>.tfrecord and cache/shards/<name>.json (per-shard counts and checksum); the
+                      songs of a split are written in a random order seeded by --seed, so that neither
+                      a shard nor a shuffle buffer holds neighbouring ids (often one album or artist)
   report.json         every skipped item by reason
   manifest.json       written last: counts, shapes, flags, fingerprints, shard checksums
 
-Songs in `splits.json` whose mel turns out bad while shards are written are counted in `report.json` and are
-absent from the records; `manifest.json` counts the records actually written. Mel files are checked for
-existence in the selection, not hashed: the input fingerprint covers the JSON files only.
+Inputs and flags are validated before anything is written: bad flags exit with status 2, unreadable input
+files with a one-line error naming the file (status 1). Songs in `splits.json` whose mel turns out bad while
+shards are written are counted in `report.json` and are absent from the records; `manifest.json` counts the
+records actually written. Mel files are checked for existence in the selection, not hashed: the input
+fingerprint covers the JSON files only.
+
+Determinism: with the default `--cf_threads=1` two clean runs give byte-identical shards and manifests.
+More LightFM threads (Hogwild) are faster but give other CF vectors, hence other shard checksums, each run.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import glob
-import hashlib
 import json
 import logging as std_logging
 import math
 import multiprocessing
 import os
+import sys
 from collections import Counter
 
 import numpy as np
 from absl import app, flags, logging
 from tqdm import tqdm
 
-from cmir_tf.constants import CF_DIM, MAX_GENRES, N_MELS
-from cmir_tf.data import cf_lightfm, genre_word2vec, melon, shards, splits
+from cmir_tf.constants import CF_DIM, CHUNK_FRAMES, MAX_GENRES, N_MELS
+from cmir_tf.data import cf_lightfm, fingerprint, genre_word2vec, melon, selection, shards, splits
 from cmir_tf.data.atomic import write_json, write_npy
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: songs in shuffled order within a split, `--playlists`, per-file input fingerprints
 REPORT_EXAMPLES = 20  # song ids listed per skip reason in report.json
+
+
+class PrepareUsageError(ValueError):
+    """Flags that cannot work together or a dataset folder that is not there (exit status 2)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,13 +63,14 @@ class PrepareConfig:
     genre_level: str = "both"
     frames: int = 1300
     short: str = "pad"
+    playlists: str = "train"
     word2vec_dim: int = 200
     genre_matrix: str | None = None
     genre_code_map: str | None = None
     cf_epochs: int = 50
     cf_learning_rate: float = 0.05
     cf_max_sampled: int = 40
-    cf_threads: int = os.cpu_count() or 1
+    cf_threads: int = 1
     seed: int = 0
     shard_size_mb: float = 150.0
     songs_per_shard: int = 0
@@ -69,55 +82,61 @@ class PrepareConfig:
         return {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
 
 
-def _input_fingerprint(melon_dir: str) -> str:
-    digest = hashlib.sha256()
-    for name in ("song_meta.json", "genre_gn_all.json", *melon.PLAYLIST_FILES):
-        path = os.path.join(melon_dir, name)
-        if os.path.exists(path):
-            digest.update(name.encode())
-            digest.update(shards.sha256_file(path).encode())
-    return digest.hexdigest()
+def validate(config: PrepareConfig) -> None:
+    """Raises `PrepareUsageError` naming every flag or folder that cannot work, before anything is written."""
+    problems = []
+    if not os.path.isfile(os.path.join(config.melon_dir, "song_meta.json")):
+        problems.append(f"--melon_dir={config.melon_dir} has no song_meta.json")
+    if os.path.exists(config.output_dir) and not os.path.isdir(config.output_dir):
+        problems.append(f"--output_dir={config.output_dir} is a file")
+    if bool(config.genre_matrix) != bool(config.genre_code_map):
+        problems.append("--genre_matrix and --genre_code_map go together")
+    for flag in ("genre_matrix", "genre_code_map"):
+        path = getattr(config, flag)
+        if path and not os.path.isfile(path):
+            problems.append(f"--{flag}={path} does not exist")
+    choices = {"genre_level": melon.GENRE_LEVELS, "short": ("pad", "drop"), "playlists": tuple(melon.PLAYLIST_CHOICES)}
+    problems += [f"--{flag} must be one of {', '.join(options)}, got {getattr(config, flag)!r}"
+                 for flag, options in choices.items() if getattr(config, flag) not in options]
+    minimums = {"frames": CHUNK_FRAMES, "word2vec_dim": 1, "cf_epochs": 1, "cf_max_sampled": 1, "cf_threads": 1,
+                "workers": 1, "songs_per_shard": 0}
+    problems += [f"--{flag} must be >= {low}, got {getattr(config, flag)}"
+                 for flag, low in minimums.items() if getattr(config, flag) < low]
+    problems += [f"--{flag} must be > 0, got {getattr(config, flag)}"
+                 for flag in ("cf_learning_rate", "shard_size_mb") if not getattr(config, flag) > 0]
+    if problems:
+        raise PrepareUsageError("; ".join(problems))
 
 
-def _check_config(config: PrepareConfig) -> dict:
-    """Writes or checks cache/config.json so a rerun never mixes outputs of different inputs or flags."""
-    current = {"input_fingerprint": _input_fingerprint(config.melon_dir), "flags": config.fingerprinted()}
-    path = os.path.join(config.output_dir, "cache", "config.json")
-    if os.path.exists(path):
-        previous = melon.load_json(path)
-        if previous != json.loads(json.dumps(current)):
-            raise ValueError(f"{config.output_dir} was prepared from other inputs or flags; use a new directory")
-    else:
-        write_json(path, current)
-    return current
+def _read_inputs(config: PrepareConfig) -> tuple[list, dict | None, list[dict]]:
+    """(song_meta.json, genre_gn_all.json or None when absent, the chosen playlists), each checked."""
+    meta = melon.load_json(os.path.join(config.melon_dir, "song_meta.json"))
+    names_path = os.path.join(config.melon_dir, "genre_gn_all.json")
+    genre_names = melon.load_json(names_path) if os.path.exists(names_path) else None
+    if genre_names is not None and not isinstance(genre_names, dict):
+        raise melon.MelonInputError(f"{names_path}: expected an object of genre code -> name")
+    return meta, genre_names, melon.load_playlists(config.melon_dir, config.playlists)
 
 
-def _select_songs(config: PrepareConfig, playlists: list[dict]) -> dict:
+def _select_songs(config: PrepareConfig, meta: list, genre_names: dict | None, playlists: list[dict],
+                  recipe: dict) -> dict:
     """Songs with genres and a mel file, and the counts of those dropped (cached in cache/songs.json)."""
     path = os.path.join(config.output_dir, "cache", "songs.json")
     if os.path.exists(path):
         return melon.load_json(path)
-    meta = melon.load_json(os.path.join(config.melon_dir, "song_meta.json"))
-    songs, dropped = {}, Counter()
-    for song in tqdm(meta, desc="select songs", unit="song"):
-        codes = melon.song_genres(song, config.genre_level)
-        if not codes:
-            dropped["no_genres"] += 1
-        elif not os.path.exists(melon.mel_path(config.melon_dir, song["id"])):
-            dropped["missing_npy"] += 1
-        else:
-            songs[str(song["id"])] = codes
-    known = {song["id"] for song in meta}
+    chosen = selection.select_songs(meta, config.melon_dir, config.genre_level, genre_names)
+    known = {song["id"] for song in meta if isinstance(song, dict) and selection.is_song_id(song.get("id"))}
     in_playlists = Counter({"absent_from_metadata": 0, "dropped": 0, "kept": 0})
     in_playlists.update(
-        "absent_from_metadata" if s not in known else "dropped" if str(s) not in songs else "kept"
+        "absent_from_metadata" if s not in known else "dropped" if str(s) not in chosen["songs"] else "kept"
         for playlist in playlists
         for s in playlist["songs"]
+        if selection.is_song_id(s)
     )
-    dropped = {"no_genres": dropped["no_genres"], "missing_npy": dropped["missing_npy"]}
-    selection = {"songs": songs, "dropped": dropped, "playlist_songs": dict(in_playlists)}
-    write_json(path, selection)
-    return selection
+    chosen["playlist_songs"] = dict(in_playlists)
+    fingerprint.write(config.output_dir, recipe)  # just before the first output
+    write_json(path, chosen)
+    return chosen
 
 
 def _genre_vocabulary(config: PrepareConfig, playlists: list[dict], songs: dict[int, list[str]]) -> dict:
@@ -127,8 +146,6 @@ def _genre_vocabulary(config: PrepareConfig, playlists: list[dict], songs: dict[
     if os.path.exists(vocab_path) and os.path.exists(matrix_path):
         return melon.load_json(vocab_path)
     if config.genre_matrix:
-        if not config.genre_code_map:
-            raise ValueError("--genre_matrix needs --genre_code_map")
         vocab, matrix = genre_word2vec.from_reference(
             melon.load_json(config.genre_code_map), np.load(config.genre_matrix)
         )
@@ -164,12 +181,14 @@ def _song_vectors(config: PrepareConfig, playlists: list[dict], split_ids: dict)
 def _shard_jobs(
     config: PrepareConfig, split_ids: dict, genre_ids: dict[int, list[int]], cf_rows: dict[int, int]
 ) -> list[shards.ShardJob]:
-    """One job per shard, songs in split order, about --shard_size_mb each (or --songs_per_shard)."""
+    """One job per shard, about --shard_size_mb each (or --songs_per_shard), the songs of each split in an
+    order drawn from (--seed, split), as TFDS does: ids that are neighbours (one album) end up far apart."""
     bytes_per_song = config.frames * N_MELS * 2 + CF_DIM * 4 + 100
     per_shard = config.songs_per_shard or max(1, int(config.shard_size_mb * 1e6 // bytes_per_song))
     jobs = []
-    for split in splits.SPLITS:
-        ids = split_ids[split]
+    for split_index, split in enumerate(splits.SPLITS):
+        order = np.random.default_rng([config.seed, split_index]).permutation(len(split_ids[split]))
+        ids = [split_ids[split][i] for i in order]
         count = math.ceil(len(ids) / per_shard)
         for index in range(count):
             chunk = ids[index * per_shard : (index + 1) * per_shard]
@@ -212,18 +231,20 @@ def _write_shards(config: PrepareConfig, jobs: list[shards.ShardJob]) -> list[di
     return [melon.load_json(stats_path(j)) for j in jobs]
 
 
-def _report(selection: dict, vocab_dropped: int, shard_stats: list[dict]) -> dict:
+def _report(chosen: dict, vocab_dropped: int, shard_stats: list[dict]) -> dict:
     skipped: dict[str, list[int]] = {}
     for stats in shard_stats:
         for reason, ids in stats["skipped"].items():
             skipped.setdefault(reason, []).extend(ids)
     padded = [s for stats in shard_stats for s in stats["short_padded"]]
     return {
-        "dropped_before_split": {**selection["dropped"], "genres_not_in_vocabulary": vocab_dropped},
+        "dropped_before_split": {**chosen["dropped"], "genres_not_in_vocabulary": vocab_dropped},
+        "dropped_examples": chosen["examples"],
+        "genre_codes": chosen["genre_codes"],
         "skipped_mels": {reason: len(ids) for reason, ids in sorted(skipped.items())},
         "skipped_mel_examples": {reason: sorted(ids)[:REPORT_EXAMPLES] for reason, ids in skipped.items()},
         "short_padded": len(padded),
-        "playlist_songs": selection["playlist_songs"],
+        "playlist_songs": chosen["playlist_songs"],
     }
 
 
@@ -231,16 +252,20 @@ def prepare(config: PrepareConfig) -> dict:
     """Runs (or resumes) every stage and returns the manifest (also written to manifest.json)."""
     for stale in glob.glob(os.path.join(config.output_dir, "**", "*.tmp-*"), recursive=True):
         os.remove(stale)  # temporary files of a killed run
-    fingerprint = _check_config(config)
-    playlists = melon.load_playlists(config.melon_dir)
-    selection = _select_songs(config, playlists)
-    songs = {int(s): codes for s, codes in selection["songs"].items()}
+    validate(config)
+    meta, genre_names, playlists = _read_inputs(config)
+    chosen_files = melon.PLAYLIST_CHOICES[config.playlists]
+    files = tuple(f for f in chosen_files if os.path.exists(os.path.join(config.melon_dir, f)))
+    recipe = json.loads(json.dumps(fingerprint.fingerprint(config.melon_dir, files, config.fingerprinted())))
+    fingerprint.check(config.output_dir, recipe)
+    chosen = _select_songs(config, meta, genre_names, playlists, recipe)
+    songs = {int(s): codes for s, codes in chosen["songs"].items()}
     vocab = _genre_vocabulary(config, playlists, songs)
     genre_ids = {s: [vocab[c] for c in codes if c in vocab] for s, codes in songs.items()}
     vocab_dropped = sum(not ids for ids in genre_ids.values())
     genre_ids = {s: ids for s, ids in genre_ids.items() if ids}
     if len(genre_ids) < 10:
-        raise ValueError(f"only {len(genre_ids)} usable songs in {config.melon_dir}: too few to split")
+        raise melon.MelonInputError(f"only {len(genre_ids)} usable songs in {config.melon_dir}: too few to split")
 
     splits_path = os.path.join(config.output_dir, "splits.json")
     if not os.path.exists(splits_path):
@@ -251,13 +276,15 @@ def prepare(config: PrepareConfig) -> dict:
 
     cf_rows = _song_vectors(config, playlists, split_ids)
     shard_stats = _write_shards(config, _shard_jobs(config, split_ids, genre_ids, cf_rows))
-    report = _report(selection, vocab_dropped, shard_stats)
+    report = _report(chosen, vocab_dropped, shard_stats)
     write_json(os.path.join(config.output_dir, "report.json"), report)
 
     shard_lists = {split: [s for s in shard_stats if s["name"].startswith(split + "-")] for split in splits.SPLITS}
     manifest = {
         "format_version": FORMAT_VERSION,
-        **fingerprint,
+        **recipe,
+        "playlist_files": list(files),
+        "split_fingerprints": {split: splits.fingerprint(split_ids[split]) for split in splits.SPLITS},
         "counts": {split: sum(s["count"] for s in stats) for split, stats in shard_lists.items()},
         "songs_in_splits": {split: len(ids) for split, ids in split_ids.items()},
         "with_cf": {split: sum(s in cf_rows for s in split_ids[split]) for split in splits.SPLITS},
@@ -281,13 +308,16 @@ def define_flags() -> None:
     flags.DEFINE_enum("genre_level", d.genre_level, melon.GENRE_LEVELS, "Genre codes per song: GNxx00, GNxxyy or both.")
     flags.DEFINE_integer("frames", d.frames, "Mel frames stored per song (the first ones).")
     flags.DEFINE_enum("short", d.short, ["pad", "drop"], "Mels shorter than 256 frames: pad to 256 or drop.")
+    flags.DEFINE_enum("playlists", d.playlists, list(melon.PLAYLIST_CHOICES),
+                      "Playlists for LightFM and genre word2vec: train.json alone (the paper's) or all files.")
     flags.DEFINE_integer("word2vec_dim", d.word2vec_dim, "Genre word2vec dimension F_w.")
     flags.DEFINE_string("genre_matrix", None, "Use this (V + 1, F_w) .npy instead of training word2vec.")
     flags.DEFINE_string("genre_code_map", None, "JSON code -> row index - 1 for --genre_matrix.")
     flags.DEFINE_integer("cf_epochs", d.cf_epochs, "LightFM epochs.")
     flags.DEFINE_float("cf_learning_rate", d.cf_learning_rate, "LightFM learning rate.")
     flags.DEFINE_integer("cf_max_sampled", d.cf_max_sampled, "LightFM WARP max_sampled.")
-    flags.DEFINE_integer("cf_threads", d.cf_threads, "LightFM threads (1 = reproducible).")
+    flags.DEFINE_integer("cf_threads", d.cf_threads, "LightFM threads; more are faster but make the CF vectors "
+                         "and shard checksums differ from run to run (Hogwild).")
     flags.DEFINE_integer("seed", d.seed, "Seed of the split, word2vec and LightFM.")
     flags.DEFINE_float("shard_size_mb", d.shard_size_mb, "Target shard size in MB.")
     flags.DEFINE_integer("songs_per_shard", d.songs_per_shard, "Songs per shard; overrides --shard_size_mb if > 0.")
@@ -296,10 +326,16 @@ def define_flags() -> None:
 
 
 def main(argv: list[str]) -> None:
-    del argv
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}", exitcode=2)
     std_logging.getLogger("gensim").setLevel(std_logging.WARNING)
     names = [f.name for f in dataclasses.fields(PrepareConfig)]
-    manifest = prepare(PrepareConfig(**{name: flags.FLAGS[name].value for name in names}))
+    try:
+        manifest = prepare(PrepareConfig(**{name: flags.FLAGS[name].value for name in names}))
+    except (PrepareUsageError, fingerprint.OtherRecipeError) as e:
+        raise app.UsageError(str(e), exitcode=2) from e
+    except melon.MelonInputError as e:
+        sys.exit(f"prepare: error: {e}")
     logging.info("records per split: %s", manifest["counts"])
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 import numpy as np
@@ -46,3 +47,9 @@ def stratified_split(
     validation, test = _stratified_halves(labels[rest], fractions[2] / (fractions[1] + fractions[2]), seed + 1)
     parts = (ids[train], ids[rest][validation], ids[rest][test])
     return {name: sorted(part.tolist()) for name, part in zip(SPLITS, parts)}
+
+
+def fingerprint(song_ids: Sequence[int]) -> str:
+    """16 hex digits of the sha256 of a split's sorted song ids: equal exactly when the song sets are equal."""
+    text = ",".join(str(s) for s in sorted(int(s) for s in song_ids))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
