@@ -12,11 +12,11 @@ from __future__ import annotations
 import os
 import re
 
-from absl import app, flags
+from absl import app, flags, logging
 
 from cmir_tf.audio import FrontEndMismatchError
 from cmir_tf.evaluation import (ProbeConfig, SavedModelEmbedder, evaluate_gtzan, evaluate_jamendo,
-                                evaluate_playlists, results)
+                                evaluate_playlists, protocol, results)
 
 flags.DEFINE_enum("task", "all", ["gtzan", "jamendo", "playlist", "all"], "Downstream task(s).")
 flags.DEFINE_string("model", None, "Exported SavedModel folder.")
@@ -33,6 +33,8 @@ flags.DEFINE_string("jamendo_splits_dir", None, "Other autotagging_<category>-<s
                     "<jamendo_dir>/split-0 if present, else the package's split 0).")
 flags.DEFINE_string("melon_dir", None, "Melon folder with train.json [val.json, test.json] and arena_mel/.")
 flags.DEFINE_string("data_dir", None, "Prepared data folder whose splits.json test split gives the candidates.")
+flags.DEFINE_string("test_songs", None, "File of candidate song ids (JSON list or one per line) replacing the "
+                    "--data_dir test split, e.g. the test songs of the split the model was trained on.")
 flags.DEFINE_integer("repeats", 10, "Probe trainings with different seeds (GTZAN, MTG-Jamendo).")
 flags.DEFINE_integer("epochs", 200, "Maximum probe epochs (early stopping on validation loss).")
 flags.DEFINE_integer("patience", 10, "Early-stopping patience in epochs.")
@@ -61,8 +63,13 @@ def run_task(task: str, embedder: SavedModelEmbedder) -> dict:
     if task == "jamendo":
         return evaluate_jamendo(embedder, FLAGS.jamendo_dir, config=config, repeats=FLAGS.repeats,
                                 baseline=FLAGS.baseline, splits_dir=FLAGS.jamendo_splits_dir, **common)
+    warning = protocol.training_split_warning(FLAGS.model, FLAGS.data_dir, bool(FLAGS.test_songs))
+    if warning:
+        logging.warning("%s", warning)
+    test_songs = protocol.read_test_songs(FLAGS.test_songs) if FLAGS.test_songs else None
     return evaluate_playlists(embedder, FLAGS.melon_dir, FLAGS.data_dir, exact=FLAGS.exact, n_trees=FLAGS.n_trees,
-                              search_k=FLAGS.search_k, recall_sample=FLAGS.recall_sample, **common)
+                              search_k=FLAGS.search_k, recall_sample=FLAGS.recall_sample, test_songs=test_songs,
+                              **common)
 
 
 def main(argv: list[str]) -> None:

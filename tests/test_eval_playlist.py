@@ -109,7 +109,8 @@ def test_evaluate_playlists_on_melon_folder_with_cache_and_missing_files(tmp_pat
     embedder = MeanMelEmbedder()
     cache = tmp_path / "cache"
     result = playlist.evaluate_playlists(embedder, str(tmp_path), data_dir, cache_dir=str(cache), exact=True)
-    assert result["n_candidates"] == 24 and result["n_playlists"] >= 35
+    assert result["n_candidates"] == 24 and 26 <= result["n_playlists"] <= 30  # train.json's (the paper's)
+    assert result["playlists"] == ["train.json"]
     # Only 24 candidates: a random top 100 holds them all, so only the order separates the two.
     assert result["ndcg@100"] > result["random_baseline"]["ndcg@100"] + 0.1
     assert result["map@100"] > 1.5 * result["random_baseline"]["map@100"]
@@ -129,3 +130,14 @@ def test_evaluate_playlists_on_melon_folder_with_cache_and_missing_files(tmp_pat
         playlist.evaluate_playlists(embedder, str(tmp_path), data_dir, cache_dir=None)
     skipped = playlist.evaluate_playlists(embedder, str(tmp_path), data_dir, cache_dir=None, allow_missing=True)
     assert skipped["skipped"]["missing"] == 2 and skipped["n_candidates"] == 23
+
+
+def test_playlists_follow_the_prepared_data_and_test_songs_replace_its_test_split(tmp_path):
+    data_dir = _write_melon(tmp_path, np.random.default_rng(2))
+    with open(os.path.join(data_dir, "manifest.json"), "w") as f:
+        json.dump({"playlist_files": ["train.json", "val.json"]}, f)  # prepared with --playlists=all
+    test_songs = np.arange(0, 120, 3)  # another split's test songs
+    result = playlist.evaluate_playlists(MeanMelEmbedder(), str(tmp_path), data_dir, exact=True,
+                                         test_songs=test_songs)
+    assert result["playlists"] == ["train.json", "val.json"] and result["n_playlists"] > 30
+    assert result["n_candidates"] == 40

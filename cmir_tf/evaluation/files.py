@@ -36,8 +36,12 @@ class MissingFilesError(FileNotFoundError):
 
 
 def check_missing(missing: Iterable[str], n_listed: int, what: str, allow_missing: bool) -> int:
-    """Raises `MissingFilesError` naming the first missing files unless `allow_missing`; returns the count."""
+    """Raises `MissingFilesError` naming the first missing files unless `allow_missing`, and always when
+    nothing listed is there (a wrong folder); returns the count."""
     missing = list(missing)
+    if len(missing) == n_listed:
+        raise MissingFilesError(f"none of the {n_listed} files listed in {what} exist (first ones: "
+                                f"{', '.join(missing[:MAX_NAMED])}): check the dataset folder")
     if missing and not allow_missing:
         named = ", ".join(missing[:MAX_NAMED])
         raise MissingFilesError(

@@ -21,21 +21,21 @@ import time
 import numpy as np
 from tqdm import tqdm
 
-from cmir_tf.evaluation import neighbours
+from cmir_tf.data.melon import PLAYLIST_CHOICES
+from cmir_tf.evaluation import neighbours, protocol
 from cmir_tf.evaluation.embeddings import EmbeddingCache, Embedder, dataset_key
 from cmir_tf.evaluation.files import MAX_NAMED, check_missing
 from cmir_tf.evaluation.metrics import average_precision_at_k, ndcg_at_k, relevance_matrix
 
 K = 100
-PLAYLIST_FILES = ("train.json", "val.json", "test.json")  # Melon's; val/test are optional
 
 
-def load_playlists(melon_dir: str) -> list[np.ndarray]:
-    """Song ids (int64 arrays) of every playlist in `train.json` (+ `val.json`, `test.json` if present)."""
-    if not os.path.exists(os.path.join(melon_dir, PLAYLIST_FILES[0])):
-        raise FileNotFoundError(f"no {PLAYLIST_FILES[0]} in {melon_dir}")
+def load_playlists(melon_dir: str, files: tuple[str, ...] = PLAYLIST_CHOICES["train"]) -> list[np.ndarray]:
+    """Song ids (int64 arrays) of every playlist in `files` (the first is required, the others if present)."""
+    if not os.path.exists(os.path.join(melon_dir, files[0])):
+        raise FileNotFoundError(f"no {files[0]} in {melon_dir}")
     playlists = []
-    for name in PLAYLIST_FILES:
+    for name in files:
         path = os.path.join(melon_dir, name)
         if os.path.exists(path):
             with open(path) as f:
@@ -160,13 +160,15 @@ def continuation_metrics(seed_vectors: np.ndarray, candidate_vectors: np.ndarray
 
 def evaluate_playlists(embedder: Embedder, melon_dir: str, data_dir: str, *, cache_dir: str | None = None,
                        exact: bool = False, n_trees: int = 50, search_k: int = 2000, recall_sample: int = 1000,
-                       seed: int = 0, allow_missing: bool = False) -> dict:
+                       seed: int = 0, allow_missing: bool = False, test_songs: np.ndarray | None = None) -> dict:
     """Playlist continuation scores of `embedder` on a Melon-format folder.
 
     Args:
       embedder: chunk embedder (e.g. `SavedModelEmbedder`).
       melon_dir: folder with `train.json` [`val.json`, `test.json`] and `arena_mel/`.
-      data_dir: prepared data folder whose `splits.json` test split gives the candidates.
+      data_dir: prepared data folder: the playlist files it was prepared from are used (`train.json` by
+        default, the paper's protocol) and its `splits.json` test split gives the candidates.
+      test_songs: candidate song ids to use instead of that test split (evaluate.py `--test_songs`).
       allow_missing: skip songs whose spectrogram is missing or unreadable (counted; playlists left without
         seeds or ground truth are dropped) instead of raising.
       exact, n_trees, search_k, recall_sample, seed: as in `continuation_metrics`.
@@ -174,8 +176,9 @@ def evaluate_playlists(embedder: Embedder, melon_dir: str, data_dir: str, *, cac
     Returns:
       `continuation_metrics`'s dict plus `skipped` {missing, undecodable, first_skipped} and `dim`.
     """
-    test_songs = load_test_songs(data_dir)
-    queries = build_queries(load_playlists(melon_dir), test_songs)
+    test_songs = load_test_songs(data_dir) if test_songs is None else test_songs
+    files = protocol.playlist_files(data_dir)
+    queries = build_queries(load_playlists(melon_dir, files), test_songs)
     if not queries.seeds:
         raise ValueError(f"no playlist in {melon_dir} has both test-set and other songs")
     songs = np.unique(np.concatenate([test_songs, *queries.seeds]))
@@ -209,7 +212,7 @@ def evaluate_playlists(embedder: Embedder, melon_dir: str, data_dir: str, *, cac
         seed_rows, truth_rows, exact=exact, n_trees=n_trees, search_k=search_k, recall_sample=recall_sample,
         seed=seed)
     skipped = missing + list(failed)
-    result.update(task="playlist", dim=embedder.dim, embedding=embedder.output,
+    result.update(task="playlist", dim=embedder.dim, embedding=embedder.output, playlists=list(files),
                   skipped={"missing": len(missing), "undecodable": len(failed),
                            "playlists_dropped": len(queries.seeds) - len(seed_rows),
                            "first_skipped": skipped[:MAX_NAMED]})

@@ -51,7 +51,11 @@ def markdown_table(task: str, runs: dict[str, dict]) -> str:
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
     header = _header(task)
-    lines = [f"### {TITLES[task]}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    title = TITLES[task]
+    playlist_files = sorted({", ".join(r["playlists"]) for r in runs.values() if "playlists" in r})
+    if playlist_files:
+        title += f" (playlists of {' / '.join(playlist_files)})"
+    lines = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     baselines: dict[str, dict] = {}  # label -> latest random baseline
     for name, result in runs.items():
         lines.append("| " + " | ".join([name] + _cells(task, result)) + " |")

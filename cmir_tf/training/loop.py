@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from cmir_tf.data import make_dataset
+from cmir_tf.data import make_dataset, splits
 from cmir_tf.export.saved_model import export_audio_encoder
 from cmir_tf.models import CrossModalModel, LossWeights, build_variant
 from cmir_tf.training.config import TrainConfig
@@ -228,7 +228,8 @@ def train(config: TrainConfig) -> dict:
     if best.latest_checkpoint:
         checkpoint.restore(best.latest_checkpoint).assert_existing_objects_matched()
     if chief:
-        metadata = {**dataclasses.asdict(config), "best_step": int(progress.step), **result}
+        metadata = {**dataclasses.asdict(config), "best_step": int(progress.step), **result,
+                    "train_split_fingerprint": splits.load_fingerprint(config.data_dir)}
         export_audio_encoder(model.audio_encoder, result["export_dir"], metadata, overwrite=True)
     else:
         shutil.rmtree(os.path.dirname(latest_dir), ignore_errors=True)

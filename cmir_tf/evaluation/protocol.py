@@ -1,0 +1,60 @@
+"""What Melon playlist continuation takes from the prepared data, and how a model's training split compares.
+
+- the playlist files: those the data was prepared with (`manifest.json`'s `playlist_files`; `train.json`
+  alone, the paper's protocol, when there is no manifest);
+- the candidates: the test split of `splits.json`, or a list given with evaluate.py's `--test_songs=FILE`
+  (e.g. the test songs of the split another model was trained on);
+- the training split: every export records the fingerprint of the split it was trained on
+  (`cmir_tf.data.splits.fingerprint`); a model trained on another split has probably seen test songs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+
+from cmir_tf.audio.recipe import ASSET_PATH
+from cmir_tf.data import splits
+from cmir_tf.data.melon import PLAYLIST_CHOICES, PLAYLIST_FILES
+
+
+def playlist_files(data_dir: str) -> tuple[str, ...]:
+    """The playlist files `data_dir` was prepared from (prepare format 1, without the entry, used them all)."""
+    path = os.path.join(data_dir, "manifest.json")
+    if not os.path.exists(path):
+        return PLAYLIST_CHOICES["train"]
+    with open(path) as f:
+        return tuple(json.load(f).get("playlist_files", PLAYLIST_FILES))
+
+
+def read_test_songs(path: str) -> np.ndarray:
+    """Sorted unique song ids from `path`: a JSON list, or ids separated by white space or commas."""
+    with open(path) as f:
+        text = f.read()
+    try:
+        ids = json.loads(text) if text.lstrip().startswith("[") else text.replace(",", " ").split()
+        songs = np.unique(np.asarray([int(s) for s in ids], dtype=np.int64))
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"{path}: expected song ids (a JSON list or one per line): {e}") from e
+    if not len(songs):
+        raise ValueError(f"{path} lists no song ids")
+    return songs
+
+
+def training_split_warning(model_dir: str, data_dir: str, test_songs_given: bool) -> str | None:
+    """A warning when the model in `model_dir` was not trained on the train split of `data_dir`, else None."""
+    asset = os.path.join(model_dir, ASSET_PATH)
+    recorded = None
+    if os.path.exists(asset):
+        with open(asset) as f:
+            recorded = json.load(f).get("metadata", {}).get("train_split_fingerprint")
+    data_split = splits.load_fingerprint(data_dir)
+    if recorded == data_split:
+        return None
+    what = ("records no training split (e.g. the authors' published encoders)" if recorded is None
+            else f"was trained on another split (train fingerprint {recorded}, {data_dir}: {data_split})")
+    advice = ("" if test_songs_given else
+              "; pass --test_songs=FILE with the test songs of the split it was trained on")
+    return f"{model_dir} {what}: some test candidates may be songs it was trained on{advice}"
