@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from cmir_tf.data import splits
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # One TF thread per op: multi-threaded CPU kernels sum in a scheduling-dependent order, which makes two
 # identical runs differ in the last bits (and Adam turns those into lr-sized steps on near-zero gradients).
@@ -76,7 +78,7 @@ def uninterrupted_run(prepared_demo, tmp_path_factory) -> str:
     return model_dir
 
 
-def test_training_writes_the_summaries_checkpoints_and_export(uninterrupted_run):
+def test_training_writes_the_summaries_checkpoints_and_export(uninterrupted_run, prepared_demo):
     losses = ("audio_genre_loss", "audio_cf_loss", "genre_cf_loss", "loss")
     assert {*losses, "learning_rate", "examples_per_second"} <= event_tags(uninterrupted_run, "train")
     validation = event_tags(uninterrupted_run, "validation")
@@ -87,7 +89,9 @@ def test_training_writes_the_summaries_checkpoints_and_export(uninterrupted_run)
     assert tf.train.latest_checkpoint(os.path.join(uninterrupted_run, "checkpoints")).endswith("ckpt-6")
     assert tf.train.latest_checkpoint(os.path.join(uninterrupted_run, "best"))
     with open(os.path.join(uninterrupted_run, "export", "assets", "cmir_tf.json")) as f:
-        assert json.load(f)["metadata"]["variant"] == "contr_cf_g"
+        metadata = json.load(f)["metadata"]
+    assert metadata["variant"] == "contr_cf_g"
+    assert metadata["train_split_fingerprint"] == splits.load_fingerprint(prepared_demo)
 
 
 def test_kill_9_mid_epoch_then_rerun_gives_the_uninterrupted_weights(prepared_demo, uninterrupted_run, tmp_path):
