@@ -47,6 +47,8 @@ def test_corrupted_inputs_are_counted(demo_corpus, tmp_path):
     with open(os.path.join(out, "report.json")) as f:
         report = json.load(f)
     assert report["dropped_before_split"] == {
+        "bad_id": 0,
+        "duplicate_id": 0,
         "no_genres": no_genres_before + 1,
         "missing_npy": 1,
         "genres_not_in_vocabulary": 0,

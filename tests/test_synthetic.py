@@ -35,7 +35,7 @@ def test_melon_format(demo_corpus):
         mel = np.load(melon.mel_path(melon_dir, song["id"]))
         assert mel.dtype == np.float16 and mel.shape[0] == 48
         assert TINY_CORPUS["min_frames"] <= mel.shape[1] <= TINY_CORPUS["max_frames"] and np.isfinite(mel).all()
-    playlists = melon.load_playlists(melon_dir)
+    playlists = melon.load_playlists(melon_dir, "all")
     assert len(playlists) == TINY_CORPUS["melon_playlists"]
     assert all({"id", "songs", "tags", "plylst_title", "like_cnt", "updt_date"} <= set(p) for p in playlists)
 
@@ -49,7 +49,7 @@ def test_genre_and_playlists_are_audible(demo_corpus):
     assert classifier.score(x[100:], top[100:]) > 0.7
     # Within a genre, songs sharing a playlist sound closer (the latent energy) than those that never do.
     row = {s["id"]: i for i, s in enumerate(meta)}
-    together = {pair for p in melon.load_playlists(melon_dir) for pair in itertools.permutations(p["songs"], 2)}
+    together = {pair for p in melon.load_playlists(melon_dir, "all") for pair in itertools.permutations(p["songs"], 2)}
     near, far = [], []
     for a, b in itertools.combinations(row, 2):
         if top[row[a]] == top[row[b]]:

@@ -40,6 +40,7 @@ FRONT_END_PARAMS = {
     "hop_length": HOP_LENGTH,
     "centered_frames": True,
     "n_frames": "1 + ceil(n_samples / 256)",
+    "n_mels": N_MELS,
     "essentia": [
         f"FrameGenerator(frameSize={FRAME_LENGTH}, hopSize={HOP_LENGTH}, startFromZero=False)",
         f"Windowing(type='hann', normalized=False, size={FRAME_LENGTH}, zeroPadding=0)",

@@ -9,9 +9,9 @@ with s the cosine similarity. This is the paper's L(a, b) + L(b, a) (eq. 9-12) a
 
 Under a `tf.distribute` strategy with R > 1 replicas, called in replica context, each replica's rows are
 scored against the vectors of *all* replicas (`all_gather`, which carries gradients back), and the function
-returns the mean over this replica's own rows. With equal per-replica batches, the mean of the R replica
-losses is the single-device loss of the global batch, and the sum of the R replicas' gradients of
-`loss / R` is its gradient.
+returns this replica's share of the global mean (`masked_replica_mean`): the mean of the R replica losses is
+the single-device loss of the global batch, and the sum of the R replicas' gradients of `loss / R` is its
+gradient.
 
 With a `mask` (e.g. `has_cf`: songs without a CF vector), pairs outside it are neither anchors nor negatives
 (in any replica), and the loss is the mean over the rows of pairs inside it; 0 when there are none.
