@@ -44,9 +44,8 @@ from cmir_tf.export.input_checks import checked_finite, checked_genre_ids, check
 
 ASSET_NAME = "cmir_tf.json"
 OUTPUTS = ("features", "embedding")
-AUDIO_SIGNATURES = ("serving_default", "embed_mel", "embed_track_mel", "embed_waveform")
-GENRE_SIGNATURES = ("embed_genres", "genre_vocabulary")
-CF_SIGNATURES = ("embed_cf",)
+GENRE_SIGNATURES = ("embed_genres", "genre_vocabulary")  # of a genre encoder
+CF_SIGNATURE = "embed_cf"  # of a CF encoder
 MAX_CHUNKS_PER_BATCH = 64  # bounds the encoder's activation memory for long tracks
 
 
