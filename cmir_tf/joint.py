@@ -86,8 +86,8 @@ class JointSpace:
         """The genre codes (in genre-id order) and names the genre encoder knows."""
         self.require("genre_vocabulary", "the genre vocabulary")
         out = self.signatures["genre_vocabulary"]()
-        decode = np.vectorize(lambda b: b.decode("utf-8"), otypes=[str])
-        return GenreVocabulary(tuple(decode(out["codes"].numpy())), tuple(decode(out["names"].numpy())))
+        codes, names = ([b.decode("utf-8") for b in out[key].numpy().tolist()] for key in ("codes", "names"))
+        return GenreVocabulary(tuple(codes), tuple(names))
 
     def embed_genres(self, genre_codes: Sequence[Sequence[str]]) -> np.ndarray:
         """Per item a list of genre codes (any lengths >= 1) -> (N, 128) joint-space embeddings."""
