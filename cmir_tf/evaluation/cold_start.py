@@ -90,11 +90,25 @@ def evaluate_cold_start(space: JointSpace, embedder: Embedder, melon_dir: str, d
     if not keep:
         raise ValueError(f"no playlist in {melon_dir} has test-set songs, other songs and a LightFM vector")
     queries = space.embed_cf(np.stack([vectors[ids[i]] for i in keep]))
-    ranked = np.full((len(keep), K), -1, dtype=np.int64)  # padded with -1 when there are < 100 candidates
-    k = min(K, len(candidates))
-    ranked[:, :k] = exact_neighbours(queries, np.concatenate([audio[str(s)] for s in candidates]), k)[0]
-    truth_rows = [truth_rows[i] for i in keep]
+    result = cold_start_metrics(queries, np.concatenate([audio[str(s)] for s in candidates]),
+                                [truth_rows[i] for i in keep], seed)
+    return {**result, "playlists_without_cf_vector": without_vector, "skipped": skipped}
+
+
+def cold_start_metrics(playlist_vectors: np.ndarray, candidate_vectors: np.ndarray, truth_rows: list[np.ndarray],
+                       seed: int = 0) -> dict:
+    """The ranking and scores on vectors already in the joint space.
+
+    Args:
+      playlist_vectors: (Q, D) one mapped LightFM vector per playlist; candidate_vectors: (C, D) test songs' audio.
+      truth_rows: per playlist, indices of its ground-truth songs into `candidate_vectors` (non-empty).
+
+    Returns:
+      `ndcg@100`, `map@100`, `random_baseline` {ndcg@100, map@100}, `n_playlists`, `n_candidates`.
+    """
+    ranked = np.full((len(playlist_vectors), K), -1, dtype=np.int64)  # -1 padded when C < 100
+    k = min(K, len(candidate_vectors))
+    ranked[:, :k] = exact_neighbours(playlist_vectors, candidate_vectors, k)[0]
     return {**score(ranked, truth_rows),
-            "random_baseline": score(random_rankings(len(candidates), len(keep), seed), truth_rows),
-            "n_playlists": len(keep), "n_candidates": len(candidates),
-            "playlists_without_cf_vector": without_vector, "skipped": skipped}
+            "random_baseline": score(random_rankings(len(candidate_vectors), len(ranked), seed), truth_rows),
+            "n_playlists": len(ranked), "n_candidates": len(candidate_vectors)}
