@@ -68,7 +68,7 @@ def tags(files: list[str]) -> int:
         except (ValueError, OSError) as e:
             failed.append((path, str(e)))
             continue
-        print("\t".join([path] + [f"{t.code} {t.name} {t.score:.3f}".replace("  ", " ") for t in found]))
+        print("\t".join([path] + [" ".join(filter(None, (t.code, t.name, f"{t.score:.3f}"))) for t in found]))
     return _print_failed(failed)
 
 
