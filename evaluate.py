@@ -15,6 +15,7 @@ the cells read "–" and one line says why.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 
@@ -80,9 +81,12 @@ class JointSpaceTasks:
     """The probe-free evaluations of the model's joint space (`--embedding` does not apply: always 128-d)."""
 
     def __init__(self, embedder: SavedModelEmbedder):
-        self.space = JointSpace(FLAGS.model)
         self.embedder = embedder if embedder.output == "embedding" else None
         self.common = dict(cache_dir=FLAGS.cache_dir or None, allow_missing=FLAGS.allow_missing)
+
+    @functools.cached_property
+    def space(self) -> JointSpace:
+        return JointSpace(FLAGS.model)
 
     def _embedder(self) -> SavedModelEmbedder:
         if self.embedder is None:
