@@ -1,14 +1,21 @@
 """Evaluates an exported audio encoder on the paper's downstream tasks and accumulates the result tables.
 
-  python evaluate.py --task=gtzan|jamendo|playlist|all --model=SAVEDMODEL --name=ContrCF-G \
+  python evaluate.py --task=gtzan|jamendo|playlist|zero_shot|all --model=SAVEDMODEL --name=ContrCF-G \
       [--gtzan_dir=...] [--jamendo_dir=...] [--melon_dir=... --data_dir=...] [--embedding=features]
 
 Writes `<results_dir>/<task>.json` (this run under `--name`), `<results_dir>/<task>.md` (the paper's table over
 all names evaluated so far; printed at the end) and, for GTZAN, `gtzan_confusion_<name>.png`.
+
+A model with the joint-space signatures (contrastive variants) is also evaluated without any probe, on its
+128-d joint-space `embedding`: zero-shot GTZAN (a column of Table 1) and zero-shot Melon genre tagging
+(`zero_shot`, Table 4) need `embed_genres`; cold-start playlist continuation (columns of Table 3) needs
+`embed_cf` and a data folder prepared with the LightFM playlist vectors. Where the model lacks the signature
+the cells read "–" and one line says why.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 
@@ -17,8 +24,11 @@ from absl import app, flags, logging
 from cmir_tf.audio import FrontEndMismatchError
 from cmir_tf.evaluation import (ProbeConfig, SavedModelEmbedder, evaluate_gtzan, evaluate_jamendo,
                                 evaluate_playlists, protocol, results)
+from cmir_tf.evaluation.cold_start import evaluate_cold_start
+from cmir_tf.evaluation.zero_shot import evaluate_gtzan_zero_shot, evaluate_melon_zero_shot
+from cmir_tf.joint import JointSpace
 
-flags.DEFINE_enum("task", "all", ["gtzan", "jamendo", "playlist", "all"], "Downstream task(s).")
+flags.DEFINE_enum("task", "all", ["gtzan", "jamendo", "playlist", "zero_shot", "all"], "Downstream task(s).")
 flags.DEFINE_string("model", None, "Exported SavedModel folder.")
 flags.DEFINE_string("name", None, "Row name in the result tables, e.g. ContrCF-G.")
 flags.DEFINE_enum("embedding", "features", ["features", "embedding"],
@@ -35,6 +45,8 @@ flags.DEFINE_string("melon_dir", None, "Melon folder with train.json [val.json, 
 flags.DEFINE_string("data_dir", None, "Prepared data folder whose splits.json test split gives the candidates.")
 flags.DEFINE_string("test_songs", None, "File of candidate song ids (JSON list or one per line) replacing the "
                     "--data_dir test split, e.g. the test songs of the split the model was trained on.")
+flags.DEFINE_string("gtzan_melon_map", None, "Other GTZAN -> Melon genre-code map for zero-shot GTZAN (JSON with "
+                    "a `map` object; default: the package's splits/gtzan_melon/gtzan_to_melon.json).")
 flags.DEFINE_integer("repeats", 10, "Probe trainings with different seeds (GTZAN, MTG-Jamendo).")
 flags.DEFINE_integer("epochs", 200, "Maximum probe epochs (early stopping on validation loss).")
 flags.DEFINE_integer("patience", 10, "Early-stopping patience in epochs.")
@@ -49,7 +61,8 @@ flags.DEFINE_integer("seed", 0, "First seed; repeat i uses seed + i.")
 flags.mark_flags_as_required(["model", "name"])
 FLAGS = flags.FLAGS
 
-REQUIRED_DIRS = {"gtzan": ["gtzan_dir"], "jamendo": ["jamendo_dir"], "playlist": ["melon_dir", "data_dir"]}
+REQUIRED_DIRS = {"gtzan": ["gtzan_dir"], "jamendo": ["jamendo_dir"], "playlist": ["melon_dir", "data_dir"],
+                 "zero_shot": ["melon_dir", "data_dir"]}
 
 
 def run_task(task: str, embedder: SavedModelEmbedder) -> dict:
@@ -72,20 +85,80 @@ def run_task(task: str, embedder: SavedModelEmbedder) -> dict:
                               **common)
 
 
+class JointSpaceTasks:
+    """The probe-free evaluations of the model's joint space (`--embedding` does not apply: always 128-d)."""
+
+    def __init__(self, embedder: SavedModelEmbedder):
+        self.embedder = embedder if embedder.output == "embedding" else None
+        self.common = dict(cache_dir=FLAGS.cache_dir or None, allow_missing=FLAGS.allow_missing)
+
+    @functools.cached_property
+    def space(self) -> JointSpace:
+        return JointSpace(FLAGS.model)
+
+    def _embedder(self) -> SavedModelEmbedder:
+        if self.embedder is None:
+            self.embedder = SavedModelEmbedder(FLAGS.model, output="embedding")
+        return self.embedder
+
+    def _missing(self, signature: str, what: str) -> str | None:
+        if signature in self.space.signatures:
+            return None
+        reason = f"{what}: skipped, the model (variant {self.space.variant}) has no {signature} signature"
+        print(reason)
+        return reason
+
+    def zero_shot(self) -> dict | None:
+        """Table 4's result, None (with a printed reason) for a model without genre signatures."""
+        if self._missing("embed_genres", "zero-shot Melon genre tagging"):
+            return None
+        return evaluate_melon_zero_shot(self.space, self._embedder(), FLAGS.melon_dir, FLAGS.data_dir,
+                                        seed=FLAGS.seed, **self.common)
+
+    def gtzan_column(self) -> dict:
+        reason = self._missing("embed_genres", "zero-shot GTZAN")
+        if reason:
+            return {"skipped_reason": reason}
+        return evaluate_gtzan_zero_shot(self.space, self._embedder(), FLAGS.gtzan_dir, splits_dir=FLAGS.gtzan_splits_dir,
+                                        map_path=FLAGS.gtzan_melon_map, **self.common)
+
+    def playlist_columns(self) -> dict:
+        reason = self._missing("embed_cf", "cold-start continuation")
+        if reason:
+            return {"skipped_reason": reason}
+        try:
+            return evaluate_cold_start(self.space, self._embedder(), FLAGS.melon_dir, FLAGS.data_dir,
+                                       seed=FLAGS.seed, **self.common)
+        except FileNotFoundError as e:  # data prepared before the playlist vectors were kept
+            print(f"cold-start continuation: skipped, {e}")
+            return {"skipped_reason": str(e)}
+
+
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     tasks = list(REQUIRED_DIRS) if FLAGS.task == "all" else [FLAGS.task]
-    unset = [f"--{flag}" for task in tasks for flag in REQUIRED_DIRS[task] if not getattr(FLAGS, flag)]
+    unset = list(dict.fromkeys(f"--{flag}" for task in tasks for flag in REQUIRED_DIRS[task]
+                               if not getattr(FLAGS, flag)))
     if unset:
         raise app.UsageError(f"--task={FLAGS.task} needs {', '.join(unset)}")
     try:
         embedder = SavedModelEmbedder(FLAGS.model, output=FLAGS.embedding)
     except FrontEndMismatchError as e:
         raise app.UsageError(str(e), exitcode=2) from e
+    joint = JointSpaceTasks(embedder)
     tables = []
     for task in tasks:
-        result = run_task(task, embedder)
+        if task == "zero_shot":
+            result = joint.zero_shot()
+            if result is None:
+                continue
+        else:
+            result = run_task(task, embedder)
+        if task == "gtzan":
+            result["zero_shot"] = joint.gtzan_column()
+        elif task == "playlist":
+            result["cold_start"] = joint.playlist_columns()
         result["model"] = os.path.abspath(FLAGS.model)
         _, md_path = results.record(FLAGS.results_dir, task, FLAGS.name, result)
         with open(md_path) as f:

@@ -6,17 +6,25 @@
 `--checkpoint` reads a `tf.train.Checkpoint` (a prefix, or a folder: its latest checkpoint) in which the
 encoder sits at `--checkpoint_object` (training writes `model.audio_encoder`); `--weights` reads a Keras
 `.weights.h5` file saved from `build_audio_encoder()`.
+
+With `--checkpoint` and a contrastive `--variant`, the genre and CF encoders that variant trained are restored
+too and exported as the joint-space signatures (`embed_genres` + `genre_vocabulary` need `--data_dir`, the
+prepared data folder the run trained on, for the genre vocabulary and word2vec shape).
 """
 
 import json
+import os
 
 import keras
+import numpy as np
 from absl import app, flags
 
 from cmir_tf.constants import VARIANTS
 from cmir_tf.export.checkpoint import TRAINING_OBJECT_PATH, restore_audio_encoder
+from cmir_tf.export.genre_vocabulary import GenreVocabulary
 from cmir_tf.export.saved_model import export_audio_encoder
-from cmir_tf.models import build_audio_encoder
+from cmir_tf.models import build_audio_encoder, build_cf_encoder, build_genre_encoder
+from cmir_tf.models.cross_modal import contrastive_modalities
 
 flags.DEFINE_string("weights", None, "Keras `.weights.h5` of the audio encoder.")
 flags.DEFINE_string("checkpoint", None, "tf.train.Checkpoint prefix, or a folder holding checkpoints.")
@@ -26,6 +34,8 @@ flags.DEFINE_enum("variant", None, VARIANTS, "Training variant (recorded in the 
 flags.DEFINE_string("metadata_json", "{}", "JSON object of training flags to record in the asset JSON.")
 flags.DEFINE_enum("dtype_policy", "float32", ["float32", "mixed_bfloat16", "mixed_float16"], "Compute dtype.")
 flags.DEFINE_bool("overwrite", False, "Replace an existing --output_dir.")
+flags.DEFINE_string("data_dir", None, "Prepared data folder of the run (genre vocabulary, word2vec matrix).")
+flags.DEFINE_integer("num_heads", 4, "Attention heads of the run's genre encoder.")
 flags.mark_flags_as_required(["output_dir"])
 flags.mark_flags_as_mutual_exclusive(["weights", "checkpoint"], required=True)
 FLAGS = flags.FLAGS
@@ -46,7 +56,24 @@ def main(argv: list[str]) -> None:
         metadata["source"] = restore_audio_encoder(encoder, FLAGS.checkpoint, FLAGS.checkpoint_object)
     if FLAGS.variant:
         metadata["variant"] = FLAGS.variant
-    print(export_audio_encoder(encoder, FLAGS.output_dir, metadata, overwrite=FLAGS.overwrite))
+    joint = joint_space_encoders(contrastive_modalities(FLAGS.variant) if FLAGS.checkpoint and FLAGS.variant else set())
+    print(export_audio_encoder(encoder, FLAGS.output_dir, metadata, overwrite=FLAGS.overwrite, **joint))
+
+
+def joint_space_encoders(modalities: set[str]) -> dict:
+    """The genre / CF encoders (and genre vocabulary) of `modalities`, restored from `--checkpoint`."""
+    joint = {}
+    if "genre" in modalities:
+        if not FLAGS.data_dir:
+            raise app.UsageError(f"--variant={FLAGS.variant} has a genre encoder: pass --data_dir (its vocabulary)")
+        word2vec = np.load(os.path.join(FLAGS.data_dir, "genre_word2vec.npy"))
+        joint["genre_encoder"] = build_genre_encoder(word2vec, FLAGS.num_heads)
+        joint["vocabulary"] = GenreVocabulary.from_prepared(FLAGS.data_dir)
+        restore_audio_encoder(joint["genre_encoder"], FLAGS.checkpoint, "model.genre_encoder")
+    if "cf" in modalities:
+        joint["cf_encoder"] = build_cf_encoder()
+        restore_audio_encoder(joint["cf_encoder"], FLAGS.checkpoint, "model.cf_encoder")
+    return joint
 
 
 if __name__ == "__main__":

@@ -54,3 +54,21 @@ def test_cli_exports_keras_weights(tmp_path):
     mel = np.random.default_rng(0).normal(-60.0, 20.0, (2, 256, 48)).astype(np.float32)
     out = loaded.signatures["serving_default"](mel=tf.constant(mel))
     np.testing.assert_allclose(out["embedding"].numpy(), encoder(mel)["embedding"].numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_cli_exports_the_genre_encoder_of_a_contrastive_checkpoint(prepared_demo, tmp_path):
+    from cmir_tf.models import build_variant
+
+    keras.utils.set_random_seed(12)
+    model = build_variant("contr_g", np.load(os.path.join(prepared_demo, "genre_word2vec.npy")))
+    tf.train.Checkpoint(model=model).save(str(tmp_path / "ckpt" / "ckpt"))
+    command = [sys.executable, SCRIPT, f"--checkpoint={tmp_path / 'ckpt'}", "--variant=contr_g",
+               f"--data_dir={prepared_demo}", f"--output_dir={tmp_path / 'model'}"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": REPO}
+    subprocess.run(command, check=True, env=env, timeout=300)
+    signatures = tf.saved_model.load(str(tmp_path / "model")).signatures
+    assert "embed_genres" in signatures and "embed_cf" not in signatures  # contr_g trains no CF encoder
+    with open(os.path.join(prepared_demo, "genre_vocab.json")) as f:
+        first = min(json.load(f).items(), key=lambda item: item[1])
+    exported = signatures["embed_genres"](genre_codes=tf.constant([[first[0]]]))["embedding"].numpy()
+    np.testing.assert_allclose(exported, model.genre_encoder(np.array([[first[1]]], np.int32)), atol=1e-5)

@@ -46,6 +46,25 @@ def fit_song_vectors(
     Returns:
       (n_items, components + 1) float32, row j for column j of `interactions`.
     """
+    return fit_vectors(interactions, components, epochs, learning_rate, max_sampled, threads, seed)[0]
+
+
+def fit_vectors(
+    interactions: sp.csr_matrix,
+    components: int = CF_DIM - 1,
+    epochs: int = 50,
+    learning_rate: float = 0.05,
+    max_sampled: int = 40,
+    threads: int = 1,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """`fit_song_vectors`, plus the playlist (user) vectors of the same fit.
+
+    Returns:
+      song vectors (n_items, components + 1) and playlist vectors (n_playlists, components + 1) float32:
+      a playlist's user factors followed by its user bias, row i for row i of `interactions`. LightFM scores
+      a song for a playlist by user factors . item factors + user bias + item bias.
+    """
     if interactions.nnz == 0:
         raise ValueError("the playlist x song matrix is empty: no playlist contains a train/validation song")
     model = LightFM(
@@ -56,5 +75,8 @@ def fit_song_vectors(
         random_state=np.random.RandomState(seed),
     )
     model.fit(interactions.tocoo(), epochs=epochs, num_threads=threads)
-    biases, factors = model.get_item_representations()
-    return np.concatenate([factors, biases[:, None]], axis=1).astype(np.float32)
+    item_biases, item_factors = model.get_item_representations()
+    user_biases, user_factors = model.get_user_representations()
+    songs = np.concatenate([item_factors, item_biases[:, None]], axis=1).astype(np.float32)
+    playlists = np.concatenate([user_factors, user_biases[:, None]], axis=1).astype(np.float32)
+    return songs, playlists

@@ -7,9 +7,12 @@ rerun reuses what is there, so a killed run resumes where it stopped and ends wi
                       before the first output, a rerun with others is refused naming each difference
   cache/songs.json    selected songs (genre codes), selection drop counts (`selection.py`)
   genre_vocab.json, genre_word2vec.npy   code -> id from 1, (V + 1, F_w) float32 with row 0 zeros
+  genre_names.json    code -> name from genre_gn_all.json, for the vocabulary's codes that have one
   splits.json         {"train"|"validation"|"test": song ids}, 80/10/10 stratified on genres
   cache/cf_vectors.npy, cache/cf_song_ids.npy   LightFM WARP vectors (301 = 300 factors + bias) of the
                       train + validation songs found in playlists, and their song ids (row order)
+  cf_playlist_vectors.npy, cf_playlist_ids.npy   the same fit's playlist (user) vectors (301 = 300 factors
+                      + bias) of the playlists holding such songs, and their playlist ids (row order)
   tfrecords/<split>-<i>-of-<n>.tfrecord and cache/shards/<name>.json (per-shard counts and checksum); the
                       songs of a split are written in a random order seeded by --seed, so that neither
                       a shard nor a shuffle buffer holds neighbouring ids (often one album or artist)
@@ -48,6 +51,8 @@ from cmir_tf.data.atomic import write_json, write_npy
 
 FORMAT_VERSION = 2  # 2: songs in shuffled order within a split, `--playlists`, per-file input fingerprints
 REPORT_EXAMPLES = 20  # song ids listed per skip reason in report.json
+PLAYLIST_VECTORS = "cf_playlist_vectors.npy"  # LightFM user vectors (factors, bias), for cold-start evaluation
+PLAYLIST_IDS = "cf_playlist_ids.npy"  # their Melon playlist ids (row order)
 
 
 class PrepareUsageError(ValueError):
@@ -152,6 +157,9 @@ def _genre_vocabulary(config: PrepareConfig, playlists: list[dict], songs: dict[
     else:
         sentences = list(melon.playlist_sentences(playlists, songs))
         vocab, matrix = genre_word2vec.train_genre_word2vec(sentences, config.word2vec_dim, config.seed)
+    names_path = os.path.join(config.melon_dir, "genre_gn_all.json")
+    names = melon.load_json(names_path) if os.path.exists(names_path) else {}
+    write_json(os.path.join(config.output_dir, "genre_names.json"), {c: names[c] for c in vocab if c in names})
     write_npy(matrix_path, matrix)
     write_json(vocab_path, vocab)
     return vocab
@@ -162,10 +170,11 @@ def _song_vectors(config: PrepareConfig, playlists: list[dict], split_ids: dict)
     vectors_path = os.path.join(config.output_dir, "cache", "cf_vectors.npy")
     ids_path = os.path.join(config.output_dir, "cache", "cf_song_ids.npy")  # written last: the stage is done
     if not os.path.exists(ids_path):
-        allowed = [*split_ids["train"], *split_ids["validation"]]
+        allowed = {*split_ids["train"], *split_ids["validation"]}
+        playlists = [p for p in playlists if not allowed.isdisjoint(p["songs"])]  # the matrix's rows
         matrix, song_ids = cf_lightfm.interaction_matrix([p["songs"] for p in playlists], allowed)
         logging.info("LightFM WARP on %d playlists x %d songs (%d entries)", *matrix.shape, matrix.nnz)
-        vectors = cf_lightfm.fit_song_vectors(
+        vectors, playlist_vectors = cf_lightfm.fit_vectors(
             matrix,
             epochs=config.cf_epochs,
             learning_rate=config.cf_learning_rate,
@@ -174,6 +183,8 @@ def _song_vectors(config: PrepareConfig, playlists: list[dict], split_ids: dict)
             seed=config.seed,
         )
         write_npy(vectors_path, vectors)
+        write_npy(os.path.join(config.output_dir, PLAYLIST_VECTORS), playlist_vectors)
+        write_npy(os.path.join(config.output_dir, PLAYLIST_IDS), np.asarray([p["id"] for p in playlists], np.int64))
         write_npy(ids_path, song_ids)
     return {song: row for row, song in enumerate(np.load(ids_path).tolist())}
 

@@ -182,20 +182,8 @@ def evaluate_playlists(embedder: Embedder, melon_dir: str, data_dir: str, *, cac
     if not queries.seeds:
         raise ValueError(f"no playlist in {melon_dir} has both test-set and other songs")
     songs = np.unique(np.concatenate([test_songs, *queries.seeds]))
-    missing = [str(s) for s in songs if not os.path.isfile(mel_path(melon_dir, int(s)))]
-    check_missing([mel_path(melon_dir, int(s)) for s in missing], len(songs), "the Melon playlists and test split",
-                  allow_missing)
-
-    def embed(key: str) -> np.ndarray:
-        mel = np.load(mel_path(melon_dir, int(key)))
-        if mel.ndim != 2 or mel.shape[0] != 48:
-            raise ValueError(f"expected a (48, T) spectrogram, got {mel.shape}")
-        return embedder.embed_track_mel(mel.T.astype(np.float32)).mean(axis=0, keepdims=True)
-
-    cache = EmbeddingCache(cache_dir, embedder, dataset_key("melon-mean", melon_dir))
-    missing_set = set(missing)
-    vectors, failed = cache.compute([str(s) for s in songs if str(s) not in missing_set], embed,
-                                    skip_errors=allow_missing, desc="embedding Melon songs")
+    vectors, skipped = embed_melon_songs(embedder, melon_dir, songs, cache_dir=cache_dir,
+                                         allow_missing=allow_missing, what="the Melon playlists and test split")
     candidates = [s for s in test_songs.tolist() if str(s) in vectors]
     seed_songs = sorted({s for seeds in queries.seeds for s in seeds.tolist() if str(s) in vectors})
     candidate_row = {s: i for i, s in enumerate(candidates)}
@@ -211,9 +199,30 @@ def evaluate_playlists(embedder: Embedder, melon_dir: str, data_dir: str, *, cac
         np.concatenate([vectors[str(s)] for s in seed_songs]), np.concatenate([vectors[str(s)] for s in candidates]),
         seed_rows, truth_rows, exact=exact, n_trees=n_trees, search_k=search_k, recall_sample=recall_sample,
         seed=seed)
-    skipped = missing + list(failed)
     result.update(task="playlist", dim=embedder.dim, embedding=embedder.output, playlists=list(files),
-                  skipped={"missing": len(missing), "undecodable": len(failed),
-                           "playlists_dropped": len(queries.seeds) - len(seed_rows),
-                           "first_skipped": skipped[:MAX_NAMED]})
+                  skipped={**skipped, "playlists_dropped": len(queries.seeds) - len(seed_rows)})
     return result
+
+
+def embed_melon_songs(embedder: Embedder, melon_dir: str, song_ids: np.ndarray, *, cache_dir: str | None,
+                      allow_missing: bool, what: str) -> tuple[dict[str, np.ndarray], dict]:
+    """Mean chunk embedding (1, D) of each song's `arena_mel` spectrogram, keyed by `str(song_id)`.
+
+    Missing or unreadable spectrograms raise, naming the first ones (`what` says who listed them), unless
+    `allow_missing`, which skips and counts them: `{"missing", "undecodable", "first_skipped"}`.
+    """
+    missing = [str(s) for s in song_ids if not os.path.isfile(mel_path(melon_dir, int(s)))]
+    check_missing([mel_path(melon_dir, int(s)) for s in missing], len(song_ids), what, allow_missing)
+
+    def embed(key: str) -> np.ndarray:
+        mel = np.load(mel_path(melon_dir, int(key)))
+        if mel.ndim != 2 or mel.shape[0] != 48:
+            raise ValueError(f"expected a (48, T) spectrogram, got {mel.shape}")
+        return embedder.embed_track_mel(mel.T.astype(np.float32)).mean(axis=0, keepdims=True)
+
+    cache = EmbeddingCache(cache_dir, embedder, dataset_key("melon-mean", melon_dir))
+    missing_set = set(missing)
+    vectors, failed = cache.compute([str(s) for s in song_ids if str(s) not in missing_set], embed,
+                                    skip_errors=allow_missing, desc="embedding Melon songs")
+    skipped = missing + list(failed)
+    return vectors, {"missing": len(missing), "undecodable": len(failed), "first_skipped": skipped[:MAX_NAMED]}

@@ -1,10 +1,12 @@
 """Results files: `<results_dir>/<task>.json` keyed by run name, and `<task>.md`, the paper's table.
 
 Every `record` call adds (or replaces) one run's row and regenerates the Markdown from all runs, so
-evaluating the six variants under six `--name`s yields the full Table 1 (GTZAN accuracy), Table 2 (MTG-Jamendo
-macro ROC-AUC / PR-AUC per category) and Table 3 (Melon NDCG@100 / MAP@100). Each table ends with the latest
-random baseline per embedding dimension (GTZAN, tagging) or the latest random ranking (playlists), and notes
-the runs that skipped files.
+evaluating the six variants under six `--name`s yields the full Table 1 (GTZAN accuracy, with the zero-shot
+accuracy next to the probe's), Table 2 (MTG-Jamendo macro ROC-AUC / PR-AUC per category), Table 3 (Melon
+NDCG@100 / MAP@100, the paper's audio-neighbour method and cold-start continuation) and Table 4 (zero-shot Melon
+genre tagging). "–" marks a number a model cannot give (no genre or CF encoder). Each table ends with the
+latest random baseline per embedding dimension (GTZAN, tagging) or the latest random ranking / scores, and
+notes the runs that skipped files.
 """
 
 from __future__ import annotations
@@ -14,11 +16,14 @@ import os
 
 from cmir_tf.evaluation.files import atomic_write
 
-TASKS = ("gtzan", "jamendo", "playlist")
+TASKS = ("gtzan", "jamendo", "playlist", "zero_shot")
 TITLES = {
-    "gtzan": "Table 1: GTZAN genre classification (fault-filtered split), accuracy, mean ± std over repeats",
+    "gtzan": "Table 1: GTZAN genre classification (fault-filtered split), accuracy, mean ± std over repeats; "
+             "zero-shot: no GTZAN training",
     "jamendo": "Table 2: MTG-Jamendo auto-tagging (split 0), macro ROC-AUC / PR-AUC, mean ± std over repeats",
-    "playlist": "Table 3: Melon playlist continuation, top 100",
+    "playlist": "Table 3: Melon playlist continuation, top 100: the paper's audio neighbours of the seed songs, and "
+                "cold-start (test songs' audio vs the playlist's LightFM vector, in the joint space)",
+    "zero_shot": "Table 4: zero-shot genre tagging of the Melon test split (no probe), macro over genre codes",
 }
 CATEGORY_NAMES = {"genre": "Genre", "instrument": "Instrument", "moodtheme": "Mood/theme"}
 
@@ -27,23 +32,46 @@ def _mean_std(summary: dict) -> str:
     return f"{summary['mean']:.3f} ± {summary['std']:.3f}"
 
 
+def _optional(result: dict | None, keys: tuple[str, ...]) -> list[str]:
+    """`result[key]` formatted per key, or "–" cells where `result` lacks the numbers."""
+    if not result or keys[0] not in result:
+        return ["–"] * len(keys)
+    return [f"{result[key]:.3f}" if key in ("accuracy", "roc_auc", "pr_auc") else f"{result[key]:.4f}"
+            for key in keys]
+
+
 def _cells(task: str, result: dict) -> list[str]:
     """A run's (or random baseline's) metric cells, in column order."""
     if task == "gtzan":
-        return [_mean_std(result["accuracy"])]
+        return [_mean_std(result["accuracy"])] + _optional(result.get("zero_shot"), ("accuracy",))
     if task == "jamendo":
         categories = result.get("categories", result)
         return [_mean_std(categories[c][m]) if c in categories else "–"
                 for c in CATEGORY_NAMES for m in ("roc_auc", "pr_auc")]
-    return [f"{result['ndcg@100']:.4f}", f"{result['map@100']:.4f}"]
+    if task == "zero_shot":
+        return _optional(result, ("roc_auc", "pr_auc"))
+    return [f"{result['ndcg@100']:.4f}", f"{result['map@100']:.4f}"] + _optional(
+        result.get("cold_start"), ("ndcg@100", "map@100"))
+
+
+def _baseline(task: str, result: dict) -> dict:
+    """The random baseline of a run, in the shape `_cells` reads."""
+    baseline = dict(result["random_baseline"])
+    if task == "gtzan" and "chance" in result.get("zero_shot", {}):
+        baseline["zero_shot"] = {"accuracy": result["zero_shot"]["chance"]}
+    if task == "playlist" and "random_baseline" in result.get("cold_start", {}):
+        baseline["cold_start"] = result["cold_start"]["random_baseline"]
+    return baseline
 
 
 def _header(task: str) -> list[str]:
     if task == "gtzan":
-        return ["Model", "Accuracy"]
+        return ["Model", "Accuracy", "Zero-shot accuracy"]
     if task == "jamendo":
         return ["Model"] + [f"{name} {m}" for name in CATEGORY_NAMES.values() for m in ("ROC-AUC", "PR-AUC")]
-    return ["Model", "NDCG@100", "MAP@100"]
+    if task == "zero_shot":
+        return ["Model", "ROC-AUC", "PR-AUC"]
+    return ["Model", "NDCG@100", "MAP@100", "Cold-start NDCG@100", "Cold-start MAP@100"]
 
 
 def markdown_table(task: str, runs: dict[str, dict]) -> str:
@@ -60,8 +88,9 @@ def markdown_table(task: str, runs: dict[str, dict]) -> str:
     for name, result in runs.items():
         lines.append("| " + " | ".join([name] + _cells(task, result)) + " |")
         if "random_baseline" in result:
-            label = "Random ranking" if task == "playlist" else f"Random embeddings ({result['dim']}-d)"
-            baselines[label] = result["random_baseline"]
+            label = {"playlist": "Random ranking", "zero_shot": "Random scores"}.get(
+                task, f"Random embeddings ({result.get('dim')}-d)")
+            baselines[label] = _baseline(task, result)
     for label, baseline in sorted(baselines.items()):
         lines.append("| " + " | ".join([label] + _cells(task, baseline)) + " |")
     notes = [f"- {name}: skipped {r['skipped']['missing']} missing and {r['skipped']['undecodable']} "

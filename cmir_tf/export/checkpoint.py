@@ -1,4 +1,4 @@
-"""Restores an audio encoder from a training `tf.train.Checkpoint`, for export."""
+"""Restores an encoder (audio, genre or CF) from a training `tf.train.Checkpoint`, for export."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ def restore_audio_encoder(encoder: keras.Model, checkpoint: str, object_path: st
     """Loads the encoder variables saved at dotted `object_path` of a checkpoint into `encoder`.
 
     Other saved objects (optimizer, other encoders, counters) are ignored, but every variable of `encoder`
-    must be found (`AssertionError` otherwise).
+    must be found (`AssertionError` otherwise). Works for any Keras encoder: training keeps the genre and CF
+    encoders at `model.genre_encoder` and `model.cf_encoder`.
 
     Args:
-      encoder: a `build_audio_encoder()` model.
+      encoder: a `build_audio_encoder()` model (or a genre / CF encoder built like the trained one).
       checkpoint: a checkpoint prefix, or a folder (its latest checkpoint is read).
       object_path: dotted attribute path of the encoder from the checkpoint's root.
 

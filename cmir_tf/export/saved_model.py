@@ -1,18 +1,29 @@
-"""Exports the audio encoder, with the Melon front end, as a self-contained TensorFlow SavedModel.
+"""Exports the trained encoders, with the Melon front end, as a self-contained TensorFlow SavedModel.
 
-Signatures (all float32 in and out, whatever dtype policy the encoder was built under):
+Audio signatures (all float32 in and out, whatever dtype policy the encoders were built under):
 
 - `serving_default` = `embed_mel`: `mel` (B, 256, 48) log-mel in dB -> `features` (B, 1024),
-  `embedding` (B, 128);
+  `embedding` (B, 128), the audio's vector in the joint space;
 - `embed_track_mel`: `mel` (T, 48), T >= 1 -> `features` (n, 1024), `embedding` (n, 128) for the
   n = ceil(T / 256) non-overlapping chunks (the last one completed by wrapping around to the first frames,
   see `cmir_tf.audio.chunk_mel`) and their means `mean_features` (1024,), `mean_embedding` (128,);
 - `embed_waveform`: `waveform` (n,) 16 kHz mono in [-1, 1] -> the same plus `log_mel` (T, 48),
-  T = 1 + ceil(n / 256) (the YAMNet convention). NaN/inf samples fail with InvalidArgumentError.
+  T = 1 + ceil(n / 256) (the YAMNet convention).
 
-Asset `assets/cmir_tf.json`: front-end parameters, chunking, the caller's `metadata` (variant, training
-flags), package, TensorFlow and Keras versions. The artefact holds only protocol buffers, variables and
-that JSON file: no pickle.
+Joint-space signatures, present when the variant trained that encoder contrastively (`contr_g`, `contr_cf_g`
+have the genre ones, `contr_cf`, `contr_cf_g` the CF one):
+
+- `embed_genres`: `genre_codes` (N, T) tf.string, padded with "" -> `embedding` (N, 128);
+- `genre_vocabulary`: no input -> `codes` (V,) tf.string, in genre-id order, and `names` (V,) tf.string
+  (Melon's `genre_gn_all.json` name, "" where none was given);
+- `embed_cf`: `cf` (N, 301) LightFM vectors (300 factors, then the bias) -> `embedding` (N, 128).
+
+Every signature rejects empty input, NaN/inf values, waveforms whose peak exceeds 4 (not float audio in
+[-1, 1]) and unknown genre codes with an `InvalidArgumentError` that says so (`cmir_tf.export.input_checks`).
+
+Asset `assets/cmir_tf.json`: front-end parameters, chunking, the signatures, the caller's `metadata`
+(variant, training flags), package, TensorFlow and Keras versions. The artefact holds only protocol buffers,
+variables and that JSON file: no pickle.
 """
 
 from __future__ import annotations
@@ -27,31 +38,78 @@ import tensorflow as tf
 
 import cmir_tf
 from cmir_tf.audio import CHUNK_PADDING, FRONT_END_PARAMS, chunk_mel, log_mel_spectrogram
-from cmir_tf.constants import CHUNK_FRAMES, EMBEDDING_DIM, FEATURES_DIM, N_MELS
+from cmir_tf.constants import CF_DIM, CHUNK_FRAMES, EMBEDDING_DIM, FEATURES_DIM, N_MELS
+from cmir_tf.export.genre_vocabulary import GenreVocabulary
+from cmir_tf.export.input_checks import checked_finite, checked_genre_ids, checked_waveform
 
 ASSET_NAME = "cmir_tf.json"
 OUTPUTS = ("features", "embedding")
+GENRE_SIGNATURES = ("embed_genres", "genre_vocabulary")  # of a genre encoder
+CF_SIGNATURE = "embed_cf"  # of a CF encoder
 MAX_CHUNKS_PER_BATCH = 64  # bounds the encoder's activation memory for long tracks
 
 
 class AudioEncoderModule(tf.Module):
-    """The encoder and front end as `tf.function`s; what `export_audio_encoder` saves.
+    """The encoders and front end as `tf.function`s; what `export_audio_encoder` saves.
 
     Args:
-      encoder: `build_audio_encoder()` model, (B, 256, 48) -> dict `features`, `embedding`; run in
-        inference mode (BatchNorm running statistics, no dropout).
+      encoder: `build_audio_encoder()` model, (B, 256, 48) -> dict `features`, `embedding`; every encoder runs
+        in inference mode (BatchNorm running statistics, no dropout).
       asset_path: optional JSON file saved as the SavedModel asset.
       chunks_per_batch: most chunks of one track sent through the encoder at once (bounds memory).
+      genre_encoder: optional `build_genre_encoder()` model trained with `encoder`; needs `vocabulary`.
+      vocabulary: the genre codes of the genre encoder's ids 1..V.
+      cf_encoder: optional `build_cf_encoder()` model trained with `encoder`.
     """
 
     def __init__(
-        self, encoder: keras.Model, asset_path: str | None = None, chunks_per_batch: int = MAX_CHUNKS_PER_BATCH
+        self,
+        encoder: keras.Model,
+        asset_path: str | None = None,
+        chunks_per_batch: int = MAX_CHUNKS_PER_BATCH,
+        genre_encoder: keras.Model | None = None,
+        vocabulary: GenreVocabulary | None = None,
+        cf_encoder: keras.Model | None = None,
     ):
         super().__init__(name="cmir_tf_audio_encoder")
+        if (genre_encoder is None) != (vocabulary is None):
+            raise ValueError("a genre encoder needs its vocabulary and a vocabulary needs a genre encoder")
         self.encoder = encoder
         self._chunks_per_batch = chunks_per_batch
         if asset_path is not None:
             self.metadata_file = tf.saved_model.Asset(asset_path)
+        self.genre_encoder, self.cf_encoder = genre_encoder, cf_encoder
+        if genre_encoder is not None:
+            self._codes = tf.constant(vocabulary.codes)
+            self._names = tf.constant(vocabulary.names)
+            self._code_ids = tf.lookup.StaticHashTable(  # "" (padding) -> 0, code i -> i + 1, unknown -> -1
+                tf.lookup.KeyValueTensorInitializer(
+                    ["", *vocabulary.codes], tf.range(len(vocabulary.codes) + 1, dtype=tf.int64)
+                ),
+                default_value=-1,
+            )
+            self.embed_genres = tf.function(
+                self._embed_genres, input_signature=[tf.TensorSpec([None, None], tf.string, name="genre_codes")]
+            )
+            self.genre_vocabulary = tf.function(self._genre_vocabulary, input_signature=[])
+        if cf_encoder is not None:
+            self.embed_cf = tf.function(
+                self._embed_cf, input_signature=[tf.TensorSpec([None, CF_DIM], tf.float32, name="cf")]
+            )
+
+    def signatures(self) -> dict[str, tf.types.experimental.GenericFunction]:
+        """Signature name -> function, the joint-space ones only for the encoders this module holds."""
+        functions = {
+            "serving_default": self.embed_mel,
+            "embed_mel": self.embed_mel,
+            "embed_track_mel": self.embed_track_mel,
+            "embed_waveform": self.embed_waveform,
+        }
+        if self.genre_encoder is not None:
+            functions.update(embed_genres=self.embed_genres, genre_vocabulary=self.genre_vocabulary)
+        if self.cf_encoder is not None:
+            functions["embed_cf"] = self.embed_cf
+        return functions
 
     def _encode(self, mel: tf.Tensor) -> dict[str, tf.Tensor]:
         outputs = self.encoder(mel, training=False)
@@ -60,20 +118,32 @@ class AudioEncoderModule(tf.Module):
     @tf.function(input_signature=[tf.TensorSpec([None, CHUNK_FRAMES, N_MELS], tf.float32, name="mel")])
     def embed_mel(self, mel: tf.Tensor) -> dict[str, tf.Tensor]:
         """(B, 256, 48) -> `features` (B, 1024), `embedding` (B, 128)."""
-        return self._encode(mel)
+        return self._encode(checked_finite("embed_mel", "mel", mel))
 
     @tf.function(input_signature=[tf.TensorSpec([None, N_MELS], tf.float32, name="mel")])
     def embed_track_mel(self, mel: tf.Tensor) -> dict[str, tf.Tensor]:
         """(T, 48) -> per-chunk `features`, `embedding` and their means."""
-        return self._embed_track(mel)
+        return self._embed_track(checked_finite("embed_track_mel", "mel", mel))
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="waveform")])
     def embed_waveform(self, waveform: tf.Tensor) -> dict[str, tf.Tensor]:
         """(n,) 16 kHz waveform -> `embed_track_mel` outputs plus `log_mel` (T, 48)."""
-        check = tf.debugging.assert_all_finite(waveform, "waveform contains NaN or inf samples")
-        with tf.control_dependencies([check]):
-            log_mel = log_mel_spectrogram(waveform)
+        log_mel = log_mel_spectrogram(checked_waveform("embed_waveform", waveform))
         return {**self._embed_track(log_mel), "log_mel": log_mel}
+
+    def _embed_genres(self, genre_codes: tf.Tensor) -> dict[str, tf.Tensor]:
+        """(N, T) codes padded with "" -> `embedding` (N, 128)."""
+        ids = checked_genre_ids("embed_genres", genre_codes, self._code_ids.lookup(genre_codes))
+        return {"embedding": tf.cast(self.genre_encoder(tf.cast(ids, tf.int32), training=False), tf.float32)}
+
+    def _genre_vocabulary(self) -> dict[str, tf.Tensor]:
+        """`codes` (V,) in genre-id order and their `names` (V,)."""
+        return {"codes": tf.identity(self._codes), "names": tf.identity(self._names)}
+
+    def _embed_cf(self, cf: tf.Tensor) -> dict[str, tf.Tensor]:
+        """(N, 301) -> `embedding` (N, 128)."""
+        cf = checked_finite("embed_cf", "cf", cf)
+        return {"embedding": tf.cast(self.cf_encoder(cf, training=False), tf.float32)}
 
     def _embed_track(self, mel: tf.Tensor) -> dict[str, tf.Tensor]:
         chunks = chunk_mel(mel)  # (n, 256, 48)
@@ -94,21 +164,28 @@ class AudioEncoderModule(tf.Module):
         }
 
 
-def export_metadata(encoder: keras.Model, metadata: dict) -> dict:
-    """The asset JSON's content: front end, chunking, `metadata` (verbatim) and versions."""
+def export_metadata(module: AudioEncoderModule, metadata: dict) -> dict:
+    """The asset JSON's content: front end, chunking, signatures, `metadata` (verbatim) and versions."""
     return {
         "front_end": FRONT_END_PARAMS,
         "chunk_frames": CHUNK_FRAMES,
         "chunk_padding": CHUNK_PADDING,
-        "signatures": ["serving_default", "embed_mel", "embed_track_mel", "embed_waveform"],
-        "dtype_policy": encoder.dtype_policy.name,
+        "signatures": list(module.signatures()),
+        "dtype_policy": module.encoder.dtype_policy.name,
         "metadata": metadata,
         "versions": {"cmir_tf": cmir_tf.__version__, "tensorflow": tf.__version__, "keras": keras.__version__},
     }
 
 
 def export_audio_encoder(
-    encoder: keras.Model, export_dir: str, metadata: dict | None = None, overwrite: bool = False
+    encoder: keras.Model,
+    export_dir: str,
+    metadata: dict | None = None,
+    overwrite: bool = False,
+    *,
+    genre_encoder: keras.Model | None = None,
+    vocabulary: GenreVocabulary | None = None,
+    cf_encoder: keras.Model | None = None,
 ) -> str:
     """Writes the SavedModel described in the module docstring.
 
@@ -120,6 +197,9 @@ def export_audio_encoder(
       export_dir: destination folder; must not exist unless `overwrite`.
       metadata: JSON-serialisable dict stored in the asset, e.g. `{"variant": "contr_cf_g", ...flags}`.
       overwrite: replace an existing `export_dir`.
+      genre_encoder, vocabulary: the genre encoder trained with `encoder` and its genre codes (both or
+        neither): adds `embed_genres` and `genre_vocabulary`.
+      cf_encoder: the CF encoder trained with `encoder`: adds `embed_cf`.
 
     Returns:
       `export_dir`.
@@ -129,20 +209,15 @@ def export_audio_encoder(
         raise FileExistsError(f"{export_dir} exists; pass overwrite=True to replace it")
     parent = os.path.dirname(export_dir)
     os.makedirs(parent, exist_ok=True)
-    content = json.dumps(export_metadata(encoder, metadata or {}), indent=2, sort_keys=True)
     with tempfile.TemporaryDirectory(dir=parent, prefix=".export-") as scratch:
         asset_path = os.path.join(scratch, ASSET_NAME)
+        module = AudioEncoderModule(
+            encoder, asset_path, genre_encoder=genre_encoder, vocabulary=vocabulary, cf_encoder=cf_encoder
+        )
         with open(asset_path, "w") as f:
-            f.write(content)
-        module = AudioEncoderModule(encoder, asset_path)
+            f.write(json.dumps(export_metadata(module, metadata or {}), indent=2, sort_keys=True))
         staged = os.path.join(scratch, "saved_model")
-        signatures = {
-            "serving_default": module.embed_mel,
-            "embed_mel": module.embed_mel,
-            "embed_track_mel": module.embed_track_mel,
-            "embed_waveform": module.embed_waveform,
-        }
-        tf.saved_model.save(module, staged, signatures=signatures)
+        tf.saved_model.save(module, staged, signatures=module.signatures())
         if os.path.exists(export_dir):
             shutil.move(export_dir, os.path.join(scratch, "replaced"))
         os.replace(staged, export_dir)

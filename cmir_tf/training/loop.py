@@ -20,6 +20,7 @@ import tensorflow as tf
 from absl import logging
 
 from cmir_tf.data import make_dataset, splits
+from cmir_tf.export.genre_vocabulary import GenreVocabulary
 from cmir_tf.export.saved_model import export_audio_encoder
 from cmir_tf.models import CrossModalModel, LossWeights, build_variant
 from cmir_tf.training.config import TrainConfig
@@ -230,7 +231,11 @@ def train(config: TrainConfig) -> dict:
     if chief:
         metadata = {**dataclasses.asdict(config), "best_step": int(progress.step), **result,
                     "train_split_fingerprint": splits.load_fingerprint(config.data_dir)}
-        export_audio_encoder(model.audio_encoder, result["export_dir"], metadata, overwrite=True)
+        export_audio_encoder(
+            model.audio_encoder, result["export_dir"], metadata, overwrite=True,
+            genre_encoder=model.genre_encoder, cf_encoder=model.cf_encoder,
+            vocabulary=GenreVocabulary.from_prepared(config.data_dir) if model.genre_encoder else None,
+        )
     else:
         shutil.rmtree(os.path.dirname(latest_dir), ignore_errors=True)
     return result

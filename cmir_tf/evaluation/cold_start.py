@@ -1,0 +1,114 @@
+"""Cold-start playlist continuation: rank never-played songs for a playlist from their audio alone.
+
+The test-set songs have no collaborative-filtering data (prepare fits LightFM on train + validation songs
+only), as a new song would. A contrastive variant with a CF encoder maps both sides into its joint space:
+
+- each playlist's LightFM user vector, as LightFM returns it (prepare keeps it: `cf_playlist_vectors.npy`,
+  300 factors then the user bias, the 301-d layout of the item vectors the CF encoder was trained on), goes
+  through `embed_cf`. LightFM scores song i for playlist u by p_u . q_i + b_u + b_i, so a song that suits the
+  playlist has item factors q_i aligned with the user factors p_u: the user vector is the playlist's
+  representative point in the item space the CF encoder knows (the bias slot then holds b_u, which does not
+  change LightFM's ranking for the playlist);
+- each test song's audio goes through the audio encoder: the mean of its chunks' joint-space `embedding`.
+
+A playlist's top 100 test songs are those most cosine-similar to its mapped vector (exact search), scored
+against its test-set songs with NDCG@100 and MAP@100, as in `cmir_tf.evaluation.playlist`. Queries are that
+protocol's (playlists with test-set songs and other songs) that have a LightFM vector, i.e. at least one train
+or validation song. Random baseline: a random ranking on the same queries.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from cmir_tf.data import melon
+from cmir_tf.data.prepare import PLAYLIST_IDS, PLAYLIST_VECTORS
+from cmir_tf.evaluation.embeddings import Embedder
+from cmir_tf.evaluation.neighbours import exact_neighbours
+from cmir_tf.evaluation.playlist import K, embed_melon_songs, load_test_songs, random_rankings, score
+from cmir_tf.joint import JointSpace
+
+
+def load_playlist_vectors(data_dir: str) -> dict[int, np.ndarray]:
+    """Playlist id -> (301,) LightFM user vector, from a prepared data folder."""
+    paths = [os.path.join(data_dir, name) for name in (PLAYLIST_VECTORS, PLAYLIST_IDS)]
+    if not all(os.path.exists(p) for p in paths):
+        raise FileNotFoundError(f"{data_dir} has no {PLAYLIST_VECTORS}: it was prepared before prepare kept the "
+                                "LightFM playlist vectors; prepare the data again into a new folder")
+    vectors, ids = np.load(paths[0]), np.load(paths[1])
+    return dict(zip(ids.tolist(), vectors))
+
+
+def cold_start_queries(playlists: list[dict], test_songs: np.ndarray,
+                       vectors: dict[int, np.ndarray]) -> tuple[list[int], list[np.ndarray], int]:
+    """(playlist ids, their test-set songs) of the playlists with test-set and other songs and a CF vector,
+    and the number of playlists with test-set and other songs but no CF vector."""
+    test = set(test_songs.tolist())
+    ids, truth, without_vector = [], [], 0
+    for playlist in playlists:
+        songs = set(playlist["songs"])
+        in_test = songs & test
+        if not in_test or in_test == songs:
+            continue
+        if playlist["id"] not in vectors:
+            without_vector += 1
+            continue
+        ids.append(playlist["id"])
+        truth.append(np.array(sorted(in_test), dtype=np.int64))
+    return ids, truth, without_vector
+
+
+def evaluate_cold_start(space: JointSpace, embedder: Embedder, melon_dir: str, data_dir: str, *,
+                        cache_dir: str | None = None, seed: int = 0, allow_missing: bool = False) -> dict:
+    """Cold-start continuation scores of a model with an `embed_cf` signature.
+
+    Args:
+      space: the model's joint space (needs `embed_cf`, else `MissingSignatureError`).
+      embedder: the same model's chunk embedder with `output="embedding"` (the joint-space vectors).
+      melon_dir, data_dir: the Melon folder and the prepared folder (test split, playlist vectors).
+      cache_dir, allow_missing: as in `evaluate_playlists`; seed: of the random ranking.
+
+    Returns:
+      `ndcg@100`, `map@100`, `random_baseline` {ndcg@100, map@100}, `n_playlists`, `n_candidates`,
+      `playlists_without_cf_vector`, `skipped`.
+    """
+    space.require("embed_cf", "cold-start playlist continuation")
+    if embedder.output != "embedding":
+        raise ValueError("cold-start needs the joint-space `embedding` output, got " + embedder.output)
+    vectors = load_playlist_vectors(data_dir)
+    test_songs = load_test_songs(data_dir)
+    playlists = melon.load_playlists(melon_dir)
+    ids, truth, without_vector = cold_start_queries(playlists, test_songs, vectors)
+    audio, skipped = embed_melon_songs(embedder, melon_dir, test_songs, cache_dir=cache_dir,
+                                       allow_missing=allow_missing, what="the test split")
+    candidates = [s for s in test_songs.tolist() if str(s) in audio]
+    row = {s: i for i, s in enumerate(candidates)}
+    truth_rows = [np.array([row[s] for s in t.tolist() if s in row], dtype=np.int64) for t in truth]
+    keep = [i for i, t in enumerate(truth_rows) if len(t)]
+    if not keep:
+        raise ValueError(f"no playlist in {melon_dir} has test-set songs, other songs and a LightFM vector")
+    queries = space.embed_cf(np.stack([vectors[ids[i]] for i in keep]))
+    result = cold_start_metrics(queries, np.concatenate([audio[str(s)] for s in candidates]),
+                                [truth_rows[i] for i in keep], seed)
+    return {**result, "playlists_without_cf_vector": without_vector, "skipped": skipped}
+
+
+def cold_start_metrics(playlist_vectors: np.ndarray, candidate_vectors: np.ndarray, truth_rows: list[np.ndarray],
+                       seed: int = 0) -> dict:
+    """The ranking and scores on vectors already in the joint space.
+
+    Args:
+      playlist_vectors: (Q, D) one mapped LightFM vector per playlist; candidate_vectors: (C, D) test songs' audio.
+      truth_rows: per playlist, indices of its ground-truth songs into `candidate_vectors` (non-empty).
+
+    Returns:
+      `ndcg@100`, `map@100`, `random_baseline` {ndcg@100, map@100}, `n_playlists`, `n_candidates`.
+    """
+    ranked = np.full((len(playlist_vectors), K), -1, dtype=np.int64)  # -1 padded when C < 100
+    k = min(K, len(candidate_vectors))
+    ranked[:, :k] = exact_neighbours(playlist_vectors, candidate_vectors, k)[0]
+    return {**score(ranked, truth_rows),
+            "random_baseline": score(random_rankings(len(candidate_vectors), len(ranked), seed), truth_rows),
+            "n_playlists": len(ranked), "n_candidates": len(candidate_vectors)}

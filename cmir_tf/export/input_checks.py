@@ -1,0 +1,57 @@
+"""In-graph checks of the SavedModel signatures' inputs: bad input fails with a message a user understands.
+
+Each function returns its input behind `tf.debugging` asserts, so a signature called with NaN/inf values,
+an empty tensor or (for waveforms) integer-scaled audio raises `tf.errors.InvalidArgumentError` whose
+message names the signature, the input and the fix, instead of returning normal-looking embeddings.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+MAX_WAVEFORM_PEAK = 4.0  # |sample| above this is not float audio in [-1, 1] (e.g. int16 scale, x32768)
+
+
+def checked_finite(signature: str, name: str, values: tf.Tensor) -> tf.Tensor:
+    """`values` (any shape, float) after asserting it is non-empty and holds no NaN or inf."""
+    non_empty = tf.debugging.assert_positive(
+        tf.size(values), message=f"{signature}: `{name}` is empty (shape has a 0); pass at least one frame/sample"
+    )
+    with tf.control_dependencies([non_empty]):
+        finite = tf.debugging.assert_all_finite(values, f"{signature}: `{name}` contains NaN or inf values")
+    with tf.control_dependencies([finite]):
+        return tf.identity(values)
+
+
+def checked_waveform(signature: str, waveform: tf.Tensor) -> tf.Tensor:
+    """(n,) `waveform` after asserting n > 0, finite samples and a peak of at most `MAX_WAVEFORM_PEAK`."""
+    waveform = checked_finite(signature, "waveform", waveform)
+    peak = tf.reduce_max(tf.abs(waveform))
+    in_range = tf.debugging.assert_less_equal(
+        peak,
+        tf.constant(MAX_WAVEFORM_PEAK, waveform.dtype),
+        message=f"{signature}: waveform peak is above {MAX_WAVEFORM_PEAK:g}: pass float audio scaled to [-1, 1] "
+        "(divide 16-bit integer samples by 32768)",
+    )
+    with tf.control_dependencies([in_range]):
+        return tf.identity(waveform)
+
+
+def checked_genre_ids(signature: str, codes: tf.Tensor, ids: tf.Tensor) -> tf.Tensor:
+    """(N, T) vocabulary ids of (N, T) string `codes` ("" -> 0, unknown -> -1) after asserting N, T > 0,
+    that every code is in the vocabulary and that every row holds at least one code."""
+    non_empty = tf.debugging.assert_positive(
+        tf.size(codes), message=f"{signature}: `genre_codes` is empty; pass (N >= 1, T >= 1) codes padded with ''"
+    )
+    with tf.control_dependencies([non_empty]):
+        known = tf.debugging.Assert(
+            tf.reduce_all(ids >= 0),
+            [f"{signature}: genre codes not in the model's genre_vocabulary:", tf.boolean_mask(codes, ids < 0)],
+            summarize=10,
+        )
+        has_code = tf.debugging.Assert(
+            tf.reduce_all(tf.reduce_any(ids > 0, axis=1)),
+            [f"{signature}: a row of `genre_codes` holds only padding (''); give every row at least one code"],
+        )
+    with tf.control_dependencies([known, has_code]):
+        return tf.identity(ids)

@@ -1,0 +1,138 @@
+"""The joint audio / genre / playlist space of an exported contrastive model: zero-shot genre tagging.
+
+A contrastive variant maps audio, genre codes and LightFM playlist-side vectors into one 128-d space, so an
+audio clip's genres can be scored with no probe trained: the cosine similarity between the clip's embedding
+and each genre code's embedding.
+
+    space = JointSpace("runs/contr_cf_g/export")
+    space.tag_files(["song.mp3"], top_k=3)   # [[Tag("GN0100", "Ballad", 0.61), ...]]
+    space.genre_scores(space.embed_file("song.mp3")[None])   # (1, V) cosines, codes: space.vocabulary.codes
+
+Only the signatures the model has are usable: baselines have no joint space, `contr_g` no `embed_cf`,
+`contr_cf` no genre signatures; asking for a missing one raises `MissingSignatureError` naming it.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+import tensorflow as tf
+
+from cmir_tf.export.genre_vocabulary import GenreVocabulary
+from cmir_tf.export.saved_model import CF_SIGNATURE, GENRE_SIGNATURES
+
+
+class MissingSignatureError(ValueError):
+    """The SavedModel lacks a signature that the requested operation needs."""
+
+
+class Tag(NamedTuple):
+    code: str
+    name: str  # "" where the vocabulary has no name
+    score: float  # cosine similarity in [-1, 1]
+
+
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    """(N, D) rows scaled to unit L2 norm (zero rows stay zero)."""
+    x = np.asarray(x, dtype=np.float32)
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+class JointSpace:
+    """An exported cmir_tf SavedModel, seen as the joint space of its encoders.
+
+    Args:
+      model_dir: folder written by `cmir_tf.export.export_audio_encoder` (e.g. `RUN/export`).
+    """
+
+    def __init__(self, model_dir: str):
+        if not os.path.exists(os.path.join(model_dir, "saved_model.pb")):
+            raise FileNotFoundError(f"no SavedModel at {model_dir}")
+        self.model_dir = model_dir
+        self._loaded = tf.saved_model.load(model_dir)  # keeps the signatures' variables alive
+        self.signatures = self._loaded.signatures
+        asset = os.path.join(model_dir, "assets", "cmir_tf.json")
+        metadata = {}
+        if os.path.exists(asset):
+            with open(asset) as f:
+                metadata = json.load(f).get("metadata", {})
+        self.variant = str(metadata.get("variant", "unknown"))
+
+    @property
+    def has_genres(self) -> bool:
+        return all(name in self.signatures for name in GENRE_SIGNATURES)
+
+    @property
+    def has_cf(self) -> bool:
+        return CF_SIGNATURE in self.signatures
+
+    def require(self, signature: str, purpose: str) -> None:
+        """Raises `MissingSignatureError` unless the model has `signature` (needed for `purpose`)."""
+        if signature not in self.signatures:
+            modality = "genre" if signature in GENRE_SIGNATURES else "CF (playlist)"
+            raise MissingSignatureError(
+                f"{purpose} needs the `{signature}` signature, which the model at {self.model_dir} (variant "
+                f"{self.variant}) lacks: only contrastive variants trained with a {modality} encoder export it "
+                f"(signatures present: {', '.join(sorted(self.signatures))})"
+            )
+
+    @functools.cached_property
+    def vocabulary(self) -> GenreVocabulary:
+        """The genre codes (in genre-id order) and names the genre encoder knows."""
+        self.require("genre_vocabulary", "the genre vocabulary")
+        out = self.signatures["genre_vocabulary"]()
+        codes, names = ([b.decode("utf-8") for b in out[key].numpy().tolist()] for key in ("codes", "names"))
+        return GenreVocabulary(tuple(codes), tuple(names))
+
+    def embed_genres(self, genre_codes: Sequence[Sequence[str]]) -> np.ndarray:
+        """Per item a list of genre codes (any lengths >= 1) -> (N, 128) joint-space embeddings."""
+        self.require("embed_genres", "embedding genre codes")
+        width = max((len(codes) for codes in genre_codes), default=0)
+        padded = [list(codes) + [""] * (width - len(codes)) for codes in genre_codes]
+        codes = tf.constant(padded, dtype=tf.string, shape=[len(padded), width])
+        return self.signatures["embed_genres"](genre_codes=codes)["embedding"].numpy()
+
+    @functools.cached_property
+    def genre_embeddings(self) -> np.ndarray:
+        """(V, 128) unit-norm embedding of each vocabulary code on its own, rows in `vocabulary.codes` order."""
+        return unit_rows(self.embed_genres([[code] for code in self.vocabulary.codes]))
+
+    def embed_cf(self, cf: np.ndarray) -> np.ndarray:
+        """(N, 301) LightFM vectors (300 factors, then the bias) -> (N, 128) joint-space embeddings."""
+        self.require(CF_SIGNATURE, "embedding CF vectors")
+        return self.signatures[CF_SIGNATURE](cf=tf.constant(cf, dtype=tf.float32))["embedding"].numpy()
+
+    def embed_waveform(self, waveform: np.ndarray) -> np.ndarray:
+        """(n,) 16 kHz mono float waveform in [-1, 1] -> (128,) mean of its chunks' joint-space embeddings."""
+        out = self.signatures["embed_waveform"](waveform=tf.constant(waveform, dtype=tf.float32))
+        return out["mean_embedding"].numpy()
+
+    def embed_file(self, path: str, segment: str = "full") -> np.ndarray:
+        """An audio file (any format `cmir_tf.audio.load_audio` decodes) -> (128,) joint-space embedding."""
+        from cmir_tf import audio  # imported here: only file embedding needs the decoders
+
+        return self.embed_waveform(audio.select_segment(audio.load_audio(path), segment))
+
+    def genre_scores(self, audio_embeddings: np.ndarray) -> np.ndarray:
+        """(N, 128) audio embeddings -> (N, V) zero-shot scores: cosine to each vocabulary code."""
+        return unit_rows(audio_embeddings) @ self.genre_embeddings.T
+
+    def tags(self, audio_embeddings: np.ndarray, top_k: int = 5) -> list[list[Tag]]:
+        """The `top_k` best-scoring genre codes of each of the (N, 128) audio embeddings, best first."""
+        scores = self.genre_scores(audio_embeddings)
+        vocabulary = self.vocabulary
+        best = np.argsort(-scores, axis=1, kind="stable")[:, :top_k]
+        return [[Tag(vocabulary.codes[j], vocabulary.names[j], float(row[j])) for j in top] for row, top in
+                zip(scores, best)]
+
+    def tag_files(self, paths: Sequence[str], top_k: int = 5, segment: str = "full") -> list[list[Tag]]:
+        """`tags` of audio files (decoding errors propagate, naming the file)."""
+        self.require("embed_genres", "zero-shot genre tagging")
+        if not paths:
+            return []
+        return self.tags(np.stack([self.embed_file(path, segment) for path in paths]), top_k)

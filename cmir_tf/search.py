@@ -1,0 +1,116 @@
+"""On-disk Annoy index of a folder of audio in the joint space: songs for a genre, songs like a song.
+
+An index is a folder: `songs.ann` (angular Annoy forest over the songs' 128-d joint-space embeddings, item i
+= song i), `songs.npy` (those embeddings, float32) and `index.json` (the song paths, the model folder and its
+fingerprint). It is built in a temporary folder next to its destination and renamed into place, so a killed
+build leaves no half-written index.
+
+    index = build_index(JointSpace(model_dir), audio_files, "music.idx")
+    AudioIndex("music.idx").nearest(space.embed_genres([["GN0100"]])[0], top_k=10)  # [(path, cosine), ...]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+
+import annoy
+import numpy as np
+from tqdm import tqdm
+
+from cmir_tf.evaluation.embeddings import model_fingerprint
+from cmir_tf.joint import JointSpace, unit_rows
+
+ANNOY_FILE, VECTORS_FILE, META_FILE = "songs.ann", "songs.npy", "index.json"
+
+
+@dataclasses.dataclass
+class BuildSummary:
+    """What `build_index` did: songs indexed and (file, reason) of those that could not be decoded."""
+
+    indexed: int = 0
+    failed: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+
+
+def build_index(space: JointSpace, paths: Sequence[str], index_dir: str, *, n_trees: int = 50,
+                overwrite: bool = False, seed: int = 0) -> BuildSummary:
+    """Embeds `paths` (whole files, progress bar) and writes the index folder `index_dir` atomically.
+
+    Undecodable files are skipped and listed in the summary. Raises `FileExistsError` if `index_dir` exists
+    and not `overwrite`, `ValueError` if no file could be embedded.
+    """
+    index_dir = os.path.abspath(index_dir)
+    if os.path.exists(index_dir) and not overwrite:
+        raise FileExistsError(f"{index_dir} exists; pass --overwrite to replace it")
+    summary, kept, vectors = BuildSummary(), [], []
+    progress = tqdm(paths, unit="file", desc="indexing")
+    for path in progress:
+        try:
+            vectors.append(space.embed_file(path))
+        except (ValueError, OSError) as e:  # AudioDecodeError, unreadable file
+            summary.failed.append((path, str(e)))
+            progress.set_postfix(failed=len(summary.failed))
+            continue
+        kept.append(os.path.abspath(path))
+    if not kept:
+        raise ValueError(f"none of the {len(paths)} audio files could be embedded")
+    vectors = np.stack(vectors).astype(np.float32)
+    parent = os.path.dirname(index_dir)
+    os.makedirs(parent, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=parent, prefix=".index-") as scratch:
+        staged = os.path.join(scratch, "index")
+        os.mkdir(staged)
+        forest = annoy.AnnoyIndex(vectors.shape[1], "angular")
+        forest.set_seed(seed)
+        for i, vector in enumerate(vectors):
+            forest.add_item(i, vector)
+        forest.build(n_trees, n_jobs=1)
+        forest.save(os.path.join(staged, ANNOY_FILE))
+        np.save(os.path.join(staged, VECTORS_FILE), vectors)
+        meta = {"paths": kept, "model": os.path.abspath(space.model_dir), "model_key": model_fingerprint(space.model_dir),
+                "dim": int(vectors.shape[1]), "n_trees": n_trees}
+        with open(os.path.join(staged, META_FILE), "w") as f:
+            json.dump(meta, f, indent=1)
+        if os.path.exists(index_dir):
+            shutil.move(index_dir, os.path.join(scratch, "replaced"))
+        os.replace(staged, index_dir)
+    summary.indexed = len(kept)
+    return summary
+
+
+class AudioIndex:
+    """A folder written by `build_index`, for nearest-song queries by cosine similarity."""
+
+    def __init__(self, index_dir: str):
+        meta_path = os.path.join(index_dir, META_FILE)
+        if not os.path.exists(meta_path):
+            raise FileNotFoundError(f"{index_dir} is not a cmir-search index (no {META_FILE}); build one with "
+                                    "`cmir-search index DIR --model=... --index=...`")
+        with open(meta_path) as f:
+            meta = json.load(f)
+        self.paths: list[str] = meta["paths"]
+        self.model_dir: str = meta["model"]
+        self.model_key: str = meta["model_key"]
+        self.vectors = np.load(os.path.join(index_dir, VECTORS_FILE))
+        self._forest = annoy.AnnoyIndex(int(meta["dim"]), "angular")
+        self._forest.load(os.path.join(index_dir, ANNOY_FILE))
+
+    def check_model(self, space: JointSpace) -> None:
+        """Raises `ValueError` unless `space` is the model the index was built with."""
+        if model_fingerprint(space.model_dir) != self.model_key:
+            raise ValueError(f"the index was built with the model {self.model_dir} ({self.model_key}), not with "
+                             f"{space.model_dir}: query it with the same model or rebuild it")
+
+    def nearest(self, vector: np.ndarray, top_k: int = 10, exclude: str | None = None) -> list[tuple[str, float]]:
+        """The `top_k` indexed songs most cosine-similar to the (128,) `vector`, best first, as (path, cosine);
+        `exclude` (a path) is left out, e.g. the query song itself."""
+        ids = self._forest.get_nns_by_vector(np.asarray(vector, np.float32), top_k + 1, search_k=-1)
+        if exclude is not None:
+            ids = [i for i in ids if self.paths[i] != os.path.abspath(exclude)]
+        ids = ids[:top_k]
+        cosines = unit_rows(self.vectors[ids]) @ unit_rows(np.asarray(vector)[None])[0] if ids else []
+        return [(self.paths[i], float(c)) for i, c in zip(ids, cosines)]

@@ -1,0 +1,140 @@
+"""`cmir-search`: zero-shot genre tags and song search in the joint space of an exported contrastive model.
+
+    cmir-search tags FILES... --model=DIR [--top_k=5]        zero-shot genre tags of audio files
+    cmir-search index FOLDER --model=DIR --index=OUT         on-disk Annoy index of a folder of audio
+    cmir-search genre GN0100 --index=OUT [--top_k=10]        the indexed songs closest to a genre code
+    cmir-search similar FILE --index=OUT [--top_k=10]        the indexed songs closest to a song
+
+`genre` and `similar` use the model the index was built with (or `--model`, which must be the same one).
+Output lines are tab-separated. Exit status: 0 on success, 1 when some audio files could not be decoded
+(the others are processed), 2 for usage errors, including a model without the needed signature (`tags`
+and `genre` need a variant trained with genres: `contr_g` or `contr_cf_g`).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from absl import app, flags
+
+from cmir_tf.export.embed_cli import find_inputs
+from cmir_tf.joint import JointSpace, MissingSignatureError
+from cmir_tf.search import AudioIndex, build_index
+
+FLAGS = flags.FLAGS
+COMMANDS = ("tags", "index", "genre", "similar")
+
+
+def define_flags() -> None:
+    """Declares the flags; called by `main`, not at import, so that importing this module adds no flags."""
+    flags.DEFINE_string("model", None, "SavedModel folder of a contrastive variant (RUN/export).")
+    flags.DEFINE_string("index", None, "Index folder (written by `index`, read by `genre` and `similar`).")
+    flags.DEFINE_integer("top_k", None, "Results per query (default: 5 tags, 10 songs).", lower_bound=1)
+    flags.DEFINE_integer("n_trees", 50, "Annoy trees of a new index.", lower_bound=1)
+    flags.DEFINE_bool("overwrite", False, "Replace an existing --index folder.")
+
+
+class UsageError(ValueError):
+    """A mistake in the command line or a model unfit for the command: exit status 2."""
+
+
+def _need(flag: str, command: str) -> str:
+    value = getattr(FLAGS, flag)
+    if not value:
+        raise UsageError(f"`{command}` needs --{flag}")
+    return value
+
+
+def _space(model_dir: str) -> JointSpace:
+    if not os.path.exists(os.path.join(model_dir, "saved_model.pb")):
+        raise UsageError(f"--model={model_dir}: no SavedModel there")
+    return JointSpace(model_dir)
+
+
+def _print_failed(failed: list[tuple[str, str]]) -> int:
+    for path, reason in failed:
+        print(f"cmir-search: failed: {path}: {reason}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def tags(files: list[str]) -> int:
+    space = _space(_need("model", "tags"))
+    space.require("embed_genres", "zero-shot genre tagging (`cmir-search tags`)")
+    failed = []
+    for path in files:
+        try:
+            (found,) = space.tag_files([path], top_k=FLAGS.top_k or 5)
+        except (ValueError, OSError) as e:
+            failed.append((path, str(e)))
+            continue
+        print("\t".join([path] + [" ".join(filter(None, (t.code, t.name, f"{t.score:.3f}"))) for t in found]))
+    return _print_failed(failed)
+
+
+def index(folders: list[str]) -> int:
+    if len(folders) != 1 or not os.path.isdir(folders[0]):
+        raise UsageError(f"`index` takes one folder of audio, got {folders}")
+    out = _need("index", "index")
+    if os.path.exists(out) and not FLAGS.overwrite:
+        raise UsageError(f"--index={out} exists; pass --overwrite to replace it")
+    paths = [source for source, _ in find_inputs(folders)]
+    if not paths:
+        raise UsageError(f"no audio files below {folders[0]}")
+    summary = build_index(_space(_need("model", "index")), paths, out, n_trees=FLAGS.n_trees, overwrite=True)
+    print(f"cmir-search: indexed {summary.indexed} of {len(paths)} files into {out}", file=sys.stderr)
+    return _print_failed(summary.failed)
+
+
+def _query(command: str) -> tuple[AudioIndex, JointSpace]:
+    index_dir = _need("index", command)
+    if not os.path.isdir(index_dir):
+        raise UsageError(f"--index={index_dir}: no such index folder")
+    found = AudioIndex(index_dir)
+    space = _space(FLAGS.model or found.model_dir)
+    found.check_model(space)
+    return found, space
+
+
+def genre(codes: list[str]) -> int:
+    if len(codes) != 1:
+        raise UsageError(f"`genre` takes one genre code, got {codes}")
+    found, space = _query("genre")
+    space.require("embed_genres", "ranking songs for a genre (`cmir-search genre`)")
+    if codes[0] not in space.vocabulary.codes:
+        raise UsageError(f"genre code {codes[0]!r} is not in the model's vocabulary of {len(space.vocabulary.codes)} "
+                         f"codes (e.g. {', '.join(space.vocabulary.codes[:5])})")
+    for path, cosine in found.nearest(space.embed_genres([codes])[0], FLAGS.top_k or 10):
+        print(f"{cosine:.3f}\t{path}")
+    return 0
+
+
+def similar(files: list[str]) -> int:
+    if len(files) != 1 or not os.path.isfile(files[0]):
+        raise UsageError(f"`similar` takes one audio file, got {files}")
+    found, space = _query("similar")
+    for path, cosine in found.nearest(space.embed_file(files[0]), FLAGS.top_k or 10, exclude=files[0]):
+        print(f"{cosine:.3f}\t{path}")
+    return 0
+
+
+def _main(argv: list[str]) -> int:
+    try:
+        if len(argv) < 2 or argv[1] not in COMMANDS:
+            raise UsageError(f"give a command, one of {', '.join(COMMANDS)}, then its arguments")
+        if len(argv) < 3:
+            raise UsageError(f"`{argv[1]}` needs arguments")
+        return {"tags": tags, "index": index, "genre": genre, "similar": similar}[argv[1]](argv[2:])
+    except (UsageError, MissingSignatureError) as e:
+        print(f"cmir-search: error: {e}", file=sys.stderr)
+        return 2
+
+
+def main() -> None:
+    """Console-script entry point (`cmir-search`)."""
+    define_flags()
+    app.run(_main)
+
+
+if __name__ == "__main__":
+    main()
