@@ -89,7 +89,7 @@ def embed_tracks(
             track = np.asarray(load(keys[index]), dtype=np.float32)
         except (ValueError, OSError) as e:  # undecodable file, bad spectrogram
             errors[int(index)] = e
-            return np.zeros([0] * spec.shape.rank, np.float32), False
+            return np.zeros([d or 0 for d in spec.shape.as_list()], np.float32), False
         lengths[int(index)] = len(track)
         return track, True
 
