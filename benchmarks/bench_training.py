@@ -22,17 +22,19 @@ import os
 
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # before TensorFlow loads; the entry points' default too
 
-import platform  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
+# ruff: noqa: E402
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from absl import app, flags  # noqa: E402
+import platform
+import time
+from collections.abc import Callable
 
-from cmir_tf.models import build_audio_encoder, build_variant  # noqa: E402
-from cmir_tf.training.loop import make_train_step  # noqa: E402
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import app, flags
+
+from cmir_tf.models import build_audio_encoder, build_variant
+from cmir_tf.training.loop import make_train_step
 
 flags.DEFINE_integer("batch_size", 64, "Global batch size.")
 flags.DEFINE_integer("steps", 4, "Timed steps per timing.")
