@@ -1,14 +1,22 @@
-"""Real-time factor of file -> embedding: decode + resample + log-mel + CNN, float32 vs mixed_bfloat16.
+"""Embedding speed: batched chunk throughput of the exported model, and file -> embedding real-time factor.
 
-    python benchmarks/bench_embedding_rtf.py [--seconds=30] [--repeats=3]
+    python benchmarks/bench_embedding_rtf.py [--seconds=30] [--repeats=3] [--files=16]
 
-The input is a synthetic music-like 44.1 kHz stereo FLAC (decoding and resampling are part of the cost).
-For each dtype policy a random encoder is exported to a SavedModel and reloaded, then
-`load_audio` + `embed_waveform` is timed (median of `--repeats` after one warm-up run).
-RTF = processing time / audio duration (below 1: faster than real time).
+1. Chunks/s at batch 128 (float32): the Keras encoder's forward pass alone (a `tf.function`, inference mode)
+   against the exported SavedModel's `embed_mel` signature, and against the whole batched path of
+   evaluate.py / cmir-embed (`chunk_batches.embed_tracks`: parallel decoding and resampling of `--files`
+   FLAC files, log-mel, 128 chunks a call). Goal (issue 12): the exported model >= 80% of the Keras rate.
+2. Real-time factor of one file through `embed_waveform`, float32 vs mixed_bfloat16: the input is a
+   synthetic music-like 44.1 kHz stereo FLAC (decoding and resampling are part of the cost); for each dtype
+   policy a random encoder is exported to a SavedModel and reloaded. RTF = processing time / audio duration.
+Times are medians of `--repeats` runs after one warm-up run.
 """
 
 import os
+
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # before TensorFlow loads; the entry points' default too
+
+# ruff: noqa: E402
 import statistics
 import tempfile
 import time
@@ -21,10 +29,12 @@ from absl import app, flags
 
 from cmir_tf.audio import load_audio
 from cmir_tf.export import export_audio_encoder
+from cmir_tf.export.chunk_batches import BATCH_CHUNKS, WAVEFORM, embed_tracks, load_embed_mel
 from cmir_tf.models import build_audio_encoder
 
 flags.DEFINE_float("seconds", 30.0, "Duration of the benchmark file.")
-flags.DEFINE_integer("repeats", 3, "Timed runs per policy.")
+flags.DEFINE_integer("repeats", 3, "Timed runs per measurement.")
+flags.DEFINE_integer("files", 16, "Files of `--seconds` each for the batched file path.")
 FLAGS = flags.FLAGS
 
 POLICIES = ("float32", "mixed_bfloat16")
@@ -64,15 +74,39 @@ def time_policy(policy: str, audio_path: str, scratch: str) -> float:
     return median_seconds(lambda: embed(waveform=tf.constant(load_audio(audio_path)))["mean_features"].numpy())
 
 
+def chunk_rates(audio_path: str, scratch: str) -> dict[str, float]:
+    """Chunks/s of the Keras forward pass, the exported `embed_mel` and the batched file path."""
+    encoder = build_audio_encoder()
+    chunks = np.random.default_rng(0).normal(-40, 15, (BATCH_CHUNKS, 256, 48)).astype(np.float32)
+    forward = tf.function(lambda x: encoder(x, training=False)["features"])
+    embed_chunks, _loaded = load_embed_mel(export_audio_encoder(encoder, os.path.join(scratch, "chunks")), "features")
+    counted = []
+    paths = [audio_path] * FLAGS.files
+
+    def embed_files() -> None:
+        counted[:] = [len(rows) for _, rows, _ in embed_tracks(embed_chunks, paths, load_audio, WAVEFORM)]
+
+    files_seconds = median_seconds(embed_files)
+    return {
+        "Keras encoder forward": BATCH_CHUNKS / median_seconds(lambda: forward(tf.constant(chunks)).numpy()),
+        "exported embed_mel": BATCH_CHUNKS / median_seconds(lambda: embed_chunks(chunks)),
+        f"exported, {FLAGS.files} FLAC files end to end": sum(counted) / files_seconds,
+    }
+
+
 def main(argv: list[str]) -> None:
     del argv
     with tempfile.TemporaryDirectory() as scratch:
         audio_path = os.path.join(scratch, "music.flac")
         sf.write(audio_path, music_like(FLAGS.seconds, 44100), 44100)
+        rates = chunk_rates(audio_path, scratch)
         seconds = {policy: time_policy(policy, audio_path, scratch) for policy in POLICIES}
         decode = median_seconds(lambda: load_audio(audio_path))
     print(f"cores (os.cpu_count): {os.cpu_count()}, TensorFlow {tf.__version__}, "
           f"devices: {[d.device_type for d in tf.config.list_physical_devices()]}")
+    keras_rate = rates["Keras encoder forward"]
+    for name, rate in rates.items():
+        print(f"{name:>36}: {rate:.1f} chunks/s at batch {BATCH_CHUNKS} = {rate / keras_rate:.0%} of the Keras rate")
     print(f"file: {FLAGS.seconds:.1f} s, 44.1 kHz stereo FLAC; median of {FLAGS.repeats} runs")
     for policy, elapsed in seconds.items():
         print(f"{policy:>15}: {elapsed:.3f} s per file, RTF {elapsed / FLAGS.seconds:.4f} "

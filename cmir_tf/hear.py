@@ -4,37 +4,36 @@
     scene = get_scene_embeddings(audio, model)  # audio: tf.Tensor (n_sounds, n_samples) at 16 kHz
     embeddings, timestamps = get_timestamp_embeddings(audio, model)
 
-Each sound is cut into non-overlapping 256-frame (4.096 s) chunks (`embed_waveform`); the timestamp
-embeddings are the chunk embeddings, stamped at the chunk centres, and the scene embedding is their mean.
+Each sound is cut into non-overlapping 256-frame (4.096 s) chunks, as `embed_waveform` cuts it; the chunks
+of all sounds go through the model's `embed_mel` together, 128 a call. The timestamp embeddings are the chunk
+embeddings, stamped at the chunk centres inside the sound, and the scene embedding is their mean.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
+import numpy as np
 import tensorflow as tf
 
 from cmir_tf.audio import chunk_centers_ms, num_frames
 from cmir_tf.constants import CHUNK_FRAMES, EMBEDDING_DIM, FEATURES_DIM, SAMPLE_RATE
+from cmir_tf.export.chunk_batches import EmbedChunks, embed_chunk_batches, load_embed_mel, waveform_chunks
 
 OUTPUT_DIMS = {"features": FEATURES_DIM, "embedding": EMBEDDING_DIM}
 
 
 class HearModel:
-    """What `load_model` returns: the `embed_waveform` function plus the sizes HEAR reads.
+    """What `load_model` returns: the chunk embedder plus the sizes HEAR reads.
 
     Args:
-      embed_waveform: `embed_waveform` of an exported SavedModel (or of an `AudioEncoderModule`).
+      embed_chunks: (B, 256, 48) log-mel chunks -> (B, D) numpy function (`load_embed_mel`).
       output: "features" (1024-d CNN output, what the authors evaluated downstream) or "embedding" (128-d).
-      owner: object that must stay alive for `embed_waveform` to work (the loaded SavedModel).
+      owner: object that must stay alive for `embed_chunks` to work (the loaded SavedModel).
     """
 
     sample_rate = SAMPLE_RATE
 
-    def __init__(self, embed_waveform: Callable[[tf.Tensor], dict], output: str = "features", owner=None):
-        if output not in OUTPUT_DIMS:
-            raise ValueError(f"output must be one of {sorted(OUTPUT_DIMS)}, got {output!r}")
-        self.embed_waveform = embed_waveform
+    def __init__(self, embed_chunks: EmbedChunks, output: str = "features", owner=None):
+        self.embed_chunks = embed_chunks
         self.output = output
         self.scene_embedding_size = OUTPUT_DIMS[output]
         self.timestamp_embedding_size = OUTPUT_DIMS[output]
@@ -42,15 +41,20 @@ class HearModel:
 
 
 def load_model(model_file_path: str = "", output: str = "features") -> HearModel:
-    """Loads an exported SavedModel folder; with no path, a randomly initialised encoder (for API checks)."""
+    """Loads an exported SavedModel folder; with no path, a randomly initialised encoder (for API checks).
+
+    Raises `ValueError` for an unknown `output` and `NotACmirModelError` (a `ValueError`) for a folder that
+    is not a cmir-tf SavedModel."""
+    if output not in OUTPUT_DIMS:
+        raise ValueError(f"output must be one of {sorted(OUTPUT_DIMS)}, got {output!r}")
     if model_file_path:
-        loaded = tf.saved_model.load(model_file_path)
-        return HearModel(loaded.embed_waveform, output, owner=loaded)
+        embed_chunks, loaded = load_embed_mel(model_file_path, output)
+        return HearModel(embed_chunks, output, owner=loaded)
     from cmir_tf.export.saved_model import AudioEncoderModule  # builds Keras models: only when needed
     from cmir_tf.models import build_audio_encoder
 
     module = AudioEncoderModule(build_audio_encoder())
-    return HearModel(module.embed_waveform, output, owner=module)
+    return HearModel(lambda mel: module.embed_mel(tf.constant(mel))[output].numpy(), output, owner=module)
 
 
 def _check_audio(audio: tf.Tensor) -> tf.Tensor:
@@ -69,18 +73,19 @@ def get_timestamp_embeddings(audio: tf.Tensor, model: HearModel) -> tuple[tf.Ten
 
     Returns:
       embeddings float32 (n_sounds, n_chunks, D) and timestamps float32 (n_sounds, n_chunks), the chunk
-      centres in ms; n_chunks = ceil((1 + ceil(n_samples / 256)) / 256).
+      centres in ms (inside the sound); n_chunks = ceil((1 + ceil(n_samples / 256)) / 256).
     """
     audio = _check_audio(audio)
     n_sounds, n_samples = audio.shape
     n_chunks = -(-num_frames(n_samples) // CHUNK_FRAMES)
-    per_sound = [model.embed_waveform(sound)[model.output] for sound in tf.unstack(audio)]
-    if per_sound:
-        embeddings = tf.stack(per_sound)
+    dim = model.timestamp_embedding_size
+    if n_sounds:
+        chunks = np.concatenate([waveform_chunks(sound).numpy() for sound in tf.unstack(audio)])
+        embeddings = embed_chunk_batches(model.embed_chunks, chunks).reshape(n_sounds, n_chunks, dim)
     else:
-        embeddings = tf.zeros([0, n_chunks, model.timestamp_embedding_size])
-    timestamps = tf.tile(chunk_centers_ms(n_chunks)[tf.newaxis], [n_sounds, 1])
-    return embeddings, timestamps
+        embeddings = np.zeros([0, n_chunks, dim], np.float32)
+    timestamps = tf.tile(chunk_centers_ms(num_frames(n_samples))[tf.newaxis], [n_sounds, 1])
+    return tf.constant(embeddings), timestamps
 
 
 def get_scene_embeddings(audio: tf.Tensor, model: HearModel) -> tf.Tensor:

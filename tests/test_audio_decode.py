@@ -5,7 +5,7 @@ import pytest
 import soundfile as sf
 import tensorflow as tf
 
-from cmir_tf.audio import AudioDecodeError, chunk_centers_ms, chunk_mel, load_audio, select_segment
+from cmir_tf.audio import AudioDecodeError, chunk_centers_ms, chunk_mel, load_audio, num_frames, select_segment
 
 
 def _sine(rate: int, seconds: float, hz: float = 440.0, amplitude: float = 0.5) -> np.ndarray:
@@ -103,5 +103,9 @@ def test_chunk_mel_tiles_a_track_shorter_than_a_chunk():
         chunk_mel(np.zeros((0, 48), np.float32))
 
 
-def test_chunk_centres_in_ms():
-    np.testing.assert_allclose(chunk_centers_ms(3).numpy(), [2040.0, 6136.0, 10232.0])
+def test_chunk_centres_in_ms_lie_inside_the_track():
+    np.testing.assert_allclose(chunk_centers_ms(768).numpy(), [2040.0, 6136.0, 10232.0])  # three full chunks
+    np.testing.assert_allclose(chunk_centers_ms(300).numpy(), [2040.0, (256 + 299) * 8.0])  # last chunk: 44 frames
+    one_second = chunk_centers_ms(num_frames(16000)).numpy()  # 64 frames, one wrapped chunk
+    np.testing.assert_allclose(one_second, [63 * 8.0])  # 504 ms, not 2,040 ms
+    assert 0 < one_second[0] < 1000

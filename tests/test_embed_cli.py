@@ -1,4 +1,5 @@
-"""`cmir-embed`: layout, batching across files, bad files, resumption, agreement with `embed_waveform`."""
+"""`cmir-embed`: layout, batching across files, bad files, resumption, agreement with `embed_waveform`,
+file modes, leftovers of killed writes, symlinked folders, non-cmir SavedModels."""
 
 import json
 import os
@@ -12,7 +13,8 @@ import tensorflow as tf
 
 from cmir_tf.audio import load_audio
 from cmir_tf.export import export_audio_encoder
-from cmir_tf.export.embed_cli import embed_files, find_inputs, load_embed_mel
+from cmir_tf.export.chunk_batches import NotACmirModelError, load_embed_mel
+from cmir_tf.export.embed_cli import embed_files, find_inputs
 from cmir_tf.models import build_audio_encoder
 
 
@@ -45,7 +47,7 @@ def music(tmp_path):
 def test_find_inputs_mirrors_folders_and_rejects_clashes(music, tmp_path):
     root, good = music
     inputs = find_inputs([str(root), str(root / "short.wav")])
-    names = [name for _, name in inputs]
+    names = [name for _, name in inputs.files]
     assert sorted(names) == sorted([f"music/{g}.npz" for g in good] + ["music/empty.wav.npz",
                                     "music/broken.mp3.npz", "short.wav.npz"])
     with pytest.raises(ValueError, match="same outputs"):
@@ -64,12 +66,11 @@ def test_embeds_batches_across_files_skips_bad_and_resumes(model_dir, music, tmp
         return embed_mel(mel)
 
     out = str(tmp_path / "out")
-    inputs = find_inputs([str(root)])
+    inputs = find_inputs([str(root)]).files
     summary = embed_files(inputs, out, recording_embed_mel, "embedding", "full", batch_size=4)
     assert summary.written == 4 and summary.skipped_existing == 0
     assert sorted(os.path.basename(f) for f, _ in summary.failed) == ["broken.mp3", "empty.wav"]
-    # 6 chunks from 4 files, in consecutive file groups of >= 4 chunks: fewer calls than files.
-    assert sum(batch_sizes) == 3 + 1 + 1 + 1 and len(batch_sizes) < 4 and max(batch_sizes) == 4
+    assert batch_sizes == [4, 2]  # 3 + 1 + 1 + 1 chunks of 4 files: full batches across files, then the rest
 
     loaded = tf.saved_model.load(model_dir)
     for name in good:
@@ -79,9 +80,10 @@ def test_embeds_batches_across_files_skips_bad_and_resumes(model_dir, music, tmp
         np.testing.assert_allclose(result["chunks"], expected, rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(result["mean"], expected.mean(axis=0), rtol=1e-5, atol=1e-5)
         assert result["timestamps_ms"].shape == (len(expected),) and str(result["output"]) == "embedding"
+        assert 0 < result["timestamps_ms"][-1] < 1000 * sf.info(str(root / name)).duration + 16
         assert np.isfinite(result["chunks"]).all()
     assert np.load(os.path.join(out, "music", "rock", "long.wav.npz"))["chunks"].shape == (3, 128)
-    assert not [f for _, _, files in os.walk(out) for f in files if f.startswith(".tmp-")]
+    assert not [f for _, _, files in os.walk(out) for f in files if f.startswith(".")]
 
     mtime = os.path.getmtime(os.path.join(out, "music", "silence.wav.npz"))
     batch_sizes.clear()
@@ -104,5 +106,54 @@ def test_command_line_exit_status(model_dir, music, tmp_path):
 def test_a_model_with_another_front_end_is_refused(tmp_path):
     (tmp_path / "model" / "assets").mkdir(parents=True)
     (tmp_path / "model" / "assets" / "cmir_tf.json").write_text(json.dumps({"front_end": {"n_mels": 96}}))
+    (tmp_path / "model" / "saved_model.pb").write_bytes(b"")
     with pytest.raises(ValueError, match="another front end"):
         load_embed_mel(str(tmp_path / "model"), "features")
+
+
+def test_outputs_get_the_umask_mode_and_a_killed_write_leaves_nothing_behind(model_dir, music, tmp_path):
+    root, _ = music
+    out = tmp_path / "out"
+    inputs = find_inputs([str(root / "short.wav"), str(root / "silence.wav")]).files
+    stale = out / ".short.wav.npz.partial"  # what a write killed inside np.savez leaves
+    out.mkdir()
+    stale.write_bytes(b"half an npz")
+    embed_mel, _loaded = load_embed_mel(model_dir, "embedding")
+    old = os.umask(0o027)
+    try:
+        assert embed_files(inputs, str(out), embed_mel, "embedding", "full", batch_size=4).written == 2
+    finally:
+        os.umask(old)
+    assert sorted(os.listdir(out)) == ["short.wav.npz", "silence.wav.npz"]  # the stale temporary was reused
+    assert {os.stat(out / f).st_mode & 0o777 for f in os.listdir(out)} == {0o640}
+
+
+def test_symlinked_folders_are_followed_and_loops_counted(music, tmp_path):
+    root, good = music
+    os.symlink(root / "rock", root / "linked")  # a second path to rock/
+    os.symlink(root, root / "rock" / "loop")  # back to the top
+    inputs = find_inputs([str(root)])
+    names = [name for _, name in inputs.files]
+    assert "music/linked/long.wav.npz" in names and "music/rock/long.wav.npz" not in names  # walked once
+    assert sorted(os.path.basename(p) for p in inputs.skipped_folders) == ["loop", "rock"]
+
+
+@pytest.mark.parametrize("make", ["empty_folder", "other_saved_model"])
+def test_a_folder_that_is_not_a_cmir_saved_model_is_a_usage_error(make, tmp_path, music):
+    model = tmp_path / "model"
+    if make == "other_saved_model":
+        module = tf.Module()
+        module.scale = tf.Variable(2.0)
+        tf.saved_model.save(module, str(model))
+    else:
+        model.mkdir()
+    with pytest.raises(NotACmirModelError, match="SavedModel"):
+        load_embed_mel(str(model), "features")
+    if make == "empty_folder":
+        return
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    command = [sys.executable, "-m", "cmir_tf.export.embed_cli", f"--model={model}", f"--output_dir={tmp_path}/o",
+               str(music[0] / "short.wav")]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(f"cmir-embed: error: {model}")

@@ -6,23 +6,19 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from cmir_tf.audio import load_audio, select_segment
-from cmir_tf.evaluation import ProbeConfig, evaluate_gtzan, evaluate_jamendo, gtzan, jamendo
+from cmir_tf.evaluation import ProbeConfig, evaluate_gtzan, evaluate_jamendo, gtzan, jamendo, probes
 from cmir_tf.evaluation.files import MissingFilesError
 
 CONFIG = ProbeConfig(epochs=25, patience=3, batch_size=16)
 
 
 class SpectrumEmbedder:
-    """Stand-in embedder: per 256-frame chunk (16 ms frames), the mean of 32 log band energies."""
+    """Stand-in embedder: per 256-frame chunk, its mean log-mel spectrum (48-d)."""
 
-    model_key, output, dim = "spectrum", "features", 32
+    model_key, output, dim = "spectrum", "features", 48
 
-    def embed_waveform_file(self, path: str, segment: str) -> np.ndarray:
-        waveform = select_segment(load_audio(path), segment)
-        frames = waveform[: len(waveform) // 256 * 256].reshape(-1, 256)
-        bands = np.log1p(np.abs(np.fft.rfft(frames, axis=1))[:, :128].reshape(len(frames), 32, 4).sum(axis=2))
-        return np.stack([bands[i:i + 256].mean(axis=0) for i in range(0, len(bands), 256)])
+    def embed_chunks(self, chunks: np.ndarray) -> np.ndarray:
+        return chunks.mean(axis=1)
 
 
 def _tone(rng, sample_rate, seconds, hz, noise=0.05, gain=0.5):
@@ -106,3 +102,24 @@ def test_jamendo_protocol_beats_random(tmp_path):
         assert scores["pr_auc"]["mean"] > baseline["pr_auc"]["mean"] + 0.1, category
     cache_files = [f for _, _, fs in os.walk(tmp_path / "cache") for f in fs]
     assert len(cache_files) == 1  # one track-mean cache shared by the three categories
+
+
+def test_repeats_reuse_one_compiled_probe_without_retracing(caplog):
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(40, 8)).astype(np.float32), rng.integers(0, 3, 40)
+    probe = probes.Probe(probes.build_genre_mlp(x, 3, hidden_units=4), "sparse_categorical_crossentropy",
+                         ProbeConfig(epochs=1, batch_size=16))
+    first_weights = []
+
+    def run():
+        first_weights.append(probe.model.get_layer("hidden").kernel.numpy().copy())  # after the previous repeat
+        probe.fit((x, y), (x, y))
+        return {"accuracy": float(np.mean(probe.predict(x).argmax(axis=1) == y))}
+
+    with caplog.at_level("WARNING", logger="tensorflow"):
+        probes.repeat(run, 6, seed=0, desc="test")
+    assert not [r for r in caplog.records if "retracing" in r.getMessage()]
+    probe._reinitialise()
+    kernel = probe.model.get_layer("hidden").kernel.numpy()
+    assert not np.allclose(kernel, first_weights[-1])  # fresh weights, not the trained ones
+    assert probe.model.optimizer.iterations.numpy() == 0

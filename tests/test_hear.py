@@ -37,7 +37,7 @@ def test_shapes_timestamps_and_consistency_with_embed_waveform(model_dir):
     embeddings, timestamps = hear.get_timestamp_embeddings(audio, model)
     assert embeddings.shape == (3, 2, 1024) and embeddings.dtype == tf.float32
     assert timestamps.shape == (3, 2)
-    np.testing.assert_allclose(timestamps.numpy(), [[2040.0, 6136.0]] * 3)  # chunk centres, ms
+    np.testing.assert_allclose(timestamps.numpy(), [[2040.0, 4552.0]] * 3)  # chunk centres inside the sound, ms
     assert np.all(np.diff(timestamps.numpy(), axis=1) > 0)
     loaded = tf.saved_model.load(model_dir)
     for k in range(3):
@@ -51,8 +51,9 @@ def test_shapes_timestamps_and_consistency_with_embed_waveform(model_dir):
 
 def test_short_sounds_empty_batches_and_bad_rank(model_dir):
     model = hear.load_model(model_dir, output="embedding")
-    embeddings, timestamps = hear.get_timestamp_embeddings(_audio(2, 1600), model)  # 0.1 s: one tiled chunk
+    embeddings, timestamps = hear.get_timestamp_embeddings(_audio(2, 16000), model)  # 1 s: one tiled chunk
     assert embeddings.shape == (2, 1, 128) and timestamps.shape == (2, 1)
+    np.testing.assert_allclose(timestamps.numpy(), [[504.0]] * 2)  # the middle of its 64 frames, inside the clip
     assert np.isfinite(embeddings.numpy()).all()
     embeddings, timestamps = hear.get_timestamp_embeddings(tf.zeros([0, 16000]), model)
     assert embeddings.shape == (0, 1, 128) and timestamps.shape == (0, 1)
@@ -64,3 +65,13 @@ def test_load_model_without_a_path_gives_an_untrained_encoder():
     model = hear.load_model()
     scene = hear.get_scene_embeddings(_audio(1, 8000), model)
     assert scene.shape == (1, 1024) and np.isfinite(scene.numpy()).all()
+
+
+def test_a_folder_that_is_not_a_cmir_saved_model_is_named(tmp_path):
+    module = tf.Module()
+    module.scale = tf.Variable(2.0)
+    tf.saved_model.save(module, str(tmp_path / "other"))
+    with pytest.raises(ValueError, match=r"other is not a cmir-tf audio-encoder SavedModel: .*'embed_mel'"):
+        hear.load_model(str(tmp_path / "other"))
+    with pytest.raises(ValueError, match="no SavedModel"):
+        hear.load_model(str(tmp_path))

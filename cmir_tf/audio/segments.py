@@ -53,9 +53,13 @@ def chunk_mel(mel: tf.Tensor) -> tf.Tensor:
     return tf.reshape(wrapped, [n_chunks, CHUNK_FRAMES, N_MELS])
 
 
-def chunk_centers_ms(n_chunks: int | tf.Tensor) -> tf.Tensor:
-    """float32 (n_chunks,) chunk centres in ms: frame `k` is centred at `256 k` samples (16 k ms), so
-    chunk `i` is centred at `(256 i + 127.5) * 16` ms."""
+def chunk_centers_ms(n_frames: int | tf.Tensor) -> tf.Tensor:
+    """float32 (ceil(n_frames / 256),) chunk centres in ms, inside the track: frame `k` is centred at `256 k`
+    samples (16 k ms) and chunk `i` covers frames `256 i ... min(256 i + 255, n_frames - 1)`, so a full chunk
+    is centred at `(256 i + 127.5) * 16` ms and the last one at the middle of the frames it really holds
+    (not of the frames wrapped in from the track's start)."""
     frame_ms = 1000.0 * HOP_LENGTH / SAMPLE_RATE
-    first_frames = tf.cast(tf.range(n_chunks) * CHUNK_FRAMES, tf.float32)
-    return (first_frames + (CHUNK_FRAMES - 1) / 2) * frame_ms
+    n_frames = tf.cast(n_frames, tf.int32)
+    first = tf.range((n_frames + CHUNK_FRAMES - 1) // CHUNK_FRAMES) * CHUNK_FRAMES
+    last = tf.minimum(first + CHUNK_FRAMES - 1, n_frames - 1)
+    return tf.cast(first + last, tf.float32) * (frame_ms / 2)

@@ -1,8 +1,9 @@
 """Embeddings for the downstream tasks: an exported SavedModel as an embedder, and an on-disk cache.
 
-Any SavedModel with the `embed_track_mel` and `embed_waveform` signatures of
-`cmir_tf.export.saved_model` can be evaluated, including imported ones. Both signatures split their input
-into non-overlapping 256-frame chunks; the embedder returns one row per chunk, either the 1024-d CNN
+Any SavedModel with the `embed_mel` signature of `cmir_tf.export.saved_model` can be evaluated, including
+imported ones. Tracks (audio files, stored spectrograms) are cut into non-overlapping 256-frame chunks as
+the SavedModel's own track signatures cut them, and the chunks of consecutive tracks share model calls of
+128 chunks (`cmir_tf.export.chunk_batches`). The embedder returns one row per chunk, either the 1024-d CNN
 `features` (what the authors' downstream code used) or the 128-d projected `embedding`.
 """
 
@@ -11,18 +12,19 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import IO, Protocol
 
 import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from cmir_tf.audio.recipe import check_front_end
 from cmir_tf.evaluation.files import MAX_NAMED, atomic_write, check_missing, find_by_stem
+from cmir_tf.export.chunk_batches import WAVEFORM, embed_tracks, load_embed_mel
 
 OUTPUTS = ("features", "embedding")
 SHARD = re.compile(r"shard-\d{5}\.npz")
+EmbedMany = Callable[[list[str]], Iterable[tuple[str, "np.ndarray | Exception"]]]  # keys -> (key, rows | error)
 
 
 class Embedder(Protocol):
@@ -32,11 +34,8 @@ class Embedder(Protocol):
     output: str  # "features" | "embedding"
     dim: int  # embedding dimension D
 
-    def embed_track_mel(self, mel: np.ndarray) -> np.ndarray:
-        """(T, 48) log-mel in dB -> (n_chunks, D) chunk embeddings."""
-
-    def embed_waveform_file(self, path: str, segment: str) -> np.ndarray:
-        """Audio file -> (n_chunks, D) chunk embeddings of its `segment` ("center29.1" | "full")."""
+    def embed_chunks(self, chunks: np.ndarray) -> np.ndarray:
+        """(B, 256, 48) float32 log-mel chunks in dB -> (B, D) float32 chunk embeddings."""
 
 
 def model_fingerprint(model_dir: str) -> str:
@@ -52,46 +51,22 @@ def model_fingerprint(model_dir: str) -> str:
 
 
 class SavedModelEmbedder:
-    """Chunk embeddings from an exported SavedModel.
+    """Chunk embeddings from an exported SavedModel's `embed_mel` signature.
 
     Args:
       model_dir: SavedModel folder written by `export_audio_encoder` (or an imported model).
       output: "features" (n_chunks, 1024) or "embedding" (n_chunks, 128).
+
+    Raises `ValueError` (`NotACmirModelError`) when `model_dir` is not such a SavedModel.
     """
 
     def __init__(self, model_dir: str, output: str = "features"):
         if output not in OUTPUTS:
             raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
-        if not os.path.exists(os.path.join(model_dir, "saved_model.pb")):
-            raise FileNotFoundError(f"no SavedModel at {model_dir}")
-        check_front_end(model_dir)  # raises FrontEndMismatchError
-        loaded = tf.saved_model.load(model_dir)
-        missing = {"embed_track_mel", "embed_waveform"} - set(loaded.signatures.keys())
-        if missing:
-            raise ValueError(f"SavedModel {model_dir} lacks the signatures {sorted(missing)}")
-        self._loaded = loaded  # keeps the signatures' variables alive
-        self._track_mel = loaded.signatures["embed_track_mel"]
-        self._waveform = loaded.signatures["embed_waveform"]
+        self.embed_chunks, self._loaded = load_embed_mel(model_dir, output)  # _loaded keeps the variables alive
         self.output = output
-        self.dim = int(self._track_mel.structured_outputs[output].shape[-1])
+        self.dim = int(self._loaded.signatures["embed_mel"].structured_outputs[output].shape[-1])
         self.model_key = model_fingerprint(model_dir)
-
-    def embed_track_mel(self, mel: np.ndarray) -> np.ndarray:
-        """(T, 48) float32 log-mel in dB -> (n_chunks, D) float32."""
-        out = self._track_mel(mel=tf.constant(mel, dtype=tf.float32))
-        return out[self.output].numpy()
-
-    def embed_waveform(self, waveform: np.ndarray) -> np.ndarray:
-        """(n,) float32 16 kHz mono waveform -> (n_chunks, D) float32."""
-        out = self._waveform(waveform=tf.constant(waveform, dtype=tf.float32))
-        return out[self.output].numpy()
-
-    def embed_waveform_file(self, path: str, segment: str) -> np.ndarray:
-        """Decodes `path`, keeps `segment` ("center29.1" | "full") -> (n_chunks, D) float32."""
-        from cmir_tf import audio  # imported here: only file embedding needs the decoders
-
-        waveform = audio.select_segment(audio.load_audio(path), segment)
-        return self.embed_waveform(np.asarray(waveform, dtype=np.float32))
 
 
 def dataset_key(name: str, root: str) -> str:
@@ -124,25 +99,25 @@ class EmbeddingCache:
     def __len__(self) -> int:
         return len(self._items)
 
-    def compute(self, keys: Iterable[str], embed: Callable[[str], np.ndarray], *, skip_errors: bool,
+    def compute(self, keys: Iterable[str], embed_many: EmbedMany, *, skip_errors: bool,
                 desc: str) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-        """Returns embeddings of `keys`, computing the uncached ones with `embed(key) -> (rows, D)`.
-
-        A `ValueError` or `OSError` from `embed` (e.g. an undecodable file) is re-raised naming the key,
-        or with `skip_errors` recorded in the second return value, `{key: error message}`.
+        """Returns embeddings of `keys`, computing the uncached ones with `embed_many(uncached keys)`, which
+        yields `(key, (rows, D) array)` per key, or `(key, exception)` for a `ValueError` / `OSError` (e.g. an
+        undecodable file). An exception is re-raised naming the key, or with `skip_errors` recorded in the
+        second return value, `{key: error message}`.
         """
         keys = list(dict.fromkeys(keys))
         todo = [k for k in keys if k not in self._items]
         failed: dict[str, str] = {}
         try:
-            for key in tqdm(todo, desc=desc, unit="item", disable=not todo):
-                try:
-                    rows = np.asarray(embed(key), dtype=np.float32)
-                except (ValueError, OSError) as e:
+            for key, rows in tqdm(embed_many(todo) if todo else (), desc=desc, unit="item", total=len(todo),
+                                  disable=not todo):
+                if isinstance(rows, Exception):
                     if not skip_errors:
-                        raise ValueError(f"{key}: {type(e).__name__}: {e}") from e
-                    failed[key] = f"{type(e).__name__}: {e}"
+                        raise ValueError(f"{key}: {type(rows).__name__}: {rows}") from rows
+                    failed[key] = f"{type(rows).__name__}: {rows}"
                     continue
+                rows = np.asarray(rows, dtype=np.float32)
                 if rows.ndim != 2 or rows.shape[0] == 0:
                     raise ValueError(f"{key}: expected (rows >= 1, D) embeddings, got {rows.shape}")
                 self._items[key] = rows
@@ -169,6 +144,19 @@ class EmbeddingCache:
         self._shards.append(name)
 
 
+def track_embedder(embedder: Embedder, load: Callable[[str], np.ndarray], spec: tf.TensorSpec,
+                   mean: bool) -> EmbedMany:
+    """`EmbedMany` over tracks that `load(key)` reads as `spec` (`chunk_batches.WAVEFORM` or `TRACK_MEL`),
+    batched across tracks; rows are the (n_chunks, D) chunk embeddings, or their (1, D) mean if `mean`."""
+
+    def embed_many(keys: Sequence[str]) -> Iterator[tuple[str, np.ndarray | Exception]]:
+        for key, rows, _ in embed_tracks(embedder.embed_chunks, keys, load, spec):
+            reduce = mean and not isinstance(rows, Exception)
+            yield key, rows.mean(axis=0, keepdims=True) if reduce else rows
+
+    return embed_many
+
+
 def embed_listed_files(embedder: Embedder, root: str, relpaths: Iterable[str], *, dataset: str, segment: str,
                        mean: bool, cache_dir: str | None, allow_missing: bool,
                        what: str) -> tuple[dict[str, np.ndarray], dict]:
@@ -181,17 +169,19 @@ def embed_listed_files(embedder: Embedder, root: str, relpaths: Iterable[str], *
       `{relpath: (n_chunks, D)}` chunk embeddings, or `{relpath: (1, D)}` chunk means if `mean`, and the skip
       report `{"missing": int, "undecodable": int, "first_skipped": [relpath, ...]}`.
     """
+    from cmir_tf import audio  # imported here: only file embedding needs the decoders
+
     relpaths = list(dict.fromkeys(relpaths))
     found = {rel: find_by_stem(os.path.join(root, rel)) for rel in relpaths}
     missing = [rel for rel, path in found.items() if path is None]
     check_missing(missing, len(relpaths), what, allow_missing)
 
-    def embed(rel: str) -> np.ndarray:
-        rows = embedder.embed_waveform_file(found[rel], segment)
-        return rows.mean(axis=0, keepdims=True) if mean else rows
+    def load(rel: str) -> np.ndarray:
+        return audio.select_segment(audio.load_audio(found[rel]), segment)
 
     cache = EmbeddingCache(cache_dir, embedder, dataset_key(f"{dataset}-{segment}{'-mean' if mean else ''}", root))
     present = [rel for rel in relpaths if found[rel] is not None]
-    embeddings, failed = cache.compute(present, embed, skip_errors=allow_missing, desc=f"embedding {dataset}")
+    embeddings, failed = cache.compute(present, track_embedder(embedder, load, WAVEFORM, mean),
+                                       skip_errors=allow_missing, desc=f"embedding {dataset}")
     skipped = missing + list(failed)
     return embeddings, {"missing": len(missing), "undecodable": len(failed), "first_skipped": skipped[:MAX_NAMED]}

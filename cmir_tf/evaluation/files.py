@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable, Iterable
 from typing import IO
 
@@ -51,20 +50,22 @@ def check_missing(missing: Iterable[str], n_listed: int, what: str, allow_missin
 
 
 def atomic_write(path: str, write: Callable[[IO[bytes]], None]) -> None:
-    """Calls `write(file)` on a temporary file next to `path`, then renames it to `path`.
+    """Calls `write(file)` on the temporary file `.<name>.partial` next to `path`, then renames it to `path`.
 
     Readers never see a half-written file; on error the temporary file is removed and `path` is untouched.
-    The file gets the usual permissions (0o666 less the umask), not `mkstemp`'s 0o600.
+    The temporary name is fixed, so a write killed outright (SIGKILL, power loss) leaves a file that the
+    next write of `path` overwrites and renames (one writer per output path). The file gets the usual
+    permissions (0o666 less the umask), not `mkstemp`'s 0o600.
     """
-    folder = os.path.dirname(os.path.abspath(path))
+    folder, name = os.path.split(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=os.path.basename(path) + ".", suffix=".tmp")
+    tmp = os.path.join(folder, f".{name}.partial")
     try:
-        with os.fdopen(fd, "wb") as f:
+        with open(tmp, "wb") as f:
             write(f)
         umask = os.umask(0)
         os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        os.chmod(tmp, 0o666 & ~umask)  # also when a stale temporary with other permissions was reused
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -91,10 +91,11 @@ def _protocol(embeddings: dict[str, np.ndarray], splits: dict[str, list[str]], c
     y_test = np.array([genre_of(p) for p in splits["test"] if p in embeddings])
     confusion = np.zeros((len(GENRES), len(GENRES)), dtype=np.int64)
 
+    probe = probes.Probe(probes.build_genre_mlp(x_train, len(GENRES)), "sparse_categorical_crossentropy", config)
+
     def run() -> dict[str, float]:
-        model = probes.build_genre_mlp(x_train, len(GENRES))
-        probes.train_probe(model, (x_train, y_train), (x_val, y_val), "sparse_categorical_crossentropy", config)
-        predicted = majority_vote(probes.predict(model, x_test), track, len(y_test))
+        probe.fit((x_train, y_train), (x_val, y_val))
+        predicted = majority_vote(probe.predict(x_test), track, len(y_test))
         np.add.at(confusion, (y_test, predicted), 1)
         return {"accuracy": float(np.mean(predicted == y_test))}
 

@@ -97,11 +97,11 @@ def _category_protocol(embeddings: dict[str, np.ndarray], splits: dict[str, list
     x = {s: np.stack([embeddings[t.path][0] for t in tracks]) for s, tracks in kept.items()}
     y = {s: multi_hot(tracks, vocabulary) for s, tracks in kept.items()}
 
+    probe = probes.Probe(probes.build_tagging_mlp(x["train"], len(vocabulary)), "binary_crossentropy", config)
+
     def run() -> dict[str, float]:
-        model = probes.build_tagging_mlp(x["train"], len(vocabulary))
-        probes.train_probe(model, (x["train"], y["train"]), (x["validation"], y["validation"]),
-                           "binary_crossentropy", config)
-        scores = macro_tagging_scores(y["test"], probes.predict(model, x["test"]))
+        probe.fit((x["train"], y["train"]), (x["validation"], y["validation"]))
+        scores = macro_tagging_scores(y["test"], probe.predict(x["test"]))
         return {"roc_auc": scores["roc_auc"], "pr_auc": scores["pr_auc"]}
 
     return probes.repeat(run, repeats, seed, desc)

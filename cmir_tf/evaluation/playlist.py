@@ -2,7 +2,7 @@
 
 Queries are the playlists with at least one test-set song: seeds = their songs outside the test set,
 candidates = all test-set songs, ground truth = the playlist's test-set songs. A song's vector is the mean of
-its chunk embeddings (`embed_track_mel` on its `arena_mel` spectrogram). For every seed, the k = 100 nearest
+its chunk embeddings (the chunks of its `arena_mel` spectrogram). For every seed, the k = 100 nearest
 candidates by angular distance are retrieved (Annoy, or exactly); a playlist's candidates are ranked by how
 many of its seeds retrieved them, ties by their summed cosine similarity to those seeds, and the top 100 are
 scored against the ground truth with NDCG@100 and MAP@100 (definitions in `cmir_tf.evaluation.metrics`).
@@ -23,9 +23,10 @@ from tqdm import tqdm
 
 from cmir_tf.data.melon import PLAYLIST_CHOICES
 from cmir_tf.evaluation import neighbours, protocol
-from cmir_tf.evaluation.embeddings import EmbeddingCache, Embedder, dataset_key
+from cmir_tf.evaluation.embeddings import EmbeddingCache, Embedder, dataset_key, track_embedder
 from cmir_tf.evaluation.files import MAX_NAMED, check_missing
 from cmir_tf.evaluation.metrics import average_precision_at_k, ndcg_at_k, relevance_matrix
+from cmir_tf.export.chunk_batches import TRACK_MEL
 
 K = 100
 
@@ -214,15 +215,16 @@ def embed_melon_songs(embedder: Embedder, melon_dir: str, song_ids: np.ndarray, 
     missing = [str(s) for s in song_ids if not os.path.isfile(mel_path(melon_dir, int(s)))]
     check_missing([mel_path(melon_dir, int(s)) for s in missing], len(song_ids), what, allow_missing)
 
-    def embed(key: str) -> np.ndarray:
+    def load(key: str) -> np.ndarray:
         mel = np.load(mel_path(melon_dir, int(key)))
-        if mel.ndim != 2 or mel.shape[0] != 48:
-            raise ValueError(f"expected a (48, T) spectrogram, got {mel.shape}")
-        return embedder.embed_track_mel(mel.T.astype(np.float32)).mean(axis=0, keepdims=True)
+        if mel.ndim != 2 or mel.shape[0] != 48 or mel.shape[1] == 0:
+            raise ValueError(f"expected a (48, T >= 1) spectrogram, got {mel.shape}")
+        return mel.T.astype(np.float32)
 
     cache = EmbeddingCache(cache_dir, embedder, dataset_key("melon-mean", melon_dir))
     missing_set = set(missing)
-    vectors, failed = cache.compute([str(s) for s in song_ids if str(s) not in missing_set], embed,
+    vectors, failed = cache.compute([str(s) for s in song_ids if str(s) not in missing_set],
+                                    track_embedder(embedder, load, TRACK_MEL, mean=True),
                                     skip_errors=allow_missing, desc="embedding Melon songs")
     skipped = missing + list(failed)
     return vectors, {"missing": len(missing), "undecodable": len(failed), "first_skipped": skipped[:MAX_NAMED]}

@@ -53,20 +53,50 @@ def build_tagging_mlp(x_train: np.ndarray, n_tags: int, hidden_units: tuple[int,
     return keras.Model(inputs, outputs, name="tagging_mlp")
 
 
-def train_probe(model: keras.Model, train: tuple[np.ndarray, np.ndarray], validation: tuple[np.ndarray, np.ndarray],
-                loss: str, config: ProbeConfig) -> keras.Model:
-    """Adam on `loss`, early stopping on validation loss, best weights restored; returns `model`."""
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=loss)
-    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience,
-                                         restore_best_weights=True)
-    model.fit(*train, validation_data=validation, epochs=config.epochs, batch_size=config.batch_size,
-              shuffle=True, callbacks=[stop], verbose=0)
-    return model
+class Probe:
+    """A probe MLP compiled once and re-initialised for every repeat.
 
+    Its train, evaluation and predict functions are traced once per input shape and reused by every
+    repeat (building a model per repeat retraced them each time: slow, and TensorFlow's retracing warning).
 
-def predict(model: keras.Model, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-    """Model outputs for `x` (n, D) -> (n, outputs) float32."""
-    return np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float32)
+    Args:
+      model: from `build_genre_mlp` / `build_tagging_mlp` (its `Normalization` already adapted).
+      loss: Keras loss name.
+      config: training settings.
+    """
+
+    def __init__(self, model: keras.Model, loss: str, config: ProbeConfig):
+        self.model = model
+        self.config = config
+        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=loss)
+
+    def _reinitialise(self) -> None:
+        """Draws fresh weights from each layer's initializers (seeded by Keras' global seed) and clears the
+        optimizer's state; the adapted `Normalization` statistics are kept."""
+        for layer in self.model.layers:
+            for name in ("kernel", "bias", "gamma", "beta", "moving_mean", "moving_variance"):
+                variable, initializer = getattr(layer, name, None), getattr(layer, f"{name}_initializer", None)
+                if variable is None or initializer is None:
+                    continue
+                config = initializer.get_config()
+                if "seed" in config:
+                    config["seed"] = None  # a new seed from the global one, not the layer's fixed seed
+                variable.assign(type(initializer).from_config(config)(variable.shape, dtype=variable.dtype))
+        for variable in self.model.optimizer.variables:
+            if not variable.path.endswith("learning_rate"):
+                variable.assign(keras.ops.zeros_like(variable))
+
+    def fit(self, train: tuple[np.ndarray, np.ndarray], validation: tuple[np.ndarray, np.ndarray]) -> None:
+        """Adam from fresh weights, early stopping on validation loss, best weights restored."""
+        self._reinitialise()
+        stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=self.config.patience,
+                                             restore_best_weights=True)
+        self.model.fit(*train, validation_data=validation, epochs=self.config.epochs,
+                       batch_size=self.config.batch_size, shuffle=True, callbacks=[stop], verbose=0)
+
+    def predict(self, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+        """Model outputs for `x` (n, D) -> (n, outputs) float32."""
+        return np.asarray(self.model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float32)
 
 
 def repeat(run: Callable[[], dict[str, float]], repeats: int, seed: int, desc: str) -> dict[str, dict]:

@@ -1,17 +1,21 @@
 """`cmir-embed`: audio files to embeddings with an exported SavedModel.
 
-    cmir-embed --model=DIR [--embedding=features|embedding] [--segment=full|center29.1] [--batch_size=32] \
+    cmir-embed --model=DIR [--embedding=features|embedding] [--segment=full|center29.1] [--batch_size=128] \
         --output_dir=OUT FILES_OR_DIRS...
 
 Writes one `.npz` per input: `chunks` (n_chunks, D) float32, the vectors of its non-overlapping 4.096 s
-chunks, `mean` (D,) float32, their mean, `timestamps_ms` (n_chunks,) float32, the chunk centres, and `output`,
-the embedding's name. A file argument `a/song.mp3` gives `OUT/song.mp3.npz`; a folder argument `a/music`
-gives `OUT/music/<path below a/music>.npz` for every audio file below it (by extension).
+chunks, `mean` (D,) float32, their mean, `timestamps_ms` (n_chunks,) float32, the chunk centres inside the
+file, and `output`, the embedding's name. A file argument `a/song.mp3` gives `OUT/song.mp3.npz`; a folder
+argument `a/music` gives `OUT/music/<path below a/music>.npz` for every audio file below it (by extension),
+following symlinked subfolders (a link back into a folder already walked is skipped and counted).
 
-Chunks of consecutive files are batched together through the model's `embed_mel` signature (the log-mel is
-computed here, by the same `cmir_tf.audio` code the SavedModel holds). Files are written atomically; outputs
-that already exist are skipped, so a rerun resumes. Files that cannot be decoded are skipped and listed at
-the end. Exit status: 0 when every input has its output, 1 when some inputs failed (the others are written).
+Files are decoded in parallel and the chunks of consecutive files share the model's `embed_mel` calls
+(`cmir_tf.export.chunk_batches`; the log-mel is computed by the same `cmir_tf.audio` code the SavedModel
+holds). Outputs are written atomically with the umask's permissions; outputs that already exist are
+skipped, so a rerun resumes (and overwrites the temporary file a killed run left). Files that cannot be
+decoded are skipped and listed at the end. Exit status: 0 when every input has its output, 1 when some
+inputs failed (the others are written), 2 for usage errors (no inputs, a missing path, a folder that is
+not a cmir-tf SavedModel).
 """
 
 from __future__ import annotations
@@ -20,24 +24,20 @@ import collections
 import dataclasses
 import os
 import sys
-import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 import numpy as np
-import tensorflow as tf
 from absl import app, flags
 from tqdm import tqdm
 
-from cmir_tf.audio import (
-    AUDIO_EXTENSIONS,
-    FrontEndMismatchError,
-    SEGMENT_MODES,
-    chunk_centers_ms,
-    check_front_end,
-    chunk_mel,
-    load_audio,
-    log_mel_spectrogram,
-    select_segment,
+from cmir_tf.audio import AUDIO_EXTENSIONS, SEGMENT_MODES, chunk_centers_ms, load_audio, num_frames, select_segment
+from cmir_tf.evaluation.files import atomic_write
+from cmir_tf.export.chunk_batches import (
+    BATCH_CHUNKS,
+    WAVEFORM,
+    EmbedChunks,
+    embed_tracks,
+    load_embed_mel,
 )
 
 FLAGS = flags.FLAGS
@@ -48,54 +48,64 @@ def define_flags() -> None:
     flags.DEFINE_string("model", None, "SavedModel folder written by cmir_tf.export.export_audio_encoder.")
     flags.DEFINE_enum("embedding", "features", ["features", "embedding"], "1024-d features or 128-d embedding.")
     flags.DEFINE_enum("segment", "full", list(SEGMENT_MODES), "Embed the whole file or its centred 29.1 s.")
-    flags.DEFINE_integer("batch_size", 32, "Chunks per model call, gathered across files.", lower_bound=1)
+    flags.DEFINE_integer("batch_size", BATCH_CHUNKS, "Chunks per model call, gathered across files.", lower_bound=1)
     flags.DEFINE_string("output_dir", None, "Folder for the .npz files.")
     flags.mark_flags_as_required(["model", "output_dir"])
 
 
-EmbedMel = Callable[[np.ndarray], np.ndarray]  # (B, 256, 48) log-mel -> (B, D)
+@dataclasses.dataclass
+class Inputs:
+    """What `find_inputs` found: (audio file, output name relative to the output folder) pairs, and the
+    folders not walked again because a symlink leads back into a folder already walked (a loop or a second
+    path to the same folder)."""
+
+    files: list[tuple[str, str]]
+    skipped_folders: list[str] = dataclasses.field(default_factory=list)
 
 
-@tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])
-def _waveform_chunks(waveform: tf.Tensor) -> tf.Tensor:
-    """(n,) 16 kHz waveform -> (n_chunks, 256, 48) log-mel chunks, as `embed_waveform` cuts them."""
-    return chunk_mel(log_mel_spectrogram(waveform))
+def _walk(folder: str) -> tuple[list[str], list[str]]:
+    """Audio files below `folder` (sorted, hidden names skipped, symlinked folders followed) and the folders
+    skipped because their real path was already walked."""
+    found, skipped, seen = [], [], set()
+    pending = [folder]
+    while pending:
+        current = pending.pop()
+        real = os.path.realpath(current)
+        if real in seen:
+            skipped.append(current)
+            continue
+        seen.add(real)
+        entries = sorted(e for e in os.listdir(current) if not e.startswith("."))
+        folders = [os.path.join(current, e) for e in entries if os.path.isdir(os.path.join(current, e))]
+        found += [os.path.join(current, e) for e in entries
+                  if e.lower().endswith(AUDIO_EXTENSIONS) and not os.path.isdir(os.path.join(current, e))]
+        pending += reversed(folders)
+    return sorted(found), skipped
 
 
-def find_inputs(paths: Iterable[str]) -> list[tuple[str, str]]:
-    """(audio file, output name relative to the output folder) for each file argument and each audio file
-    below each folder argument, in sorted order. Raises `ValueError` for missing paths or name clashes."""
-    found = []
+def find_inputs(paths: Iterable[str]) -> Inputs:
+    """The inputs of the file and folder arguments `paths`, in sorted order below each folder.
+    Raises `ValueError` for missing paths or name clashes."""
+    inputs = Inputs([])
     for path in paths:
         if os.path.isfile(path):
-            found.append((path, os.path.basename(path) + ".npz"))
+            inputs.files.append((path, os.path.basename(path) + ".npz"))
         elif os.path.isdir(path):
             top = os.path.basename(os.path.abspath(path))
-            for root, dirs, files in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                for name in sorted(files):
-                    if name.lower().endswith(AUDIO_EXTENSIONS) and not name.startswith("."):
-                        source = os.path.join(root, name)
-                        found.append((source, os.path.join(top, os.path.relpath(source, path)) + ".npz"))
+            files, skipped = _walk(path)
+            inputs.files += [(f, os.path.join(top, os.path.relpath(f, path)) + ".npz") for f in files]
+            inputs.skipped_folders += skipped
         else:
             raise ValueError(f"no such file or folder: {path}")
-    clashes = sorted(name for name, count in collections.Counter(name for _, name in found).items() if count > 1)
+    clashes = sorted(name for name, count in collections.Counter(name for _, name in inputs.files).items() if count > 1)
     if clashes:
         raise ValueError(f"several inputs would write the same outputs: {clashes[:5]}")
-    return found
+    return inputs
 
 
-def save_npz_atomic(path: str, **arrays: np.ndarray) -> None:
-    """`np.savez` to a temporary file in the same folder, then renamed onto `path`."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-", suffix=".npz")
-    try:
-        with os.fdopen(handle, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+def save_npz(path: str, **arrays: np.ndarray) -> None:
+    """`np.savez` written atomically (`cmir_tf.evaluation.files.atomic_write`)."""
+    atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
 @dataclasses.dataclass
@@ -107,74 +117,52 @@ class Summary:
     failed: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # (file, reason)
 
 
-def load_embed_mel(model_dir: str, output: str) -> tuple[EmbedMel, object]:
-    """The SavedModel's `embed_mel` as a numpy function (and the loaded object that keeps it alive).
-    Raises `FrontEndMismatchError` (a `ValueError`) when the model's front end is not this package's."""
-    check_front_end(model_dir)
-    loaded = tf.saved_model.load(model_dir)
-    signature = loaded.signatures["embed_mel"]
-    return (lambda mel: signature(mel=tf.constant(mel))[output].numpy()), loaded
-
-
-def embed_files(
-    inputs: list[tuple[str, str]], output_dir: str, embed_mel: EmbedMel, output: str, segment: str, batch_size: int
-) -> Summary:
-    """Embeds `inputs` (from `find_inputs`) into `output_dir`, batching chunks across files."""
+def embed_files(inputs: list[tuple[str, str]], output_dir: str, embed_chunks: EmbedChunks, output: str,
+                segment: str, batch_size: int) -> Summary:
+    """Embeds `inputs` (`find_inputs(...).files`) into `output_dir`, batching chunks across files."""
     summary = Summary()
-    pending: list[tuple[str, np.ndarray]] = []  # (output path, chunks) awaiting the model
-
-    def flush() -> None:
-        chunks = np.concatenate([c for _, c in pending])
-        vectors = np.concatenate([embed_mel(chunks[i : i + batch_size]) for i in range(0, len(chunks), batch_size)])
-        ends = np.cumsum([len(c) for _, c in pending])
-        for (path, _), file_vectors in zip(pending, np.split(vectors, ends[:-1])):
-            centres = chunk_centers_ms(len(file_vectors)).numpy()
-            save_npz_atomic(
-                path, chunks=file_vectors, mean=file_vectors.mean(axis=0), timestamps_ms=centres, output=output
-            )
-            summary.written += 1
-        pending.clear()
-
-    progress = tqdm(inputs, unit="file", desc="cmir-embed")
-    for source, name in progress:
+    todo = {}
+    for source, name in inputs:
         path = os.path.join(output_dir, name)
         if os.path.exists(path):
             summary.skipped_existing += 1
-            continue
-        try:
-            waveform = select_segment(load_audio(source), segment)
-        except (ValueError, OSError) as e:  # AudioDecodeError, NaN/inf samples, unreadable file
-            summary.failed.append((source, str(e)))
+        else:
+            todo[source] = path
+    tracks = embed_tracks(embed_chunks, list(todo), lambda source: select_segment(load_audio(source), segment),
+                          WAVEFORM, batch_size)
+    progress = tqdm(tracks, total=len(todo), unit="file", desc="cmir-embed")
+    for source, vectors, n_samples in progress:
+        if isinstance(vectors, Exception):  # AudioDecodeError, NaN/inf samples, unreadable file
+            summary.failed.append((source, str(vectors)))
             progress.set_postfix(failed=len(summary.failed))
             continue
-        pending.append((path, _waveform_chunks(waveform).numpy()))
-        if sum(len(c) for _, c in pending) >= batch_size:
-            flush()
-    if pending:
-        flush()
+        save_npz(todo[source], chunks=vectors, mean=vectors.mean(axis=0),
+                 timestamps_ms=chunk_centers_ms(num_frames(n_samples)).numpy(), output=np.array(output))
+        summary.written += 1
     return summary
 
 
 def _main(argv: list[str]) -> int:
-    paths = argv[1:]
-    if not paths:
-        raise app.UsageError("give audio files or folders to embed")
     try:
-        inputs = find_inputs(paths)
-    except ValueError as e:
-        raise app.UsageError(str(e)) from e
-    try:
-        embed_mel, _loaded = load_embed_mel(FLAGS.model, FLAGS.embedding)
-    except FrontEndMismatchError as e:
-        raise app.UsageError(str(e), exitcode=2) from e
-    summary = embed_files(inputs, FLAGS.output_dir, embed_mel, FLAGS.embedding, FLAGS.segment, FLAGS.batch_size)
+        if not argv[1:]:
+            raise ValueError("give audio files or folders to embed")
+        inputs = find_inputs(argv[1:])
+        embed_chunks, _loaded = load_embed_mel(FLAGS.model, FLAGS.embedding)
+    except ValueError as e:  # also NotACmirModelError
+        print(f"cmir-embed: error: {e}", file=sys.stderr)
+        return 2
+    summary = embed_files(inputs.files, FLAGS.output_dir, embed_chunks, FLAGS.embedding, FLAGS.segment,
+                          FLAGS.batch_size)
     print(
         f"cmir-embed: {summary.written} written, {summary.skipped_existing} already present, "
-        f"{len(summary.failed)} failed, of {len(inputs)} inputs",
+        f"{len(summary.failed)} failed, of {len(inputs.files)} inputs; "
+        f"{len(inputs.skipped_folders)} folders skipped as already walked (symlinks)",
         file=sys.stderr,
     )
     for source, reason in summary.failed:
         print(f"  failed: {source}: {reason}", file=sys.stderr)
+    for link in inputs.skipped_folders:
+        print(f"  skipped folder (a symlink to a folder already walked): {link}", file=sys.stderr)
     return 1 if summary.failed else 0
 
 
