@@ -2,6 +2,15 @@
 
 Reproduces Ferraro et al., "Enriched Music Representations with Multiple Cross-modal
 Contrastive Learning", IEEE SPL 28, 2021 (arXiv 2104.00437) in TensorFlow/Keras 3.
+
+When cmir-tf is imported before TensorFlow, as every cmir-tf command does, it first applies its process
+defaults (oneDNN on x86, quiet TensorFlow logs; see `cmir_tf.runtime`); a program that imported TensorFlow
+first keeps TensorFlow's own.
 """
+
+import sys
+
+if "tensorflow" not in sys.modules:
+    from cmir_tf import runtime  # noqa: F401  (sets environment variables TensorFlow reads when it loads)
 
 __version__ = "0.1.0"
