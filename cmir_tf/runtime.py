@@ -25,6 +25,8 @@ import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 
+from absl import logging as absl_logging
+
 X86_MACHINES = ("x86_64", "amd64", "i386", "i686")
 QUIET_ENVIRONMENT = {"TF_CPP_MIN_LOG_LEVEL": "3", "GRPC_VERBOSITY": "ERROR"}
 # What TensorFlow's shared libraries print while they load, before absl::InitializeLog(), whatever
@@ -64,7 +66,7 @@ def configure(argv: Sequence[str] | None = None, environ: dict | None = None) ->
     for name, value in QUIET_ENVIRONMENT.items():
         environ.setdefault(name, value)
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
-    logging.getLogger("absl").addFilter(FrameworkDetailFilter())
+    absl_logging.get_absl_logger().addFilter(FrameworkDetailFilter())
     if "tensorflow" not in sys.modules and environ.get("TF_CPP_MIN_LOG_LEVEL") == "3":
         with load_time_noise_dropped():
             import tensorflow  # noqa: F401

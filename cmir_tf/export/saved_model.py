@@ -12,7 +12,8 @@ Signatures (all float32 in and out, whatever dtype policy the encoder was built 
 
 Asset `assets/cmir_tf.json`: front-end parameters, chunking, the caller's `metadata` (variant, training
 flags), package, TensorFlow and Keras versions. The artefact holds only protocol buffers, variables and
-that JSON file: no pickle.
+that JSON file: no pickle. Next to them, `audio_encoder.keras` is the same encoder for Keras
+(`cmir_tf.export.keras_file`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import tensorflow as tf
 import cmir_tf
 from cmir_tf.audio import CHUNK_PADDING, FRONT_END_PARAMS, chunk_mel, log_mel_spectrogram
 from cmir_tf.constants import CHUNK_FRAMES, EMBEDDING_DIM, FEATURES_DIM, N_MELS
+from cmir_tf.export.keras_file import save_keras_encoder
 
 ASSET_NAME = "cmir_tf.json"
 OUTPUTS = ("features", "embedding")
@@ -143,6 +145,7 @@ def export_audio_encoder(
             "embed_waveform": module.embed_waveform,
         }
         tf.saved_model.save(module, staged, signatures=signatures)
+        save_keras_encoder(encoder, staged)
         if os.path.exists(export_dir):
             shutil.move(export_dir, os.path.join(scratch, "replaced"))
         os.replace(staged, export_dir)
