@@ -1,4 +1,4 @@
-"""Reusing the export outside cmir-tf's own code: the `.keras` file, TFSMLayer, fine-tuning in Keras."""
+"""Reusing the export outside cmir-tf's own code: the `.keras` file, TFSMLayer, fine-tuning in Keras, LiteRT."""
 
 import os
 import subprocess
@@ -11,9 +11,12 @@ import pytest
 import tensorflow as tf
 from test_export import perturbed_encoder
 
-from cmir_tf.export import export_audio_encoder, load_keras_encoder
+from cmir_tf.export import export_audio_encoder, litert, load_keras_encoder
 from cmir_tf.export.keras_file import KERAS_FILE
+from cmir_tf.export.litert import load_interpreter
 from cmir_tf.finetune import FineTuneConfig, build_classifier, fine_tune
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(scope="module")
@@ -83,3 +86,44 @@ def test_fine_tuning_trains_the_head_then_the_encoder(export_dir):
     assert not np.allclose(classifier.get_layer("head").kernel.numpy(), head)
     assert not np.allclose(encoder.get_layer("conv1").kernel.numpy(), conv1)  # unfrozen in phase 2
     assert history["full"]["loss"][-1] < history["head"]["loss"][0]
+
+
+def _litert(export_dir: str, output: str, *flags: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, os.path.join(REPO, "export", "to_litert.py"), f"--model={export_dir}",
+                           f"--output={output}", *flags], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHONPATH": REPO})
+
+
+def _waveform(seconds: int) -> np.ndarray:
+    t = np.arange(seconds * 16000) / 16000
+    noise = np.random.default_rng(4).normal(0, 0.05, t.size)
+    return (0.3 * np.sin(2 * np.pi * 440 * t * (1 + 0.1 * np.sin(t))) + noise).astype(np.float32)
+
+
+def test_litert_export_matches_the_saved_model(export_dir, tmp_path):
+    assert _litert(export_dir, str(tmp_path / "x.tflite"), "--quantization=int4").returncode != 0
+    assert _litert(str(tmp_path), str(tmp_path / "x.tflite")).returncode == 2  # not a SavedModel
+    result = _litert(export_dir, str(tmp_path / "float32.tflite"))
+    assert result.returncode == 0 and "float32" in result.stdout, result.stderr
+    interpreter = load_interpreter(str(tmp_path / "float32.tflite"))
+    assert set(interpreter.get_signature_list()) == {"embed_mel", "embed_waveform"}
+    saved = tf.saved_model.load(export_dir).signatures
+    mel = _mel(3, seed=5)
+    on_device = interpreter.get_signature_runner("embed_mel")(mel=mel)
+    expected = saved["embed_mel"](mel=tf.constant(mel))
+    for name in ("features", "embedding"):
+        np.testing.assert_allclose(on_device[name], expected[name].numpy(), rtol=1e-4, atol=1e-4)
+    waveform = _waveform(litert.WAVEFORM_SECONDS)
+    on_device = interpreter.get_signature_runner("embed_waveform")(waveform=waveform)
+    expected = saved["embed_waveform"](waveform=tf.constant(waveform))
+    assert set(on_device) == set(expected) and on_device["features"].shape == (8, 1024)
+    for name, value in expected.items():
+        np.testing.assert_allclose(on_device[name], value.numpy(), rtol=1e-4, atol=1e-4, err_msg=name)
+
+    int8_size = litert.convert_to_litert(export_dir, str(tmp_path / "int8.tflite"), "dynamic_int8")
+    assert int8_size < 0.4 * os.path.getsize(tmp_path / "float32.tflite")
+    quantized = load_interpreter(str(tmp_path / "int8.tflite")).get_signature_runner("embed_mel")(mel=mel)
+    reference = saved["embed_mel"](mel=tf.constant(mel))["embedding"].numpy()
+    cosine = np.sum(quantized["embedding"] * reference, -1) / (
+        np.linalg.norm(quantized["embedding"], axis=-1) * np.linalg.norm(reference, axis=-1))
+    assert np.all(cosine > 0.95), cosine
