@@ -14,6 +14,7 @@ With Annoy, its recall@100 against exact search is measured on a sample of seeds
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import time
@@ -52,6 +53,19 @@ def load_test_songs(data_dir: str) -> np.ndarray:
 def mel_path(melon_dir: str, song_id: int) -> str:
     """Melon's layout: `arena_mel/<song_id // 1000>/<song_id>.npy`, a (48, T) log-mel in dB."""
     return os.path.join(melon_dir, "arena_mel", str(song_id // 1000), f"{song_id}.npy")
+
+
+def song_mean_vector(embedder: Embedder, melon_dir: str, key: str) -> np.ndarray:
+    """(1, D) mean chunk embedding of song `key` (its id as a string), from its `arena_mel` spectrogram."""
+    mel = np.load(mel_path(melon_dir, int(key)))
+    if mel.ndim != 2 or mel.shape[0] != 48:
+        raise ValueError(f"expected a (48, T) spectrogram, got {mel.shape}")
+    return embedder.embed_track_mel(mel.T.astype(np.float32)).mean(axis=0, keepdims=True)
+
+
+def song_vectors_dataset(melon_dir: str) -> str:
+    """Embedding-cache name of `song_mean_vector`s (shared by playlist continuation and the embedding map)."""
+    return dataset_key("melon-mean", melon_dir)
 
 
 @dataclasses.dataclass
@@ -183,14 +197,9 @@ def evaluate_playlists(embedder: Embedder, melon_dir: str, data_dir: str, *, cac
     check_missing([mel_path(melon_dir, int(s)) for s in missing], len(songs), "the Melon playlists and test split",
                   allow_missing)
 
-    def embed(key: str) -> np.ndarray:
-        mel = np.load(mel_path(melon_dir, int(key)))
-        if mel.ndim != 2 or mel.shape[0] != 48:
-            raise ValueError(f"expected a (48, T) spectrogram, got {mel.shape}")
-        return embedder.embed_track_mel(mel.T.astype(np.float32)).mean(axis=0, keepdims=True)
-
-    cache = EmbeddingCache(cache_dir, embedder, dataset_key("melon-mean", melon_dir))
+    cache = EmbeddingCache(cache_dir, embedder, song_vectors_dataset(melon_dir))
     missing_set = set(missing)
+    embed = functools.partial(song_mean_vector, embedder, melon_dir)
     vectors, failed = cache.compute([str(s) for s in songs if str(s) not in missing_set], embed,
                                     skip_errors=allow_missing, desc="embedding Melon songs")
     candidates = [s for s in test_songs.tolist() if str(s) in vectors]
