@@ -32,6 +32,7 @@ demo: $(STAMP)
 		--melon_dir=$(DEMO_DIR)/corpus/melon \
 		--data_dir=$(DEMO_DIR)/prepared --results_dir=$(DEMO_DIR)/results --cache_dir=$(DEMO_DIR)/embedding_cache \
 		--repeats=3 --epochs=60
+	@echo "Embedding map (t-SNE of the Melon test songs by genre): $(DEMO_DIR)/results/embedding_map_ContrCF-G-demo.png"
 	@echo "TensorBoard: $(VENV)/bin/tensorboard --logdir $(DEMO_DIR)/contr_cf_g/tensorboard"
 
 bench: $(STAMP)

@@ -8,6 +8,7 @@ For each dtype policy a random encoder is exported to a SavedModel and reloaded,
 RTF = processing time / audio duration (below 1: faster than real time).
 """
 
+import cmir_tf.runtime  # noqa: F401  (first: oneDNN and quiet logs must be set before TensorFlow loads)
 import os
 import statistics
 import tempfile

@@ -9,6 +9,7 @@ peak, with one training example counted as 3 x 1.84 GFLOP (forward + backward of
 Targets: float32 >= 65% of the peak; mixed_bfloat16 >= 1.4x float32 where the CPU has bf16 instructions.
 """
 
+import cmir_tf.runtime  # noqa: F401  (first: oneDNN and quiet logs must be set before TensorFlow loads)
 import os
 import time
 

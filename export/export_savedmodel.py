@@ -8,6 +8,7 @@ encoder sits at `--checkpoint_object` (training writes `model.audio_encoder`); `
 `.weights.h5` file saved from `build_audio_encoder()`.
 """
 
+import cmir_tf.runtime  # noqa: F401  (first: oneDNN and quiet logs must be set before TensorFlow loads)
 import json
 
 import keras

@@ -1,5 +1,7 @@
 """cmir_tf.runtime: oneDNN on x86 unless set, quiet TensorFlow by default, `--verbosity=1` brings the detail back."""
 
+import ast
+import glob
 import logging
 import os
 import platform
@@ -13,6 +15,7 @@ from cmir_tf import runtime
 
 # TensorFlow's C++ log lines: before absl::InitializeLog() "I0000 00:00:...", after it "I1125 19:02:42.88 123 x.cc:45]".
 TF_LOG_LINE = re.compile(r"^[IWEF](0000 |\d{4} .*\.cc:\d+\])", re.MULTILINE)
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 X86 = platform.machine().lower() in runtime.X86_MACHINES
 
 
@@ -78,3 +81,19 @@ def test_a_cli_is_quiet_by_default_and_verbose_on_request(demo_corpus, tmp_path)
     assert TF_LOG_LINE.search(verbose), verbose
     if X86:  # TensorFlow's own notice: the child process ran with oneDNN on, which its default is not on AVX2
         assert "oneDNN custom operations are on" in verbose
+
+
+def _imported_modules(path: str) -> list[str]:
+    with open(path) as f:
+        tree = ast.parse(f.read())
+    return [alias.name if isinstance(node, ast.Import) else node.module
+            for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))
+            for alias in (node.names if isinstance(node, ast.Import) else node.names[:1])]
+
+
+@pytest.mark.parametrize("script", ["train.py", "evaluate.py", *glob.glob("export/*.py", root_dir=REPO),
+                                    *glob.glob("benchmarks/*.py", root_dir=REPO)])
+def test_every_entry_point_imports_cmir_tf_before_tensorflow(script):
+    frameworks = [m for m in _imported_modules(os.path.join(REPO, script))
+                  if m and m.split(".")[0] in ("cmir_tf", "tensorflow", "keras")]
+    assert frameworks and frameworks[0].split(".")[0] == "cmir_tf", frameworks

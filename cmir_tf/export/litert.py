@@ -89,12 +89,13 @@ def convert_to_litert(saved_model_dir: str, output_path: str, quantization: str 
     return len(flatbuffer)
 
 
-def load_interpreter(path: str):
-    """A LiteRT interpreter over the `.tflite` file at `path` (use `.get_signature_runner(name)`)."""
+def load_interpreter(path: str, num_threads: int | None = None):
+    """A LiteRT interpreter over the `.tflite` file at `path` (use `.get_signature_runner(name)`);
+    `num_threads` CPU threads (None: the interpreter's default)."""
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
         Interpreter = tf.lite.Interpreter
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated", category=UserWarning)
-        return Interpreter(model_path=path)
+        return Interpreter(model_path=path, num_threads=num_threads)
