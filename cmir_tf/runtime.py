@@ -1,16 +1,21 @@
-"""Process defaults every cmir-tf entry point sets before TensorFlow is imported: fast CPU kernels, quiet logs.
+"""Process defaults for every cmir-tf command, applied before TensorFlow loads: fast CPU kernels, quiet logs.
 
-Each CLI's first cmir-tf import is `import cmir_tf.runtime`, which, at import time, sets only what the user left
-unset:
+`import cmir_tf` runs this module when TensorFlow is not imported yet, as in every cmir-tf entry point (those
+that import TensorFlow or Keras themselves start with `import cmir_tf.runtime`). It sets only what the user
+left unset:
 
 - `TF_ENABLE_ONEDNN_OPTS=1` on x86: TensorFlow turns its oneDNN kernels on by default only on CPUs with
   AVX-512-class features, yet they also double float32 matmul throughput on AVX2-only CPUs.
-- quiet logs, unless the command line asks for `--verbosity=N` / `-v N` with N >= 1 (absl's flag): TensorFlow's
-  C++ log lines (`I0000`/`W0000`/`E0000 ...`: CUDA probing, oneDNN and CPU-feature notices, "Sharding callback
-  duration", SavedModel signature renaming) through `TF_CPP_MIN_LOG_LEVEL=3`, gRPC's through `GRPC_VERBOSITY`,
-  and TensorFlow's Python warnings (tf.function retracing) by raising the `tensorflow` logger to ERROR. cmir-tf's
-  own absl INFO lines, one per stage, and its progress bars stay. These must be environment variables set before
-  `import tensorflow`: TensorFlow reads them once, when its C++ runtime loads.
+- quiet logs, unless the command line asks for `--verbosity=N` / `-v N` with N >= 1 (absl's flag):
+  - TensorFlow's C++ log lines (`I0000`/`W0000`/`E0000 ...`: CUDA probing, CPU-feature notices) through
+    `TF_CPP_MIN_LOG_LEVEL=3`, gRPC's through `GRPC_VERBOSITY=ERROR`; both are read once, when TensorFlow's
+    C++ runtime loads, so they must be set before `import tensorflow`;
+  - the lines TensorFlow's libraries print while loading, before absl::InitializeLog(), whatever the level
+    ("oneDNN custom operations are on", "Could not find cuda drivers"): TensorFlow is imported here with
+    those lines filtered out of file descriptor 2;
+  - INFO and WARNING records of TensorFlow's and Keras' Python code ("Sharding callback duration", signature
+    input renaming, "triggered tf.function retracing"): the `tensorflow` logger is raised to ERROR and absl's
+    logger drops them by source file. cmir-tf's own absl INFO lines, one per stage, and progress bars stay.
 """
 
 from __future__ import annotations
@@ -29,18 +34,16 @@ from absl import logging as absl_logging
 
 X86_MACHINES = ("x86_64", "amd64", "i386", "i686")
 QUIET_ENVIRONMENT = {"TF_CPP_MIN_LOG_LEVEL": "3", "GRPC_VERBOSITY": "ERROR"}
-# What TensorFlow's shared libraries print while they load, before absl::InitializeLog(), whatever
-# TF_CPP_MIN_LOG_LEVEL says: absl's notice and INFO/WARNING lines ("oneDNN custom operations are on",
-# "Could not find cuda drivers"). ERROR lines and anything else pass.
-# Packages whose own INFO and WARNING lines (TensorFlow's through its `tensorflow` logger or through absl's, e.g.
-# "Sharding callback duration", signature input renaming, "triggered tf.function retracing") are detail.
+# Packages whose INFO and WARNING records are detail, hidden by default.
 FRAMEWORK_PACKAGES = ("tensorflow", "keras", "tensorboard")
+# What TensorFlow's libraries print while loading: absl's notice and its INFO/WARNING lines (ERRORs pass).
 LOAD_TIME_NOISE = re.compile(r"^(WARNING: All log messages before absl::InitializeLog\(\)|[IW]0000 00:00:)")
 
 
 def requested_verbosity(argv: Sequence[str]) -> int:
     """absl's `--verbosity` / `-v` value on a command line (`--verbosity=1`, `--verbosity 1`, `-v=1`, `-v 1`);
-    0 when absent or not an integer."""
+    0 when absent or not an integer. A flagfile's `--verbosity` is not seen: TensorFlow loads before flags are
+    parsed."""
     for i, arg in enumerate(argv):
         name, equals, value = arg.partition("=")
         if name not in ("--verbosity", "-v", "--v"):
