@@ -67,10 +67,10 @@ def save_map_png(points: np.ndarray, labels: list[str], path: str, title: str) -
     for i, label in enumerate(coloured):
         rows = labels_array == label
         ax.scatter(*points[rows].T, s=8, color=plt.cm.tab10(i), label=f"{label} ({rows.sum()})")
-    ax.set(title=title, xticks=[], yticks=[])
+    ax.set(xticks=[], yticks=[])
+    ax.set_title(title, fontsize=10)
     ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, markerscale=2, frameon=False)
-    fig.tight_layout()
-    atomic_write(path, lambda f: fig.savefig(f, format="png"))
+    atomic_write(path, lambda f: fig.savefig(f, format="png", bbox_inches="tight"))
     plt.close(fig)
 
 
@@ -89,5 +89,5 @@ def melon_embedding_map(embedder: Embedder, melon_dir: str, data_dir: str, path:
         raise ValueError(f"the embedding map needs at least 5 test songs with spectrograms, found {len(kept)}")
     labels = top_genre_labels(melon_dir, kept)
     points = tsne_2d(np.concatenate([vectors[str(s)] for s in kept]), seed)
-    save_map_png(points, labels, path, title or f"Melon test songs (t-SNE of {embedder.output}), by top-level genre")
+    save_map_png(points, labels, path, title or f"Melon test songs by top-level genre (t-SNE of {embedder.output})")
     return {"songs": len(kept), "skipped": len(failed), "genres": dict(collections.Counter(labels))}
