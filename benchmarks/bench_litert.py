@@ -57,6 +57,11 @@ def folder_mib(path: str) -> float:
     return sum(os.path.getsize(os.path.join(root, name)) for root, _, names in os.walk(path) for name in names) / 2**20
 
 
+def min_cosine(a: np.ndarray, b: np.ndarray) -> float:
+    """Lowest row-wise cosine similarity of (N, D) arrays."""
+    return float(np.min(np.sum(a * b, -1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1))))
+
+
 def median_ms(fn) -> float:
     fn()  # warm-up
     times = []
@@ -84,8 +89,10 @@ def main(argv: list[str]) -> None:
         print(f"SavedModel folder: {folder_mib(model):.1f} MiB")
         for q in QUANTIZATIONS:
             out = runners[q](mel=mel)
-            errors = {k: float(np.abs(out[k] - reference[k]).max()) for k in reference}
-            print(f"LiteRT {q}: {sizes[q] / 2**20:.1f} MiB, max |difference| from the SavedModel {errors}")
+            errors = {k: f"{np.abs(out[k] - reference[k]).max():.2g}" for k in reference}
+            cosines = {k: f"{min_cosine(out[k], reference[k]):.5f}" for k in reference}
+            print(f"LiteRT {q}: {sizes[q] / 2**20:.1f} MiB; vs the SavedModel on 16 random chunks: "
+                  f"max |difference| {errors}, lowest cosine similarity {cosines}")
         for name, ms in latency.items():
             print(f"{name:>24}: {ms:.1f} ms per chunk (batch 1, median of {FLAGS.timing_runs})")
         if FLAGS.gtzan_dir:
