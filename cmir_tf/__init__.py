@@ -13,7 +13,9 @@ import sys
 __version__ = "0.1.0"
 
 if "tensorflow" not in sys.modules:
-    from cmir_tf import runtime  # noqa: F401  (sets environment variables TensorFlow reads when it loads)
+    from cmir_tf import runtime
+
+    runtime.configure()  # sets environment variables TensorFlow reads when it loads, then loads it
 
 # Registers the custom Keras layers, so that keras.saving.load_model reads `audio_encoder.keras`.
 from cmir_tf.models import affine_input_conv, fused_batch_norm  # noqa: E402, F401

@@ -1,8 +1,8 @@
 """Process defaults for every cmir-tf command, applied before TensorFlow loads: fast CPU kernels, quiet logs.
 
-`import cmir_tf` runs this module when TensorFlow is not imported yet, as in every cmir-tf entry point (those
-that import TensorFlow or Keras themselves start with `import cmir_tf.runtime`). It sets only what the user
-left unset:
+`import cmir_tf` calls `configure()` when TensorFlow is not imported yet, as in every cmir-tf entry point (those
+that import TensorFlow or Keras themselves start with `import cmir_tf.runtime`); importing this module alone
+changes nothing. `configure()` sets only what the user left unset:
 
 - `TF_ENABLE_ONEDNN_OPTS=1` on x86: TensorFlow turns its oneDNN kernels on by default only on CPUs with
   AVX-512-class features, yet they also double float32 matmul throughput on AVX2-only CPUs.
@@ -107,6 +107,3 @@ def load_time_noise_dropped() -> Iterator[None]:
             lines = captured.read().decode(errors="replace").splitlines(keepends=True)
             sys.stderr.write("".join(line for line in lines if not LOAD_TIME_NOISE.match(line)))
             sys.stderr.flush()
-
-
-configure()
