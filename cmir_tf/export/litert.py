@@ -27,6 +27,7 @@ import tensorflow as tf
 
 from cmir_tf.audio import FRONT_END_PARAMS, chunk_mel, log_mel_spectrogram
 from cmir_tf.constants import CHUNK_FRAMES, N_MELS, SAMPLE_RATE
+from cmir_tf.data.atomic import atomic_path
 
 WAVEFORM_SECONDS = 30
 WAVEFORM_SAMPLES = WAVEFORM_SECONDS * SAMPLE_RATE
@@ -58,9 +59,12 @@ class OnDeviceModule(tf.Module):
 
 
 def check_front_end(saved_model_dir: str) -> None:
-    """Raises ValueError unless the SavedModel's asset records this package's mel front end (the waveform
+    """Raises ValueError unless `saved_model_dir`'s asset records this package's mel front end (the waveform
     signature is rebuilt from the package's front end, then fed to the SavedModel's encoder)."""
-    with open(os.path.join(saved_model_dir, "assets", "cmir_tf.json")) as f:
+    asset = os.path.join(saved_model_dir, "assets", "cmir_tf.json")
+    if not os.path.isfile(asset):
+        raise ValueError(f"{saved_model_dir} is not a cmir_tf SavedModel (no assets/cmir_tf.json)")
+    with open(asset) as f:
         recorded = json.load(f)["front_end"]
     if recorded != FRONT_END_PARAMS:
         raise ValueError(f"{saved_model_dir} was exported with another front end: {recorded}")
@@ -81,11 +85,8 @@ def convert_to_litert(saved_model_dir: str, output_path: str, quantization: str 
         if quantization == "dynamic_int8":
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
         flatbuffer = converter.convert()
-    output_path = os.path.abspath(output_path)
-    os.makedirs(os.path.dirname(output_path), exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=os.path.dirname(output_path), suffix=".partial", delete=False) as f:
+    with atomic_path(output_path) as tmp, open(tmp, "wb") as f:
         f.write(flatbuffer)
-    os.replace(f.name, output_path)
     return len(flatbuffer)
 
 
