@@ -45,6 +45,7 @@ demo: $(BASE_STAMP)
 		--melon_dir=$(DEMO_DIR)/corpus/melon \
 		--data_dir=$(DEMO_DIR)/prepared --results_dir=$(DEMO_DIR)/results --cache_dir=$(DEMO_DIR)/embedding_cache \
 		$(DEMO_EVAL_FLAGS)
+	@echo "Embedding map (t-SNE of the Melon test songs by genre): $(DEMO_DIR)/results/embedding_map_ContrCF-G-demo.png"
 	@echo "TensorBoard: $(VENV)/bin/tensorboard --logdir $(DEMO_DIR)/contr_cf_g/tensorboard"
 
 bench: $(STAMP)

@@ -4,7 +4,8 @@
       [--gtzan_dir=...] [--jamendo_dir=...] [--melon_dir=... --data_dir=...] [--embedding=features]
 
 Writes `<results_dir>/<task>.json` (this run under `--name`), `<results_dir>/<task>.md` (the paper's table over
-all names evaluated so far; printed at the end) and, for GTZAN, `gtzan_confusion_<name>.png`.
+all names evaluated so far; printed at the end), for GTZAN `gtzan_confusion_<name>.png` and, with the playlist
+task, `embedding_map_<name>.png` (t-SNE of the Melon test songs' embeddings, coloured by top-level genre).
 
 A model with the joint-space signatures (contrastive variants) is also evaluated without any probe, on its
 128-d joint-space `embedding`: zero-shot GTZAN (a column of Table 1) and zero-shot Melon genre tagging
@@ -27,6 +28,7 @@ from cmir_tf.evaluation import (ProbeConfig, SavedModelEmbedder, evaluate_gtzan,
 from cmir_tf.evaluation.cold_start import evaluate_cold_start
 from cmir_tf.evaluation.zero_shot import evaluate_gtzan_zero_shot, evaluate_melon_zero_shot
 from cmir_tf.joint import JointSpace
+from cmir_tf.evaluation.embedding_map import melon_embedding_map
 
 flags.DEFINE_enum("task", "all", ["gtzan", "jamendo", "playlist", "zero_shot", "all"], "Downstream task(s).")
 flags.DEFINE_string("model", None, "Exported SavedModel folder.")
@@ -58,6 +60,8 @@ flags.DEFINE_integer("recall_sample", 1000, "Seeds on which Annoy's recall again
 flags.DEFINE_bool("baseline", True, "Also evaluate the random baselines.")
 flags.DEFINE_bool("allow_missing", False, "Skip (and count) missing or undecodable files instead of failing.")
 flags.DEFINE_integer("seed", 0, "First seed; repeat i uses seed + i.")
+flags.DEFINE_bool("embedding_map", True, "With the playlist task, also draw embedding_map_<name>.png: a t-SNE "
+                  "map of the Melon test songs' embeddings coloured by top-level genre.")
 flags.mark_flags_as_required(["model", "name"])
 FLAGS = flags.FLAGS
 
@@ -65,11 +69,16 @@ REQUIRED_DIRS = {"gtzan": ["gtzan_dir"], "jamendo": ["jamendo_dir"], "playlist":
                  "zero_shot": ["melon_dir", "data_dir"]}
 
 
+def results_png(kind: str) -> str:
+    """`<results_dir>/<kind>_<name>.png`, the name made file-safe."""
+    return os.path.join(FLAGS.results_dir, f"{kind}_{re.sub(r'[^A-Za-z0-9_.-]', '_', FLAGS.name)}.png")
+
+
 def run_task(task: str, embedder: SavedModelEmbedder) -> dict:
     config = ProbeConfig(epochs=FLAGS.epochs, patience=FLAGS.patience, batch_size=FLAGS.batch_size)
     common = dict(cache_dir=FLAGS.cache_dir or None, seed=FLAGS.seed, allow_missing=FLAGS.allow_missing)
     if task == "gtzan":
-        png = os.path.join(FLAGS.results_dir, f"gtzan_confusion_{re.sub(r'[^A-Za-z0-9_.-]', '_', FLAGS.name)}.png")
+        png = results_png("gtzan_confusion")
         return evaluate_gtzan(embedder, FLAGS.gtzan_dir, config=config, repeats=FLAGS.repeats,
                               baseline=FLAGS.baseline, splits_dir=FLAGS.gtzan_splits_dir, confusion_png=png,
                               **common)
@@ -80,9 +89,15 @@ def run_task(task: str, embedder: SavedModelEmbedder) -> dict:
     if warning:
         logging.warning("%s", warning)
     test_songs = protocol.read_test_songs(FLAGS.test_songs) if FLAGS.test_songs else None
-    return evaluate_playlists(embedder, FLAGS.melon_dir, FLAGS.data_dir, exact=FLAGS.exact, n_trees=FLAGS.n_trees,
-                              search_k=FLAGS.search_k, recall_sample=FLAGS.recall_sample, test_songs=test_songs,
-                              **common)
+    result = evaluate_playlists(embedder, FLAGS.melon_dir, FLAGS.data_dir, exact=FLAGS.exact, n_trees=FLAGS.n_trees,
+                                search_k=FLAGS.search_k, recall_sample=FLAGS.recall_sample, test_songs=test_songs,
+                                **common)
+    if FLAGS.embedding_map:
+        png = results_png("embedding_map")
+        result["embedding_map"] = melon_embedding_map(embedder, FLAGS.melon_dir, FLAGS.data_dir, png,
+                                                      cache_dir=common["cache_dir"], seed=FLAGS.seed)
+        logging.info("embedding map of %d Melon test songs: %s", result["embedding_map"]["songs"], png)
+    return result
 
 
 class JointSpaceTasks:

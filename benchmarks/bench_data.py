@@ -12,6 +12,7 @@ folder and prepared (default flags: 1,300 frames, LightFM 50 epochs). Reported:
   cost of a real step, which adds the genre/CF encoders and the loss), and the reader/training ratio.
 """
 
+import cmir_tf.runtime  # noqa: F401  (first: oneDNN and quiet logs must be set before TensorFlow loads)
 import glob
 import json
 import os

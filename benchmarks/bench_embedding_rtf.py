@@ -12,6 +12,7 @@
 Times are medians of `--repeats` runs after one warm-up run.
 """
 
+import cmir_tf.runtime  # noqa: F401  (first: oneDNN and quiet logs must be set before TensorFlow loads)
 import os
 
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # before TensorFlow loads; the entry points' default too

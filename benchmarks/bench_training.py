@@ -18,6 +18,7 @@ Goals (issue 12): at batch 64, >= 2x the reference on an AVX2 CPU and >= 4x on a
 the best GEMM. Every rate is the best of `--repeats` timings of `--steps` steps after a warm-up step.
 """
 
+import cmir_tf.runtime  # noqa: F401  (first: oneDNN and quiet logs must be set before TensorFlow loads)
 import os
 
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # before TensorFlow loads; the entry points' default too

@@ -12,6 +12,7 @@ too and exported as the joint-space signatures (`embed_genres` + `genre_vocabula
 prepared data folder the run trained on, for the genre vocabulary and word2vec shape).
 """
 
+import cmir_tf.runtime  # noqa: F401  (first: oneDNN and quiet logs must be set before TensorFlow loads)
 import json
 import os
 

@@ -76,4 +76,6 @@ def test_evaluate_cli_all_tasks_accumulates_tables(corpus, evaluate, capsys):
     assert table.count("| Untrained-") == 2 and "| Random ranking |" in table
     assert "| Untrained-A |" in (root / "results" / "jamendo.md").read_text()
     assert (root / "results" / "gtzan_confusion_Untrained-A.png").exists()
+    assert runs["playlist"]["Untrained-A"]["embedding_map"]["songs"] == 12  # embedding_map_<name>.png drawn
+    assert (root / "results" / "embedding_map_Untrained-A.png").exists()
     assert len(os.listdir(root / "cache")) == 1  # one folder per model

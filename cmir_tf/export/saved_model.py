@@ -23,7 +23,8 @@ Every signature rejects empty input, NaN/inf values, waveforms whose peak exceed
 
 Asset `assets/cmir_tf.json`: front-end parameters, chunking, the signatures, the caller's `metadata`
 (variant, training flags), package, TensorFlow and Keras versions. The artefact holds only protocol buffers,
-variables and that JSON file: no pickle.
+variables and that JSON file: no pickle. Next to them, `audio_encoder.keras` is the same audio encoder for
+Keras (`cmir_tf.export.keras_file`).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from cmir_tf.audio import CHUNK_PADDING, FRONT_END_PARAMS, chunk_mel, log_mel_sp
 from cmir_tf.constants import CF_DIM, CHUNK_FRAMES, EMBEDDING_DIM, FEATURES_DIM, N_MELS
 from cmir_tf.export.genre_vocabulary import GenreVocabulary
 from cmir_tf.export.input_checks import checked_finite, checked_genre_ids, checked_waveform
+from cmir_tf.export.keras_file import save_keras_encoder
 
 ASSET_NAME = "cmir_tf.json"
 OUTPUTS = ("features", "embedding")
@@ -218,6 +220,7 @@ def export_audio_encoder(
             f.write(json.dumps(export_metadata(module, metadata or {}), indent=2, sort_keys=True))
         staged = os.path.join(scratch, "saved_model")
         tf.saved_model.save(module, staged, signatures=module.signatures())
+        save_keras_encoder(encoder, staged)
         if os.path.exists(export_dir):
             shutil.move(export_dir, os.path.join(scratch, "replaced"))
         os.replace(staged, export_dir)

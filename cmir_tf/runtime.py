@@ -1,0 +1,109 @@
+"""Process defaults for every cmir-tf command, applied before TensorFlow loads: fast CPU kernels, quiet logs.
+
+`import cmir_tf` calls `configure()` when TensorFlow is not imported yet, as in every cmir-tf entry point (those
+that import TensorFlow or Keras themselves start with `import cmir_tf.runtime`); importing this module alone
+changes nothing. `configure()` sets only what the user left unset:
+
+- `TF_ENABLE_ONEDNN_OPTS=1` on x86: TensorFlow turns its oneDNN kernels on by default only on CPUs with
+  AVX-512-class features, yet they also double float32 matmul throughput on AVX2-only CPUs.
+- quiet logs, unless the command line asks for `--verbosity=N` / `-v N` with N >= 1 (absl's flag):
+  - TensorFlow's C++ log lines (`I0000`/`W0000`/`E0000 ...`: CUDA probing, CPU-feature notices) through
+    `TF_CPP_MIN_LOG_LEVEL=3`, gRPC's through `GRPC_VERBOSITY=ERROR`; both are read once, when TensorFlow's
+    C++ runtime loads, so they must be set before `import tensorflow`;
+  - the lines TensorFlow's libraries print while loading, before absl::InitializeLog(), whatever the level
+    ("oneDNN custom operations are on", "Could not find cuda drivers"): TensorFlow is imported here with
+    those lines filtered out of file descriptor 2;
+  - INFO and WARNING records of TensorFlow's and Keras' Python code ("Sharding callback duration", signature
+    input renaming, "triggered tf.function retracing"): the `tensorflow` logger is raised to ERROR and absl's
+    logger drops them by source file. cmir-tf's own absl INFO lines, one per stage, and progress bars stay.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import logging
+import os
+import platform
+import re
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+
+from absl import logging as absl_logging
+
+X86_MACHINES = ("x86_64", "amd64", "i386", "i686")
+QUIET_ENVIRONMENT = {"TF_CPP_MIN_LOG_LEVEL": "3", "GRPC_VERBOSITY": "ERROR"}
+# Packages whose INFO and WARNING records are detail, hidden by default.
+FRAMEWORK_PACKAGES = ("tensorflow", "keras", "tensorboard")
+# What TensorFlow's libraries print while loading: absl's notice and its INFO/WARNING lines (ERRORs pass).
+LOAD_TIME_NOISE = re.compile(r"^(WARNING: All log messages before absl::InitializeLog\(\)|[IW]0000 00:00:)")
+
+
+def requested_verbosity(argv: Sequence[str]) -> int:
+    """absl's `--verbosity` / `-v` value on a command line (`--verbosity=1`, `--verbosity 1`, `-v=1`, `-v 1`);
+    0 when absent or not an integer. A flagfile's `--verbosity` is not seen: TensorFlow loads before flags are
+    parsed."""
+    for i, arg in enumerate(argv):
+        name, equals, value = arg.partition("=")
+        if name not in ("--verbosity", "-v", "--v"):
+            continue
+        if not equals and i + 1 < len(argv):
+            value = argv[i + 1]
+        try:
+            return int(value)
+        except ValueError:
+            return 0
+    return 0
+
+
+def configure(argv: Sequence[str] | None = None, environ: dict | None = None) -> None:
+    """Applies the module docstring's defaults to `environ` (default `os.environ`) for the command line `argv`
+    (default `sys.argv`). Call before TensorFlow is imported; later calls change only the Python logger."""
+    argv = sys.argv if argv is None else argv
+    environ = os.environ if environ is None else environ
+    if platform.machine().lower() in X86_MACHINES:
+        environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+    if requested_verbosity(argv) >= 1:
+        return
+    for name, value in QUIET_ENVIRONMENT.items():
+        environ.setdefault(name, value)
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    absl_logging.get_absl_logger().addFilter(FrameworkDetailFilter())
+    if "tensorflow" not in sys.modules and environ.get("TF_CPP_MIN_LOG_LEVEL") == "3":
+        with load_time_noise_dropped():
+            import tensorflow  # noqa: F401
+
+
+class FrameworkDetailFilter(logging.Filter):
+    """Drops records below ERROR logged from inside `FRAMEWORK_PACKAGES` (absl's logger serves both cmir-tf's
+    stage lines and TensorFlow's detail, so the source file tells them apart)."""
+
+    def __init__(self):
+        super().__init__()
+        specs = (importlib.util.find_spec(name) for name in FRAMEWORK_PACKAGES)
+        self.roots = tuple(os.path.join(path, "") for spec in specs if spec and spec.submodule_search_locations
+                           for path in spec.submodule_search_locations)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.ERROR or not record.pathname.startswith(self.roots)
+
+
+@contextlib.contextmanager
+def load_time_noise_dropped() -> Iterator[None]:
+    """Sends file descriptor 2 to a temporary file for the block, then copies it to stderr without the lines
+    `LOAD_TIME_NOISE` matches (C++ code writes to the descriptor, not to Python's `sys.stderr`)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            lines = captured.read().decode(errors="replace").splitlines(keepends=True)
+            sys.stderr.write("".join(line for line in lines if not LOAD_TIME_NOISE.match(line)))
+            sys.stderr.flush()
