@@ -25,7 +25,7 @@ demo: $(STAMP)
 	test -f $(DEMO_DIR)/corpus/corpus.json || $(PY) -m cmir_tf.synthetic.corpus --output_dir=$(DEMO_DIR)/corpus
 	$(PY) -m cmir_tf.data.prepare --melon_dir=$(DEMO_DIR)/corpus/melon --output_dir=$(DEMO_DIR)/prepared \
 		--word2vec_dim=64 --songs_per_shard=500
-	$(PY) train.py --flagfile=contr_cf_g.flags --data_dir=$(DEMO_DIR)/prepared --model_dir=$(DEMO_DIR)/contr_cf_g \
+	$(PY) train.py --flagfile=contrcf_g.flags --data_dir=$(DEMO_DIR)/prepared --model_dir=$(DEMO_DIR)/contr_cf_g \
 		--batch_size=32 --epochs=3 --steps_per_epoch=25 --validation_steps=4 --learning_rate=3e-4 --log_every=5
 	$(PY) evaluate.py --task=all --model=$(DEMO_DIR)/contr_cf_g/export --name=ContrCF-G-demo \
 		--gtzan_dir=$(DEMO_DIR)/corpus/gtzan --jamendo_dir=$(DEMO_DIR)/corpus/mtg-jamendo \
