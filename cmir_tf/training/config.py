@@ -89,6 +89,8 @@ class TrainConfig:
         for name in ("weight_decay", "lambda_audio_genre", "lambda_audio_playlist", "lambda_genre_playlist"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"--{name} must be >= 0, got {getattr(self, name)}")
+        if self.deterministic and self.strategy in ("mirrored", "multi_worker"):
+            raise ValueError(f"--deterministic runs on one device; it cannot be combined with --strategy={self.strategy}")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"--dropout must be in [0, 1), got {self.dropout}")
 

@@ -121,6 +121,27 @@ def make_train_step(model: CrossModalModel, strategy: tf.distribute.Strategy):
     return distributed_train_step
 
 
+def make_ops_deterministic() -> None:
+    """TensorFlow's op determinism plus single-threaded CPU thread pools (one op at a time, one thread each).
+
+    Measured (the resume test's docstring in tests/test_training.py): with TF's default pools two identical
+    trainings diverge within a few steps in the first convolution's kernel gradient, on Eigen and oneDNN
+    kernels alike, and `enable_op_determinism()` alone does not prevent it; one intra-op thread alone still
+    left oneDNN runs diverging. With both pools single-threaded they agree bitwise. Must run before
+    TensorFlow executes its first op (the pools are fixed then); one device only (collectives across replicas
+    need concurrent ops).
+    """
+    tf.config.experimental.enable_op_determinism()
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError as error:  # the context already exists: only fine if it is single-threaded already
+        threads = (tf.config.threading.get_intra_op_parallelism_threads(),
+                   tf.config.threading.get_inter_op_parallelism_threads())
+        if threads != (1, 1):
+            raise RuntimeError("--deterministic must be set before TensorFlow runs its first op") from error
+
+
 def _checkpoint_dirs(model_dir: str, chief: bool) -> tuple[str, str]:
     """(latest, best) checkpoint folders; non-chief workers write to a scratch folder they delete at the end."""
     if chief:
@@ -152,7 +173,7 @@ def train(config: TrainConfig) -> dict:
         store_config(config, manifest.get("input_fingerprint"))
     keras.utils.set_random_seed(config.seed)  # Python, NumPy and TensorFlow seeds
     if config.deterministic:
-        tf.config.experimental.enable_op_determinism()
+        make_ops_deterministic()
     keras.mixed_precision.set_global_policy(config.precision)
     strategy = make_strategy(config.strategy)
     with strategy.scope():
