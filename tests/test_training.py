@@ -20,7 +20,10 @@ from cmir_tf.training.config import ResumeMismatchError, TrainConfig, check_resu
 from cmir_tf.training.precision import select_precision
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
+# oneDNN kernels on every CPU (TensorFlow enables them by default only on AVX-512-class CPUs): the bitwise
+# resume was measured 10/10 with them; with Eigen's kernels (TF_ENABLE_ONEDNN_OPTS=0, the old AVX2 default)
+# --deterministic runs still diverged now and then (see the resume test's docstring).
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1", "TF_ENABLE_ONEDNN_OPTS": "1"}
 RUN_FLAGS = [
     "--precision=float32",
     "--deterministic",
@@ -97,19 +100,21 @@ def test_kill_9_mid_epoch_then_rerun_gives_the_uninterrupted_weights(prepared_de
     """A run killed right after its mid-epoch checkpoint ckpt-4 (epoch 2, one batch in) and rerun ends with
     bitwise the weights, BatchNorm statistics, optimizer state and step of the uninterrupted run.
 
-    Why it failed on an AVX2 Zen 3 (moving_mean off by 4e-6): a multi-threaded CPU kernel, not tf.data and
-    not the checkpoint. Measured on an AMD EPYC Zen 4 (avx512f, avx512_bf16), two identical trainings in one
-    process (same seeds, bitwise-equal batches) diverge in the first convolution's kernel after 2 steps with
-    Eigen kernels (TF_ENABLE_ONEDNN_OPTS=0, the AVX2 default) and after 4-6 with oneDNN; the rest follows
-    (Adam turns last-bit gradient differences into lr-sized steps on near-zero gradients). Each kernel alone
-    repeats bitwise; it is the accumulation order under concurrent ops that varies, so load (the full suite)
-    made it fail and a lone rerun pass. `enable_op_determinism()` alone does not prevent it; the old
-    TF_NUM_*_THREADS=1 variables did, as does --deterministic, which sets both thread pools to one thread
-    through tf.config on top of op determinism and the seeds. The old kill, on the appearance of
-    ckpt-4.index, could land inside a checkpoint write (TF writes the data file, then the index in place,
-    then the `checkpoint` state file by a rename); the state file still named the whole ckpt-3, so that was
-    safe but untested. The old comparison also covered only names under model/, i.e. the BatchNorm
-    statistics: Keras 3 stores the trainable weights under optimizer/_trainable_variables.
+    Why it failed on an AVX2 Zen 3 (moving_mean off by 4e-6): a CPU kernel's accumulation order, not tf.data
+    and not the checkpoint. Measured on an AMD EPYC Zen 4 (avx512f, avx512_bf16), two identical trainings in
+    one process (same seeds, bitwise-equal batches) diverge in the first convolution's kernel gradient after
+    2 steps with Eigen kernels (TF_ENABLE_ONEDNN_OPTS=0, TensorFlow's default on AVX2 CPUs) and after 4-6
+    with oneDNN; everything else follows (Adam turns last-bit gradient differences into lr-sized steps on
+    near-zero gradients). Each kernel alone repeats bitwise: the order varies with the scheduling of
+    concurrent ops, so load (the full suite) made the test fail and a lone rerun pass.
+    `enable_op_determinism()` alone does not prevent it. --deterministic adds single-threaded thread pools
+    (through tf.config): with oneDNN kernels the resume then matched 10 times out of 10 under heavy load,
+    but with Eigen kernels the same conv1 kernel gradient still diverged in 2 of 6 loop runs, so this test
+    runs oneDNN (ENV) on every CPU, as train.py does by default on AVX-512 CPUs.
+    The old kill, on the appearance of ckpt-4.index, could land inside a checkpoint write (TF writes the data
+    file, then the index in place, then the `checkpoint` state file by a rename); the state file still named
+    the whole ckpt-3, so that was safe but untested. The old comparison covered only names under model/,
+    i.e. the BatchNorm statistics: Keras 3 stores the trainable weights under optimizer/_trainable_variables.
 
     The kill is aimed, not timed: tests/pause_after_checkpoint.py blocks the run once ckpt-4 is complete and
     the state file names it, and only then is SIGKILL sent.

@@ -125,11 +125,11 @@ def make_ops_deterministic() -> None:
     """TensorFlow's op determinism plus single-threaded CPU thread pools (one op at a time, one thread each).
 
     Measured (the resume test's docstring in tests/test_training.py): with TF's default pools two identical
-    trainings diverge within a few steps in the first convolution's kernel gradient, on Eigen and oneDNN
-    kernels alike, and `enable_op_determinism()` alone does not prevent it; one intra-op thread alone still
-    left oneDNN runs diverging. With both pools single-threaded they agree bitwise. Must run before
-    TensorFlow executes its first op (the pools are fixed then); one device only (collectives across replicas
-    need concurrent ops).
+    trainings diverge within a few steps in the first convolution's kernel gradient, and
+    `enable_op_determinism()` alone does not prevent it. With both pools single-threaded, runs on oneDNN
+    kernels agree bitwise; on Eigen kernels (TF_ENABLE_ONEDNN_OPTS=0) that gradient still diverged at times.
+    Must run before TensorFlow executes its first op (the pools are fixed then); one device only
+    (collectives across replicas need concurrent ops).
     """
     tf.config.experimental.enable_op_determinism()
     try:
