@@ -109,7 +109,7 @@ def test_kill_9_mid_epoch_then_rerun_gives_the_uninterrupted_weights(prepared_de
     concurrent ops, so load (the full suite) made the test fail and a lone rerun pass.
     `enable_op_determinism()` alone does not prevent it. --deterministic adds single-threaded thread pools
     (through tf.config): with oneDNN kernels the resume then matched 10 times out of 10 under heavy load,
-    but with Eigen kernels the same conv1 kernel gradient still diverged in 2 of 6 loop runs, so this test
+    but with Eigen kernels the same conv1 kernel gradient still diverged in 2 of 10 loop runs, so this test
     runs oneDNN (ENV) on every CPU, as train.py does by default on AVX-512 CPUs.
     The old kill, on the appearance of ckpt-4.index, could land inside a checkpoint write (TF writes the data
     file, then the index in place, then the `checkpoint` state file by a rename); the state file still named
