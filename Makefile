@@ -38,7 +38,7 @@ demo: $(BASE_STAMP)
 		$(PY) -m cmir_tf.synthetic.corpus --output_dir=$(DEMO_DIR)/corpus $(DEMO_CORPUS_FLAGS)
 	$(PY) -m cmir_tf.data.prepare --melon_dir=$(DEMO_DIR)/corpus/melon --output_dir=$(DEMO_DIR)/prepared \
 		--word2vec_dim=64 --songs_per_shard=500
-	$(PY) train.py --flagfile=contr_cf_g.flags --data_dir=$(DEMO_DIR)/prepared --model_dir=$(DEMO_DIR)/contr_cf_g \
+	$(PY) train.py --flagfile=contrcf_g.flags --data_dir=$(DEMO_DIR)/prepared --model_dir=$(DEMO_DIR)/contr_cf_g \
 		$(DEMO_TRAIN_FLAGS)
 	$(PY) evaluate.py --task=all --model=$(DEMO_DIR)/contr_cf_g/export --name=ContrCF-G-demo \
 		--gtzan_dir=$(DEMO_DIR)/corpus/gtzan --jamendo_dir=$(DEMO_DIR)/corpus/mtg-jamendo \

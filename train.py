@@ -1,6 +1,8 @@
-"""Trains one cmir-tf variant: `python train.py --flagfile=contr_cf_g.flags --data_dir=... --model_dir=...`.
+"""Trains one cmir-tf variant: `python train.py --flagfile=contrcf_g.flags --data_dir=... --model_dir=...`.
 
-Flags default to the paper's values; the six flagfiles at the repository root select the variants.
+Flags default to the paper's values; the six flagfiles at the repository root select the variants. Invalid
+flags, and a resume under other training-defining flags, end in a one-line error with exit status 2 before
+anything is written.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ from absl import app, flags, logging
 
 from cmir_tf.constants import VARIANTS
 from cmir_tf.training import PRECISIONS, STRATEGIES, NonFiniteLossError, TrainConfig, train
+from cmir_tf.training.config import VARIANT_ALIASES, ResumeMismatchError
 
 _DEFAULTS = TrainConfig.__dataclass_fields__
 _HELP = {
-    "variant": "which model to train",
+    "variant": "which model to train; the paper's spelling (contrcf_g) or the internal one (contr_cf_g)",
     "data_dir": "prepared TFRecords (python -m cmir_tf.data.prepare)",
     "model_dir": "checkpoints, TensorBoard events and the exported SavedModel; rerun to resume",
     "batch_size": "global batch size, split over replicas and workers",
@@ -32,7 +35,9 @@ _HELP = {
     "validation_steps": "validation batches per epoch; 0 = the whole validation split",
     "seed": "seed of initialisation, shuffling, crops and dropout",
     "strategy": "tf.distribute strategy; multi_worker reads TF_CONFIG",
-    "precision": "Keras dtype policy (mixed_float16 uses dynamic loss scaling)",
+    "precision": "Keras dtype policy; auto: mixed_bfloat16 on bf16 CPUs and GPUs of compute capability >= 8, "
+    "mixed_float16 on 7.x GPUs, else float32 (mixed_float16 uses dynamic loss scaling)",
+    "deterministic": "TensorFlow op determinism: a resumed run equals an uninterrupted one bitwise (slower)",
     "checkpoint_every": "steps between checkpoints (also at each epoch end)",
     "keep_checkpoints": "latest checkpoints kept",
     "log_every": "steps between TensorBoard training summaries",
@@ -44,7 +49,7 @@ def _define_flags() -> None:
     for name, field in _DEFAULTS.items():
         default = field.default
         if name == "variant":
-            flags.DEFINE_enum(name, default, VARIANTS, _HELP[name])
+            flags.DEFINE_enum(name, default, VARIANTS + tuple(VARIANT_ALIASES), _HELP[name])
         elif name == "strategy":
             flags.DEFINE_enum(name, default, STRATEGIES, _HELP[name])
         elif name == "precision":
@@ -59,11 +64,21 @@ def _define_flags() -> None:
             flags.DEFINE_string(name, default, _HELP[name])
 
 
+def _usage_error(error: Exception) -> None:
+    print(f"train.py: error: {error}", file=sys.stderr)
+    sys.exit(2)
+
+
 def main(argv: list[str]) -> None:
     del argv
-    config = TrainConfig(**{f.name: flags.FLAGS[f.name].value for f in dataclasses.fields(TrainConfig)})
+    try:
+        config = TrainConfig(**{f.name: flags.FLAGS[f.name].value for f in dataclasses.fields(TrainConfig)})
+    except ValueError as error:
+        _usage_error(error)
     try:
         result = train(config)
+    except ResumeMismatchError as error:
+        _usage_error(error)
     except (FileNotFoundError, NonFiniteLossError) as error:
         logging.error("%s", error)
         sys.exit(1)

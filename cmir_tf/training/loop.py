@@ -17,13 +17,15 @@ import time
 import keras
 import numpy as np
 import tensorflow as tf
+import tqdm
 from absl import logging
 
 from cmir_tf.data import make_dataset, splits
 from cmir_tf.export.genre_vocabulary import GenreVocabulary
 from cmir_tf.export.saved_model import export_audio_encoder
 from cmir_tf.models import CrossModalModel, LossWeights, build_variant
-from cmir_tf.training.config import TrainConfig
+from cmir_tf.training.config import TrainConfig, check_resume, store_config
+from cmir_tf.training.precision import resolve_precision
 from cmir_tf.training.strategy import is_chief, make_strategy
 from cmir_tf.training.summaries import SummaryWriters
 from cmir_tf.training.validation import embedding_space_measures
@@ -120,6 +122,27 @@ def make_train_step(model: CrossModalModel, strategy: tf.distribute.Strategy):
     return distributed_train_step
 
 
+def make_ops_deterministic() -> None:
+    """TensorFlow's op determinism plus single-threaded CPU thread pools (one op at a time, one thread each).
+
+    Measured (the resume test's docstring in tests/test_training.py): with TF's default pools two identical
+    trainings diverge within a few steps in the first convolution's kernel gradient, and
+    `enable_op_determinism()` alone does not prevent it. With both pools single-threaded, runs on oneDNN
+    kernels agree bitwise; on Eigen kernels (TF_ENABLE_ONEDNN_OPTS=0) that gradient still diverged at times.
+    Must run before TensorFlow executes its first op (the pools are fixed then); one device only
+    (collectives across replicas need concurrent ops).
+    """
+    tf.config.experimental.enable_op_determinism()
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError as error:  # the context already exists: only fine if it is single-threaded already
+        threads = (tf.config.threading.get_intra_op_parallelism_threads(),
+                   tf.config.threading.get_inter_op_parallelism_threads())
+        if threads != (1, 1):
+            raise RuntimeError("--deterministic must be set before TensorFlow runs its first op") from error
+
+
 def _checkpoint_dirs(model_dir: str, chief: bool) -> tuple[str, str]:
     """(latest, best) checkpoint folders; non-chief workers write to a scratch folder they delete at the end."""
     if chief:
@@ -132,18 +155,28 @@ def _checkpoint_dirs(model_dir: str, chief: bool) -> tuple[str, str]:
 def train(config: TrainConfig) -> dict:
     """Trains (or resumes) one variant and exports its best audio encoder to `model_dir/export`.
 
+    With `config.deterministic`, TensorFlow's op determinism is on: a resumed run then gives bitwise the
+    weights of an uninterrupted one on the same machine and software.
+
     Returns:
       `{"steps", "epochs", "best_validation_loss", "export_dir"}`.
 
     Raises:
       FileNotFoundError: `data_dir` holds no prepared data (the message gives the prepare command).
+      ResumeMismatchError: `model_dir` holds a run with other training-defining flags (each one named).
       NonFiniteLossError: the loss became NaN/inf (the message names the step and the last good checkpoint).
     """
     manifest = load_manifest(config.data_dir)
-    keras.utils.set_random_seed(config.seed)
+    config = dataclasses.replace(config, precision=resolve_precision(config.precision))
+    check_resume(config, manifest.get("input_fingerprint"))
+    chief = is_chief()
+    if chief:
+        store_config(config, manifest.get("input_fingerprint"))
+    keras.utils.set_random_seed(config.seed)  # Python, NumPy and TensorFlow seeds
+    if config.deterministic:
+        make_ops_deterministic()
     keras.mixed_precision.set_global_policy(config.precision)
     strategy = make_strategy(config.strategy)
-    chief = is_chief()
     with strategy.scope():
         model = build_model(config)
         progress = _Progress()
@@ -189,11 +222,22 @@ def train(config: TrainConfig) -> dict:
             )
         )
         tick, tick_step = time.perf_counter(), int(progress.step)
+        # Counted in examples, so tqdm shows examples/s and the epoch's ETA; off on non-chief workers and
+        # when stderr is not a terminal (TensorBoard keeps the full record).
+        bar = tqdm.tqdm(
+            total=steps_per_epoch * config.batch_size,
+            initial=done * config.batch_size,
+            desc=f"epoch {epoch + 1}/{config.epochs}",
+            unit="ex",
+            disable=None if chief else True,
+            leave=False,
+        )
         for _ in range(done, steps_per_epoch):
             logs = distributed_train_step(next(batches))
             progress.step.assign_add(1)
             progress.step_in_epoch.assign_add(1)
             step = int(progress.step)
+            bar.update(config.batch_size)
             if not np.isfinite(float(logs["loss"])):
                 raise NonFiniteLossError(
                     f"training loss is {float(logs['loss'])} at step {step} (epoch {epoch}); stopped. "
@@ -205,11 +249,13 @@ def train(config: TrainConfig) -> dict:
                 scalars["learning_rate"] = float(model.optimizer.learning_rate)
                 scalars["examples_per_second"] = (step - tick_step) * config.batch_size / elapsed
                 writers.scalars("train", scalars, step)
+                bar.set_postfix(loss=f"{scalars['loss']:.4g}", refresh=False)
                 for metric in model.metrics:
                     metric.reset_state()
                 tick, tick_step = time.perf_counter(), step
             if step % config.checkpoint_every == 0:
                 save_latest()
+        bar.close()
         progress.epoch.assign_add(1)
         progress.step_in_epoch.assign(0)
         measures = validate(model, config)
