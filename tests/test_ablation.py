@@ -38,7 +38,7 @@ def test_two_variants_end_to_end_and_resumed(tmp_path, demo_corpus, prepared_dem
         str(tmp_path / "ablation"), data_dir=prepared_demo, melon_dir=os.path.join(demo_corpus, "melon"),
         gtzan_dir=str(eval_corpus / "demo" / "gtzan"), jamendo_dir=str(eval_corpus / "demo" / "mtg-jamendo"),
         gtzan_splits_dir=str(eval_corpus / "gtzan_lists"), variants=("contr_g", "bline_cf"), batch_size=8,
-        epochs=1, steps_per_epoch=2, validation_steps=1, repeats=2, probe_epochs=2)
+        epochs=1, steps_per_epoch=2, validation_steps=1, repeats=1, probe_epochs=2)
     result = ablation.run(config)
     rows = ("contr_g", "bline_cf", "untrained", "random")
     with open(config.path("ablation.json")) as f:
