@@ -1,5 +1,6 @@
 """The ablation experiment: variance bookkeeping, tables, and a two-variant run end to end (tiny budget)."""
 
+import dataclasses
 import json
 import os
 
@@ -38,7 +39,7 @@ def test_two_variants_end_to_end_and_resumed(tmp_path, demo_corpus, prepared_dem
         str(tmp_path / "ablation"), data_dir=prepared_demo, melon_dir=os.path.join(demo_corpus, "melon"),
         gtzan_dir=str(eval_corpus / "demo" / "gtzan"), jamendo_dir=str(eval_corpus / "demo" / "mtg-jamendo"),
         gtzan_splits_dir=str(eval_corpus / "gtzan_lists"), variants=("contr_g", "bline_cf"), batch_size=8,
-        epochs=1, steps_per_epoch=2, validation_steps=1, repeats=1, probe_epochs=2)
+        epochs=1, steps_per_epoch=2, validation_steps=1, repeats=1, probe_epochs=2, jamendo_categories=("moodtheme",))
     result = ablation.run(config)
     rows = ("contr_g", "bline_cf", "untrained", "random")
     with open(config.path("ablation.json")) as f:
@@ -46,6 +47,7 @@ def test_two_variants_end_to_end_and_resumed(tmp_path, demo_corpus, prepared_dem
     for row in rows:
         assert set(stored[row]) == {"gtzan", "jamendo", "playlist"}
         assert 0.0 <= stored[row]["gtzan"]["accuracy"]["mean"] <= 1.0
+        assert list(stored[row]["jamendo"]) == ["moodtheme"]
         assert len(stored[row]["jamendo"]["moodtheme"]["roc_auc"]["per_seed"]) == 1
         assert stored[row]["playlist"]["ndcg@100"]["probe_std"] == 0.0
     assert len(stored["contr_g"]["gtzan"]["accuracy"]["per_seed"]) == 1
@@ -61,3 +63,5 @@ def test_two_variants_end_to_end_and_resumed(tmp_path, demo_corpus, prepared_dem
     again = ablation.run(config)
     assert [os.path.getmtime(p) for p in finished] == before
     assert again["contr_g"] == result["contr_g"] and again["random"] == result["random"]
+    with pytest.raises(ValueError, match="repeats"):
+        ablation.run(dataclasses.replace(config, repeats=3))

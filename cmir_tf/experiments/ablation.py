@@ -58,6 +58,7 @@ class AblationConfig:
     precision: str = "float32"
     repeats: int = 10
     probe_epochs: int = 60
+    jamendo_categories: tuple[str, ...] = summary.JAMENDO_CATEGORIES
     embedding: str = "features"
 
     def __post_init__(self):
@@ -67,6 +68,8 @@ class AblationConfig:
         unknown = set(self.variants) - set(VARIANTS)
         if unknown or not self.variants:
             raise ValueError(f"variants must be a non-empty subset of {VARIANTS}, got {self.variants}")
+        if not self.jamendo_categories or set(self.jamendo_categories) - set(summary.JAMENDO_CATEGORIES):
+            raise ValueError(f"jamendo_categories must be a non-empty subset of {summary.JAMENDO_CATEGORIES}")
         if self.seeds < 1 or self.repeats < 1:
             raise ValueError("seeds and repeats must be >= 1")
 
@@ -92,6 +95,23 @@ def _stage(message: str) -> None:
 
 def _write_json(path: str, content: dict) -> None:
     atomic_write(path, lambda f: f.write(json.dumps(content, indent=1).encode()))
+
+
+def check_same_settings(config: AblationConfig) -> None:
+    """Records the settings in `output_dir/settings.json`, or raises ValueError if a previous run used others
+    (its finished rows would be reused under the new settings). Variants and seeds may grow."""
+    settings = {k: v for k, v in dataclasses.asdict(config).items() if k not in ("output_dir", "variants", "seeds")}
+    settings = json.loads(json.dumps(settings))  # tuples as JSON lists, as read back
+    path = config.path("settings.json")
+    if os.path.exists(path):
+        with open(path) as f:
+            previous = json.load(f)
+        changed = sorted(k for k in settings if previous.get(k) != settings[k])
+        if changed:
+            raise ValueError(f"{config.output_dir} holds a run with other settings ({', '.join(changed)}); "
+                             "use another --output_dir or the same flags")
+    else:
+        _write_json(path, settings)
 
 
 def prepare_demo(config: AblationConfig) -> None:
@@ -161,7 +181,8 @@ def evaluate_row(config: AblationConfig, row: str, seed: int) -> dict:
                   baseline=row == UNTRAINED)
     result = {
         "gtzan": evaluate_gtzan(embedder, data["gtzan_dir"], splits_dir=config.gtzan_splits_dir, **common),
-        "jamendo": evaluate_jamendo(embedder, data["jamendo_dir"], **common),
+        "jamendo": evaluate_jamendo(embedder, data["jamendo_dir"], categories=config.jamendo_categories,
+                                    **common),
         "playlist": evaluate_playlists(embedder, data["melon_dir"], data["data_dir"],
                                        cache_dir=config.path("embedding_cache")),
     }
@@ -193,6 +214,7 @@ def run(config: AblationConfig) -> dict:
     rewritten after each, so an interrupted run leaves the tables of the rows it finished.
     """
     start = time.perf_counter()
+    check_same_settings(config)
     if config.demo:
         prepare_demo(config)
     runs: dict[str, list[dict]] = {}
@@ -224,6 +246,7 @@ def _define_flags() -> None:
     flags.DEFINE_enum("precision", "float32", ["float32", "mixed_bfloat16", "mixed_float16"], "Every variant's.")
     flags.DEFINE_integer("repeats", 10, "Probe repeats (GTZAN, MTG-Jamendo), as in the paper.")
     flags.DEFINE_integer("probe_epochs", AblationConfig.probe_epochs, "Maximum probe epochs (early stopping).")
+    flags.DEFINE_list("jamendo_categories", list(summary.JAMENDO_CATEGORIES), "MTG-Jamendo categories.")
     flags.DEFINE_enum("embedding", "features", ["features", "embedding"], "Encoder output evaluated.")
 
 
@@ -236,11 +259,14 @@ def main(argv: list[str]) -> None:
     fields = {f.name for f in dataclasses.fields(AblationConfig)}
     values = {name: FLAGS[name].value for name in fields}
     try:
-        config = AblationConfig(**{**values, "variants": tuple(values["variants"])})
+        config = AblationConfig(**{**values, "variants": tuple(values["variants"]),
+                                   "jamendo_categories": tuple(values["jamendo_categories"])})
     except ValueError as error:
         raise app.UsageError(str(error)) from error
     try:
         run(config)
+    except ValueError as error:
+        raise app.UsageError(str(error)) from error
     except FileNotFoundError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(1)
