@@ -1,8 +1,9 @@
 """The ablation's outputs for people: Tables 1-3 in the paper's layout (Markdown) and a bar-chart PNG.
 
 Inputs are summaries from `cmir_tf.experiments.summary`, keyed by row (`contr_g`, ..., `untrained`,
-`random`). Each simulated cell is `mean ± probe std`; with several training seeds a `[seed std]` follows.
-The paper's published value sits in the column to its right (`paper.cell`: "n/a" where unknown).
+`random`). Each simulated cell is `mean ± probe std` (playlist cells: no probe, mean only); with several
+training seeds a `[seed std]` follows. The paper's published value sits in the column to its right
+(`paper.cell`: "n/a" where unknown).
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ TAGGING_TITLES = {"roc_auc": "ROC-AUC", "pr_auc": "PR-AUC"}
 PLAYLIST_TITLES = {"ndcg@100": "NDCG@100", "map@100": "MAP@100"}
 
 
-def _cell(metric: dict | None, digits: int = 3) -> str:
+def _cell(metric: dict | None, digits: int = 3, probed: bool = True) -> str:
+    """`mean ± probe std [seed std]`; without a probe (playlists) no probe std."""
     if metric is None:
         return "–"
     text = f"{metric['mean']:.{digits}f}"
-    if metric["probe_std"] or len(metric["per_seed"]) == 1:
+    if probed:
         text += f" ± {metric['probe_std']:.{digits}f}"
     if len(metric["per_seed"]) > 1:
         text += f" [{metric['seed_std']:.{digits}f}]"
@@ -60,7 +62,7 @@ def markdown_tables(summaries: dict[str, dict], seeds: int, repeats: int) -> str
     header3 = ["Model"] + [f"{m} {kind}" for m in PLAYLIST_TITLES.values() for kind in ("(sim.)", "(paper)")]
     table3 = _table("Table 3: Melon playlist continuation", header3, [
         [name(r, r)] + [cell for m in PLAYLIST_TITLES
-                        for cell in (_cell(_get(summaries, r, "playlist", m), 4),
+                        for cell in (_cell(_get(summaries, r, "playlist", m), 4, probed=False),
                                      paper.cell(paper.PLAYLIST.get(r, {}).get(m)))]
         for r in rows])
     return "\n".join([note, "", table1, table2, table3])
