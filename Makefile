@@ -5,8 +5,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 BASE_STAMP := $(VENV)/.installed-base
 DEMO_DIR ?= demo_run
+ABLATION_DIR ?= ablation_run
 
-.PHONY: install test demo bench clean
+.PHONY: install test demo ablation bench clean
 
 # Two install stamps: the package alone (what `make demo` needs), then the test and torch extras on top.
 $(BASE_STAMP): setup.cfg pyproject.toml
@@ -48,8 +49,13 @@ demo: $(BASE_STAMP)
 	@echo "Embedding map (t-SNE of the Melon test songs by genre): $(DEMO_DIR)/results/embedding_map_ContrCF-G-demo.png"
 	@echo "TensorBoard: $(VENV)/bin/tensorboard --logdir $(DEMO_DIR)/contr_cf_g/tensorboard"
 
+# The paper's ablation (six variants, an untrained reference, Tables 1-3, figure) on the demo corpus; resumable,
+# not part of `make test` (docs: README "The ablation"). Real data: add --data_dir/--melon_dir/--gtzan_dir/--jamendo_dir.
+ablation: $(STAMP)
+	$(PY) -m cmir_tf.experiments.ablation --output_dir=$(ABLATION_DIR)
+
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) $(DEMO_DIR) build *.egg-info
+	rm -rf $(VENV) $(DEMO_DIR) $(ABLATION_DIR) build *.egg-info

@@ -11,6 +11,7 @@ import numpy as np
 import soundfile as sf
 from conftest import TINY_CORPUS
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import cross_val_score
 
 from cmir_tf import synthetic
 from cmir_tf.data import melon
@@ -22,6 +23,18 @@ def _mel_features(melon_dir, meta):
     mels = (np.load(melon.mel_path(melon_dir, s["id"])).astype(np.float32) for s in meta)
     x = np.stack([np.concatenate([m.mean(1), m.std(1)]) for m in mels])
     return (x - x.mean(0)) / x.std(0)
+
+
+def _timbre_features(melon_dir, meta):
+    """Per song, register-invariant: each frame's band levels below its peak, sorted (spectral shape whatever
+    the pitch), mean and std over time, and each band's mean frame-to-frame change (144,), standardised."""
+    features = []
+    for song in meta:
+        mel = np.load(melon.mel_path(melon_dir, song["id"])).astype(np.float32)
+        shape = np.sort(mel - mel.max(axis=0, keepdims=True), axis=0)
+        features.append(np.concatenate([shape.mean(1), shape.std(1), np.abs(np.diff(mel, axis=1)).mean(1)]))
+    x = np.stack(features)
+    return (x - x.mean(0)) / (x.std(0) + 1e-6)
 
 
 def test_melon_format(demo_corpus):
@@ -40,21 +53,25 @@ def test_melon_format(demo_corpus):
     assert all({"id", "songs", "tags", "plylst_title", "like_cnt", "updt_date"} <= set(p) for p in playlists)
 
 
-def test_genre_and_playlists_are_audible(demo_corpus):
+def test_genre_and_playlists_are_partly_audible(demo_corpus):
     melon_dir = os.path.join(demo_corpus, "melon")
     meta = [s for s in melon.load_json(os.path.join(melon_dir, "song_meta.json")) if s["song_gn_gnr_basket"]]
-    x = _mel_features(melon_dir, meta)
     top = np.array([s["song_gn_gnr_basket"][0] for s in meta])
-    classifier = LogisticRegression(max_iter=2000).fit(x[:100], top[:100])
-    assert classifier.score(x[100:], top[100:]) > 0.7
-    # Within a genre, songs sharing a playlist sound closer (the latent energy) than those that never do.
+    # Genre is partly audible through timbre: clearly above the majority class, far from perfect.
+    accuracy = cross_val_score(LogisticRegression(max_iter=3000, C=0.3), _timbre_features(melon_dir, meta), top,
+                               cv=5).mean()
+    majority = np.unique(top, return_counts=True)[1].max() / len(top)
+    assert majority + 0.08 < accuracy < 0.9
+    x = _mel_features(melon_dir, meta)
+    # Within a genre, songs sharing a playlist sound a little closer (the latent energy, masked by each song's
+    # own register and tempo) than those that never do.
     row = {s["id"]: i for i, s in enumerate(meta)}
     together = {pair for p in melon.load_playlists(melon_dir, "all") for pair in itertools.permutations(p["songs"], 2)}
     near, far = [], []
     for a, b in itertools.combinations(row, 2):
         if top[row[a]] == top[row[b]]:
             (near if (a, b) in together else far).append(np.linalg.norm(x[row[a]] - x[row[b]]))
-    assert len(far) > 20 and np.mean(near) < 0.8 * np.mean(far)
+    assert len(far) > 20 and np.mean(near) < 0.97 * np.mean(far)
 
 
 def test_gtzan_names_cover_the_real_split_lists(demo_corpus):

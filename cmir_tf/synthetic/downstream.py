@@ -1,13 +1,16 @@
 """The downstream parts of the demo corpus: a GTZAN-format folder and an MTG-Jamendo-format folder.
 
-GTZAN: `genres/<genre>/<genre>.000NN.wav`, 22,050 Hz mono 16-bit like the real files (shorter clips), one
-random recipe per genre, so the real fault-filtered split lists (package data) apply unchanged.
+GTZAN: `genres/<genre>/<genre>.000NN.wav`, 22,050 Hz mono 16-bit like the real files (shorter clips), so the
+real fault-filtered split lists (package data) apply unchanged. The 10 genres are 5 pairs of related timbres
+(a random timbre and two `synth.vary` variations of it); a clip is its genre's timbre jittered by
+`synth.SONG_JITTER`, with a random register, tempo and energy (`synth.perform`).
 
 MTG-Jamendo: `split-0/autotagging_{genre,instrument,moodtheme}-{train,validation,test}.tsv` in the real
 syntax (CRLF, header `TRACK_ID ARTIST_ID ALBUM_ID PATH DURATION TAGS`, tab-separated `genre---x` tags after
 DURATION) and audio at `audio/<PATH>` with the stem of PATH and a `.flac` extension (16 kHz mono). Planted:
-genre tags choose the recipe, instrument tags its partials/pulses, mood tags its energy; artists (5 tracks
-each) are split 60/20/20 so no artist crosses splits.
+a track mixes a backing voice with its first genre tag's timbre (jittered as in GTZAN) and one voice per
+instrument tag (the instrument's timbre in the backing voice's register and tempo); mood tags set its energy.
+Artists (5 tracks each) are split 60/20/20 so no artist crosses splits.
 """
 
 from __future__ import annotations
@@ -37,14 +40,15 @@ TRACKS_PER_ARTIST = 5
 def gtzan_jobs(rng: np.random.Generator, per_genre: int, seconds: float) -> list[RenderJob]:
     """`per_genre` clips per genre, named `<genre>/<genre>.000NN.wav` (NN from 0), relative to `genres/`."""
     jobs = []
+    families = [synth.random_recipe(rng) for _ in range(len(GTZAN_GENRES) // 2)]
     for g, genre in enumerate(GTZAN_GENRES):
-        recipe = synth.random_recipe(rng)
-        energies = np.clip(rng.normal(0, 0.4, per_genre), -1, 1)
+        recipe = synth.vary(families[g // 2], rng)
+        energies = np.clip(rng.normal(0, 0.5, per_genre), -1, 1)
         for k in range(per_genre):
             jobs.append(
                 RenderJob(
                     path=f"{genre}/{genre}.{k:05d}.wav",
-                    recipes=(recipe,),
+                    recipes=(synth.perform(synth.vary(recipe, rng, synth.SONG_JITTER), rng),),
                     n_samples=int(seconds * GTZAN_SAMPLE_RATE),
                     sample_rate=GTZAN_SAMPLE_RATE,
                     energy=float(energies[k]),
@@ -80,9 +84,8 @@ def jamendo_corpus(
         genres = _pick(rng, list(JAMENDO_GENRES), 0.2)
         moods = _pick(rng, list(JAMENDO_MOODS), 0.2)
         instruments = _pick(rng, list(JAMENDO_INSTRUMENTS), 0.3)
-        recipes = tuple(
-            dataclasses.replace(genre_recipes[genres[0]], **JAMENDO_INSTRUMENTS[name]) for name in instruments
-        )
+        backing = synth.perform(synth.vary(genre_recipes[genres[0]], rng, synth.SONG_JITTER), rng)
+        recipes = (backing, *(dataclasses.replace(backing, **JAMENDO_INSTRUMENTS[name]) for name in instruments))
         path = f"{track_id % 100:02d}/{track_id}.mp3"
         prefix = f"track_{track_id:07d}\tartist_{artist:06d}\talbum_{artist:06d}\t{path}\t{seconds:.1f}"
         split = artist_split[artist]

@@ -1,14 +1,16 @@
 """The Melon-format part of the demo corpus: metadata, playlists and render jobs with planted structure.
 
-Planted structure:
+Generative model (README "The demo corpus"):
 - 5 top genres GN0100..GN0500 with 4 detailed genres each (GNxx01..GNxx04): 25 codes. Each detailed genre
-  has its own audio recipe, a variation of its top genre's (`synth.vary`), so genre is audible;
-- a latent energy/mood per song in [-1, 1], correlated with the top genre (genre-specific mean), that
-  changes tempo, brightness, noise and loudness of the audio (`synth.with_energy`);
-- a latent "scene" per artist (8 scenes), not audible;
+  has a timbre, a variation of its top genre's (`synth.vary`). A song sounds like its own detailed genre
+  jittered by `synth.SONG_JITTER`, except for a fraction `INAUDIBLE_GENRE` of songs that sound like a random
+  detailed genre: genre is audible through timbre only, and only partly;
+- register and base tempo are drawn per song and carry no label (`synth.perform`);
+- a latent energy per song in [-1, 1], independent of genre, sets rhythm and dynamics (`synth.with_energy`);
+- a latent "scene" per artist (8 scenes) and a popularity per song, both inaudible;
 - playlists from listener tastes: a peaked preference over top genres, a target energy and a favourite
-  scene, plus song popularity. Playlists therefore correlate with genre, carry extra information that is
-  partly audible (energy) and partly not (scene, popularity).
+  scene, plus song popularity. Playlist membership is therefore partly audible through timbre (via genre)
+  and rhythm (via energy), and partly not audible at all (scene, popularity, the inaudible-genre songs).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ DETAIL_NAMES = ("Classic", "Modern", "Acoustic", "Crossover")
 N_SCENES = 8
 SONGS_PER_ARTIST = 8
 MOODS = ("calm", "mellow", "bright", "energetic")
+INAUDIBLE_GENRE = 0.25  # fraction of songs whose timbre is that of a random detailed genre
 
 
 def genre_names() -> dict[str, str]:
@@ -39,13 +42,16 @@ def genre_names() -> dict[str, str]:
 def _songs(rng: np.random.Generator, n_songs: int, no_genre_fraction: float) -> dict[str, np.ndarray]:
     n_top = len(TOP_GENRES)
     top = rng.choice(n_top, n_songs, p=rng.dirichlet(np.full(n_top, 8.0)))
-    mood_mean = np.linspace(-0.6, 0.6, n_top)[rng.permutation(n_top)]
+    detail = rng.integers(0, len(DETAIL_NAMES), n_songs)
+    inaudible = rng.random(n_songs) < INAUDIBLE_GENRE
     return {
         "top": top,
-        "detail": rng.integers(0, len(DETAIL_NAMES), n_songs),
+        "detail": detail,
+        "sound_top": np.where(inaudible, rng.integers(0, n_top, n_songs), top),
+        "sound_detail": np.where(inaudible, rng.integers(0, len(DETAIL_NAMES), n_songs), detail),
         "second_detail": np.where(rng.random(n_songs) < 0.3, rng.integers(0, len(DETAIL_NAMES), n_songs), -1),
         "second_top": np.where(rng.random(n_songs) < 0.08, rng.integers(0, n_top, n_songs), -1),
-        "energy": np.clip(mood_mean[top] + rng.normal(0, 0.45, n_songs), -1, 1),
+        "energy": np.clip(rng.normal(0, 0.5, n_songs), -1, 1),
         "artist": rng.permutation(n_songs) // SONGS_PER_ARTIST,
         "popularity": rng.lognormal(0, 0.7, n_songs),
         "no_genres": rng.random(n_songs) < no_genre_fraction,
@@ -135,10 +141,14 @@ def melon_corpus(
         "val.json": playlists[n_train:],
     }
     lengths = rng.integers(frames[0], frames[1] + 1, n_songs)
+    song_recipes = [
+        synth.perform(synth.vary(recipes[top][detail], rng, synth.SONG_JITTER), rng)
+        for top, detail in zip(songs["sound_top"], songs["sound_detail"])
+    ]
     jobs = [
         RenderJob(
             path=f"arena_mel/{i // 1000}/{i}.npy",
-            recipes=(recipes[songs["top"][i]][songs["detail"][i]],),
+            recipes=(song_recipes[i],),
             n_samples=(int(lengths[i]) - 1) * HOP_LENGTH,
             sample_rate=sample_rate,
             energy=float(songs["energy"][i]),

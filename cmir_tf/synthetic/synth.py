@@ -1,8 +1,12 @@
-"""Vectorised numpy rendering of genre-like audio from a `Recipe` (used by `cmir_tf.synthetic`).
+"""Vectorised numpy rendering of music-like audio from a `Recipe` (used by `cmir_tf.synthetic`).
 
-A recipe fixes what makes a class audible: register and pitch range, partials and their spectral envelope,
-note density, note decay, noise colour and level, and a percussive pulse. `energy` in [-1, 1] (a latent
-mood) shifts tempo, brightness, noise and loudness of any recipe.
+A recipe's fields fall into three acoustic factors, which the corpus ties to different latent variables:
+- timbre (partials and their spectral envelope, odd-harmonic gain, note decay, noise colour):
+  what a genre changes (`random_recipe`, `vary`);
+- rhythm and dynamics (note density, percussive pulses, noise level, loudness): what the latent `energy`
+  in [-1, 1] changes (`with_energy`), the audible part of a listener's mood;
+- register and base tempo (lowest note, pitch range, notes per second before energy): drawn per song by
+  `perform`, carrying no label at all.
 """
 
 from __future__ import annotations
@@ -28,44 +32,58 @@ class Recipe:
 
 
 def random_recipe(rng: np.random.Generator) -> Recipe:
-    """A recipe drawn from wide ranges, so two draws usually sound clearly different."""
-    return Recipe(
-        f0_low=float(55 * 2 ** rng.uniform(0, 3.5)),
-        octaves=float(rng.uniform(0.5, 2.0)),
+    """A timbre drawn from wide ranges (two draws usually sound clearly different), with a `perform` draw."""
+    timbre = Recipe(
+        f0_low=110.0,
+        octaves=1.0,
         partials=int(rng.integers(1, 13)),
         rolloff=float(rng.uniform(0.3, 2.5)),
         odd_gain=float(rng.choice([1.0, 1.0, 3.0])),
-        notes_per_second=float(2 ** rng.uniform(0, 3.3)),
+        notes_per_second=2.0,
         decay=float(2 ** rng.uniform(-1, 4)),
-        noise_level=float(10 ** rng.uniform(-2, -0.3)),
+        noise_level=0.1,
         noise_pole=float(rng.uniform(-0.8, 0.98)),
-        pulses_per_second=float(rng.choice([0.0, 2 ** rng.uniform(0.5, 2.5)])),
+        pulses_per_second=0.0,
     )
+    return perform(timbre, rng)
+
+
+SONG_JITTER = 0.5  # `vary` amount between one song and its genre (Melon, GTZAN, MTG-Jamendo alike)
 
 
 def vary(recipe: Recipe, rng: np.random.Generator, amount: float = 0.3) -> Recipe:
-    """A sub-style: the same recipe with its continuous parameters moved by about `amount` (relative)."""
+    """The same recipe with its timbre moved by about `amount` (relative; noise colour and partial count in
+    proportion), e.g. a sub-genre of a genre, or one song of a genre. Other fields are left unchanged."""
 
     def scale(x: float) -> float:
         return float(x * 2 ** rng.uniform(-amount, amount))
 
     return dataclasses.replace(
         recipe,
-        f0_low=scale(recipe.f0_low),
         rolloff=scale(recipe.rolloff),
-        notes_per_second=scale(recipe.notes_per_second),
         decay=scale(recipe.decay),
-        noise_level=scale(recipe.noise_level),
-        partials=int(np.clip(recipe.partials + rng.integers(-2, 3), 1, 12)),
+        noise_pole=float(np.clip(recipe.noise_pole + rng.uniform(-amount, amount), -0.9, 0.99)),
+        partials=int(np.clip(recipe.partials + rng.integers(-round(6 * amount), round(6 * amount) + 1), 1, 12)),
+    )
+
+
+def perform(recipe: Recipe, rng: np.random.Generator) -> Recipe:
+    """The recipe's timbre with a register, pitch range and base tempo drawn for one song (label-free)."""
+    return dataclasses.replace(
+        recipe,
+        f0_low=float(55 * 2 ** rng.uniform(0, 3.5)),
+        octaves=float(rng.uniform(0.5, 2.0)),
+        notes_per_second=float(2 ** rng.uniform(0.5, 2.8)),
+        noise_level=float(10 ** rng.uniform(-1.7, -0.7)),
+        pulses_per_second=float(rng.choice([0.0, 2 ** rng.uniform(0.5, 2.0)])),
     )
 
 
 def with_energy(recipe: Recipe, energy: float) -> Recipe:
-    """Energy in [-1, 1]: faster, brighter, noisier and more percussive as it grows."""
+    """Energy in [-1, 1]: faster, noisier, more percussive and (in `render`) louder as it grows; timbre stays."""
     return dataclasses.replace(
         recipe,
         notes_per_second=recipe.notes_per_second * 2 ** (0.8 * energy),
-        rolloff=max(0.1, recipe.rolloff - 0.5 * energy),
         noise_level=recipe.noise_level * 2 ** energy,
         pulses_per_second=recipe.pulses_per_second * 2 ** (0.5 * energy) + max(0.0, energy) * 2,
     )

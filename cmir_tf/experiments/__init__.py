@@ -1,0 +1,1 @@
+"""Experiments that combine training and evaluation: `ablation` (the paper's six variants, Tables 1-3)."""

@@ -1,0 +1,277 @@
+"""The paper's ablation in one command: six variants -> Tables 1-3, a figure and `ablation.json`.
+
+  python -m cmir_tf.experiments.ablation --output_dir=ablation_run            # on the demo corpus
+  python -m cmir_tf.experiments.ablation --output_dir=runs/ablation --data_dir=/data/melon_prepared \
+      --melon_dir=/data/melon --gtzan_dir=/data/gtzan --jamendo_dir=/data/mtg-jamendo --epochs=100 ...
+
+Every variant trains with the same seeds, budget and precision (`TrainConfig`, in-process); an untrained
+encoder (random initialisation, same seeds) is the reference row. Each export is evaluated on GTZAN,
+MTG-Jamendo and playlist continuation by `cmir_tf.evaluation` with `--repeats` probe repeats; the untrained
+run also measures the random baselines. Output folder:
+
+  corpus/, prepared/              the demo corpus and its TFRecords (demo mode only)
+  models/<row>-seed<k>/           model_dir of each training run (export/ = the SavedModel)
+  runs/<row>-seed<k>.json         that export's evaluation (what a rerun reuses)
+  embedding_cache/                embeddings per model and dataset
+  ablation.json, tables.md, ablation.png
+
+A rerun skips finished trainings, exports, evaluations and cached embeddings, and resumes an interrupted
+training from its checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+import time
+
+from absl import app, flags
+
+from cmir_tf.constants import VARIANTS
+from cmir_tf.evaluation.files import atomic_write
+from cmir_tf.experiments import report, summary
+
+UNTRAINED = "untrained"
+DEMO_PREPARE = dict(word2vec_dim=64, songs_per_shard=500)  # as `make demo`
+DATA_FLAGS = ("data_dir", "melon_dir", "gtzan_dir", "jamendo_dir")
+
+
+@dataclasses.dataclass(frozen=True)
+class AblationConfig:
+    """What the ablation depends on. Empty data folders: the demo corpus, generated under `output_dir`."""
+
+    output_dir: str
+    data_dir: str = ""  # prepared TFRecords (training; its splits.json test split = playlist candidates)
+    melon_dir: str = ""
+    gtzan_dir: str = ""
+    jamendo_dir: str = ""
+    gtzan_splits_dir: str | None = None
+    variants: tuple[str, ...] = VARIANTS
+    seeds: int = 1
+    batch_size: int = 32
+    epochs: int = 3
+    steps_per_epoch: int = 25
+    validation_steps: int = 4
+    learning_rate: float = 3e-4
+    precision: str = "float32"
+    repeats: int = 10
+    probe_epochs: int = 60
+    jamendo_categories: tuple[str, ...] = summary.JAMENDO_CATEGORIES
+    embedding: str = "features"
+
+    def __post_init__(self):
+        given = [getattr(self, f) for f in DATA_FLAGS]
+        if any(given) and not all(given):
+            raise ValueError(f"give all of {', '.join('--' + f for f in DATA_FLAGS)} or none (demo corpus)")
+        unknown = set(self.variants) - set(VARIANTS)
+        if unknown or not self.variants:
+            raise ValueError(f"variants must be a non-empty subset of {VARIANTS}, got {self.variants}")
+        if not self.jamendo_categories or set(self.jamendo_categories) - set(summary.JAMENDO_CATEGORIES):
+            raise ValueError(f"jamendo_categories must be a non-empty subset of {summary.JAMENDO_CATEGORIES}")
+        if self.seeds < 1 or self.repeats < 1:
+            raise ValueError("seeds and repeats must be >= 1")
+
+    @property
+    def demo(self) -> bool:
+        return not self.data_dir
+
+    def path(self, *parts: str) -> str:
+        return os.path.join(self.output_dir, *parts)
+
+    def data(self) -> dict[str, str]:
+        """The four data folders (the demo corpus's when none are given)."""
+        if not self.demo:
+            return {f: getattr(self, f) for f in DATA_FLAGS}
+        corpus = self.path("corpus")
+        return {"data_dir": self.path("prepared"), "melon_dir": os.path.join(corpus, "melon"),
+                "gtzan_dir": os.path.join(corpus, "gtzan"), "jamendo_dir": os.path.join(corpus, "mtg-jamendo")}
+
+
+def _stage(message: str) -> None:
+    print(f"[ablation] {message}", flush=True)
+
+
+def _write_json(path: str, content: dict) -> None:
+    atomic_write(path, lambda f: f.write(json.dumps(content, indent=1).encode()))
+
+
+def check_same_settings(config: AblationConfig) -> None:
+    """Records the settings in `output_dir/settings.json`, or raises ValueError if a previous run used others
+    (its finished rows would be reused under the new settings). Variants and seeds may grow."""
+    settings = {k: v for k, v in dataclasses.asdict(config).items() if k not in ("output_dir", "variants", "seeds")}
+    settings = json.loads(json.dumps(settings))  # tuples as JSON lists, as read back
+    path = config.path("settings.json")
+    if os.path.exists(path):
+        with open(path) as f:
+            previous = json.load(f)
+        changed = sorted(k for k in settings if previous.get(k) != settings[k])
+        if changed:
+            raise ValueError(f"{config.output_dir} holds a run with other settings ({', '.join(changed)}); "
+                             "use another --output_dir or the same flags")
+    else:
+        _write_json(path, settings)
+
+
+def prepare_demo(config: AblationConfig) -> None:
+    """Generates and prepares the demo corpus unless already there (both steps are atomic / resumable)."""
+    from cmir_tf.data import prepare
+    from cmir_tf.synthetic import generate
+
+    data = config.data()
+    if not os.path.exists(config.path("corpus", "corpus.json")):
+        start = time.perf_counter()
+        generate(config.path("corpus"), workers=os.cpu_count() or 1)
+        _stage(f"demo corpus generated in {time.perf_counter() - start:.0f} s")
+    if not os.path.exists(os.path.join(data["data_dir"], "manifest.json")):
+        start = time.perf_counter()
+        prepare.prepare(prepare.PrepareConfig(data["melon_dir"], data["data_dir"], **DEMO_PREPARE))
+        _stage(f"demo corpus prepared in {time.perf_counter() - start:.0f} s")
+
+
+def export_dir(config: AblationConfig, row: str, seed: int) -> str:
+    return config.path("models", f"{row}-seed{seed}", "export")
+
+
+def train_row(config: AblationConfig, row: str, seed: int) -> None:
+    """Trains variant `row` with `seed` (or exports the untrained encoder) unless its export is finished."""
+    import keras
+
+    from cmir_tf.export.saved_model import export_audio_encoder
+    from cmir_tf.models import build_audio_encoder
+    from cmir_tf.training import TrainConfig, train
+
+    done = config.path("models", f"{row}-seed{seed}", "done.json")
+    if os.path.exists(done):
+        return
+    start = time.perf_counter()
+    if row == UNTRAINED:
+        keras.utils.set_random_seed(seed)
+        keras.mixed_precision.set_global_policy(config.precision)
+        export_audio_encoder(build_audio_encoder(), export_dir(config, row, seed),
+                             {"variant": UNTRAINED, "seed": seed}, overwrite=True)
+        result = {"steps": 0}
+    else:
+        result = train(TrainConfig(
+            variant=row, data_dir=config.data()["data_dir"], model_dir=os.path.dirname(export_dir(config, row, seed)),
+            batch_size=config.batch_size, learning_rate=config.learning_rate, epochs=config.epochs,
+            steps_per_epoch=config.steps_per_epoch, validation_steps=config.validation_steps, seed=seed,
+            precision=config.precision, log_every=max(1, config.steps_per_epoch // 5)))
+    keras.backend.clear_session()
+    result["seconds"] = time.perf_counter() - start
+    _write_json(done, result)
+    _stage(f"{row} seed {seed}: {result['steps']} steps, exported in {result['seconds']:.0f} s")
+
+
+def evaluate_row(config: AblationConfig, row: str, seed: int) -> dict:
+    """GTZAN, MTG-Jamendo and playlist results of one export (cached in runs/<row>-seed<k>.json)."""
+    from cmir_tf.evaluation import (ProbeConfig, SavedModelEmbedder, evaluate_gtzan, evaluate_jamendo,
+                                    evaluate_playlists)
+
+    path = config.path("runs", f"{row}-seed{seed}.json")
+    if os.path.exists(path):
+        with open(path) as f:
+            return json.load(f)
+    start = time.perf_counter()
+    data = config.data()
+    embedder = SavedModelEmbedder(export_dir(config, row, seed), output=config.embedding)
+    probe = ProbeConfig(epochs=config.probe_epochs)
+    common = dict(cache_dir=config.path("embedding_cache"), config=probe, repeats=config.repeats,
+                  baseline=row == UNTRAINED)
+    result = {
+        "gtzan": evaluate_gtzan(embedder, data["gtzan_dir"], splits_dir=config.gtzan_splits_dir, **common),
+        "jamendo": evaluate_jamendo(embedder, data["jamendo_dir"], categories=config.jamendo_categories,
+                                    **common),
+        "playlist": evaluate_playlists(embedder, data["melon_dir"], data["data_dir"],
+                                       cache_dir=config.path("embedding_cache")),
+    }
+    result["seconds"] = time.perf_counter() - start
+    _write_json(path, result)
+    _stage(f"{row} seed {seed}: evaluated in {result['seconds']:.0f} s (GTZAN "
+           f"{result['gtzan']['accuracy']['mean']:.3f}, NDCG@100 {result['playlist']['ndcg@100']:.4f})")
+    return result
+
+
+def write_outputs(config: AblationConfig, runs: dict[str, list[dict]], seconds: float) -> dict:
+    """Summarises the evaluated rows into ablation.json, tables.md and ablation.png; returns ablation.json."""
+    tasks = ("gtzan", "jamendo", "playlist")
+    runs = {row: [{t: r[t] for t in tasks} for r in row_runs] for row, row_runs in runs.items()}
+    summaries = {row: summary.summarize(row_runs) for row, row_runs in runs.items()}
+    summaries["random"] = summary.summarize_random(runs[UNTRAINED])
+    result = {**summaries, "config": dataclasses.asdict(config), "data": config.data(), "seconds": seconds}
+    _write_json(config.path("ablation.json"), result)
+    tables = report.markdown_tables(summaries, config.seeds, config.repeats)
+    atomic_write(config.path("tables.md"), lambda f: f.write(tables.encode()))
+    report.save_figure(summaries, config.path("ablation.png"))
+    return result
+
+
+def run(config: AblationConfig) -> dict:
+    """Runs (or resumes) the whole ablation; returns the content of `ablation.json`.
+
+    Rows go one at a time (the untrained reference first, for the random baselines), and the outputs are
+    rewritten after each, so an interrupted run leaves the tables of the rows it finished.
+    """
+    start = time.perf_counter()
+    check_same_settings(config)
+    if config.demo:
+        prepare_demo(config)
+    runs: dict[str, list[dict]] = {}
+    for row in (UNTRAINED, *config.variants):
+        for seed in range(config.seeds):
+            train_row(config, row, seed)
+            runs.setdefault(row, []).append(evaluate_row(config, row, seed))
+        # The table layout wants model rows first, then the untrained reference.
+        ordered = {r: runs[r] for r in (*config.variants, UNTRAINED) if r in runs}
+        result = write_outputs(config, ordered, time.perf_counter() - start)
+    with open(config.path("tables.md")) as f:
+        print(f.read())
+    _stage(f"wrote {config.path('ablation.json')}, tables.md and ablation.png")
+    return result
+
+
+def _define_flags() -> None:
+    flags.DEFINE_string("output_dir", "ablation_run", "Where models, evaluations, tables and the figure go.")
+    for name in DATA_FLAGS:
+        flags.DEFINE_string(name, "", f"Real data: --{name} (all four, or none for the demo corpus).")
+    flags.DEFINE_string("gtzan_splits_dir", None, "Other GTZAN split lists (default: the fault-filtered ones).")
+    flags.DEFINE_list("variants", list(VARIANTS), "Variants to train.")
+    flags.DEFINE_integer("seeds", 1, "Training seeds per variant (0..N-1); N > 1 reports training-seed variance.")
+    flags.DEFINE_integer("batch_size", AblationConfig.batch_size, "Training batch size (every variant).")
+    flags.DEFINE_integer("epochs", AblationConfig.epochs, "Training epochs (every variant).")
+    flags.DEFINE_integer("steps_per_epoch", AblationConfig.steps_per_epoch, "Steps per epoch; 0 = one pass.")
+    flags.DEFINE_integer("validation_steps", AblationConfig.validation_steps, "Validation batches; 0 = all.")
+    flags.DEFINE_float("learning_rate", AblationConfig.learning_rate, "Adam learning rate (every variant).")
+    flags.DEFINE_enum("precision", "float32", ["float32", "mixed_bfloat16", "mixed_float16"], "Every variant's.")
+    flags.DEFINE_integer("repeats", 10, "Probe repeats (GTZAN, MTG-Jamendo), as in the paper.")
+    flags.DEFINE_integer("probe_epochs", AblationConfig.probe_epochs, "Maximum probe epochs (early stopping).")
+    flags.DEFINE_list("jamendo_categories", list(summary.JAMENDO_CATEGORIES), "MTG-Jamendo categories.")
+    flags.DEFINE_enum("embedding", "features", ["features", "embedding"], "Encoder output evaluated.")
+
+
+FLAGS = flags.FLAGS
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    fields = {f.name for f in dataclasses.fields(AblationConfig)}
+    values = {name: FLAGS[name].value for name in fields}
+    try:
+        config = AblationConfig(**{**values, "variants": tuple(values["variants"]),
+                                   "jamendo_categories": tuple(values["jamendo_categories"])})
+    except ValueError as error:
+        raise app.UsageError(str(error)) from error
+    try:
+        run(config)
+    except ValueError as error:
+        raise app.UsageError(str(error)) from error
+    except FileNotFoundError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    _define_flags()
+    app.run(main)
