@@ -78,7 +78,7 @@ def index(folders: list[str]) -> int:
     out = _need("index", "index")
     if os.path.exists(out) and not FLAGS.overwrite:
         raise UsageError(f"--index={out} exists; pass --overwrite to replace it")
-    paths = [source for source, _ in find_inputs(folders)]
+    paths = [source for source, _ in find_inputs(folders).files]
     if not paths:
         raise UsageError(f"no audio files below {folders[0]}")
     summary = build_index(_space(_need("model", "index")), paths, out, n_trees=FLAGS.n_trees, overwrite=True)
