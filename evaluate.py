@@ -29,6 +29,7 @@ from cmir_tf.evaluation.cold_start import evaluate_cold_start
 from cmir_tf.evaluation.zero_shot import evaluate_gtzan_zero_shot, evaluate_melon_zero_shot
 from cmir_tf.joint import JointSpace
 from cmir_tf.evaluation.embedding_map import melon_embedding_map
+from cmir_tf.export.chunk_batches import NotACmirModelError
 
 flags.DEFINE_enum("task", "all", ["gtzan", "jamendo", "playlist", "zero_shot", "all"], "Downstream task(s).")
 flags.DEFINE_string("model", None, "Exported SavedModel folder.")
@@ -151,15 +152,15 @@ class JointSpaceTasks:
 
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}", exitcode=2)
     tasks = list(REQUIRED_DIRS) if FLAGS.task == "all" else [FLAGS.task]
     unset = list(dict.fromkeys(f"--{flag}" for task in tasks for flag in REQUIRED_DIRS[task]
                                if not getattr(FLAGS, flag)))
     if unset:
-        raise app.UsageError(f"--task={FLAGS.task} needs {', '.join(unset)}")
+        raise app.UsageError(f"--task={FLAGS.task} needs {', '.join(unset)}", exitcode=2)
     try:
         embedder = SavedModelEmbedder(FLAGS.model, output=FLAGS.embedding)
-    except FrontEndMismatchError as e:
+    except (FrontEndMismatchError, NotACmirModelError) as e:  # a clear one-line refusal, no traceback
         raise app.UsageError(str(e), exitcode=2) from e
     joint = JointSpaceTasks(embedder)
     tables = []

@@ -21,11 +21,10 @@ import tempfile
 import time
 
 import keras
-import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
-from cmir_tf import synthetic
+from cmir_tf.synthetic import corpus as synthetic
 from cmir_tf.data import make_dataset, prepare
 from cmir_tf.models import build_audio_encoder
 

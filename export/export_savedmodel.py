@@ -44,10 +44,10 @@ FLAGS = flags.FLAGS
 
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}", exitcode=2)
     metadata = json.loads(FLAGS.metadata_json)
     if not isinstance(metadata, dict):
-        raise app.UsageError("--metadata_json must be a JSON object")
+        raise app.UsageError("--metadata_json must be a JSON object", exitcode=2)
     keras.mixed_precision.set_dtype_policy(FLAGS.dtype_policy)
     encoder = build_audio_encoder()
     if FLAGS.weights:
@@ -66,7 +66,8 @@ def joint_space_encoders(modalities: set[str]) -> dict:
     joint = {}
     if "genre" in modalities:
         if not FLAGS.data_dir:
-            raise app.UsageError(f"--variant={FLAGS.variant} has a genre encoder: pass --data_dir (its vocabulary)")
+            raise app.UsageError(
+                f"--variant={FLAGS.variant} has a genre encoder: pass --data_dir (its vocabulary)", exitcode=2)
         word2vec = np.load(os.path.join(FLAGS.data_dir, "genre_word2vec.npy"))
         joint["genre_encoder"] = build_genre_encoder(word2vec, FLAGS.num_heads)
         joint["vocabulary"] = GenreVocabulary.from_prepared(FLAGS.data_dir)

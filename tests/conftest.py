@@ -40,8 +40,8 @@ TINY_PREPARE = dict(songs_per_shard=10, cf_threads=1, word2vec_dim=32, frames=60
 
 @pytest.fixture(scope="session")
 def demo_corpus(tmp_path_factory) -> str:
-    """Folder of `cmir_tf.synthetic.generate(**TINY_CORPUS)`: melon/, gtzan/genres/, mtg-jamendo/."""
-    from cmir_tf import synthetic
+    """Folder of `cmir_tf.synthetic.corpus.generate(**TINY_CORPUS)`: melon/, gtzan/genres/, mtg-jamendo/."""
+    from cmir_tf.synthetic import corpus as synthetic
 
     path = str(tmp_path_factory.mktemp("demo") / "corpus")
     synthetic.generate(path, seed=0, **TINY_CORPUS)
@@ -66,7 +66,7 @@ def eval_corpus(tmp_path_factory):
     import json
 
     from cmir_tf.evaluation import gtzan
-    from cmir_tf.synthetic import generate
+    from cmir_tf.synthetic.corpus import generate
 
     root = tmp_path_factory.mktemp("eval_corpus")
     generate(str(root / "demo"), melon_songs=60, melon_playlists=30, min_frames=256, max_frames=300,

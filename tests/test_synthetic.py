@@ -13,7 +13,7 @@ from conftest import TINY_CORPUS
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_score
 
-from cmir_tf import synthetic
+from cmir_tf.synthetic import corpus as synthetic
 from cmir_tf.data import melon
 from cmir_tf.synthetic.downstream import GTZAN_GENRES, gtzan_jobs
 

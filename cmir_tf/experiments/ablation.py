@@ -117,7 +117,7 @@ def check_same_settings(config: AblationConfig) -> None:
 def prepare_demo(config: AblationConfig) -> None:
     """Generates and prepares the demo corpus unless already there (both steps are atomic / resumable)."""
     from cmir_tf.data import prepare
-    from cmir_tf.synthetic import generate
+    from cmir_tf.synthetic.corpus import generate
 
     data = config.data()
     if not os.path.exists(config.path("corpus", "corpus.json")):
