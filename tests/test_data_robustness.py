@@ -7,7 +7,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 from conftest import TINY_PREPARE
@@ -67,20 +66,19 @@ def _prepare_command(melon_dir, out, workers=1):
 
 def test_killed_prepare_resumes_to_the_same_manifest(demo_corpus, tmp_path):
     melon_dir = os.path.join(demo_corpus, "melon")
-    one_song_shards = {**TINY_PREPARE, "songs_per_shard": 1}  # many shards: time to kill mid-way
+    one_song_shards = {**TINY_PREPARE, "songs_per_shard": 1}
     reference = prepare.prepare(prepare.PrepareConfig(melon_dir, str(tmp_path / "whole"), **one_song_shards))
 
     out = str(tmp_path / "killed")
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    process = subprocess.Popen(_prepare_command(melon_dir, out), env=env, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while not glob.glob(os.path.join(out, "tfrecords", "*.tfrecord")) and process.poll() is None:
-        assert time.time() < deadline, "no shard appeared"
-        time.sleep(0.005)
-    process.send_signal(signal.SIGKILL)
-    assert process.wait() == -signal.SIGKILL, "prepare finished before it could be killed"
+    killer = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kill_during_shard.py")
+    flags = _prepare_command(melon_dir, out)[3:]
+    process = subprocess.run([sys.executable, killer, "5", *flags], env=env, stderr=subprocess.DEVNULL)
+    assert process.returncode == -signal.SIGKILL
     assert not os.path.exists(os.path.join(out, "manifest.json"))
+    assert glob.glob(os.path.join(out, "tfrecords", "*.tmp-*")), "the kill should leave a half-written shard"
     finished = len(glob.glob(os.path.join(out, "cache", "shards", "*.json")))
+    assert finished >= 4  # one song per shard: killed inside the shard of the 5th record
 
     # The rerun uses two worker processes: the result must not depend on the worker count either.
     command = _prepare_command(melon_dir, out, workers=2)
