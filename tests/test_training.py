@@ -302,8 +302,12 @@ def test_trained_contr_cf_g_beats_the_random_baselines_downstream(uninterrupted_
     # training clips per genre after 6 steps are at chance (measured 0.13 vs 0.20); `make ablation` measures the
     # GTZAN margin at full scale (README "Simulation results").
     assert 0.0 <= gtzan["accuracy"]["mean"] <= 1.0
-    jamendo = evaluate_jamendo(embedder, str(demo / "mtg-jamendo"), config=probe, repeats=1, categories=("genre",))
-    genre = jamendo["categories"]["genre"]["roc_auc"]["mean"]
-    assert genre >= jamendo["random_baseline"]["genre"]["roc_auc"]["mean"] + 0.05
+    # Averaged over the three tag categories and 3 probe repeats: one repeat on 50 tracks swings by ~0.06
+    # (measured: the random baseline's genre ROC-AUC 0.59 in one repeat, 0.48 over three). Measured here (AMD EPYC
+    # Zen 4): trained 0.586 vs random 0.454.
+    jamendo = evaluate_jamendo(embedder, str(demo / "mtg-jamendo"), config=probe, repeats=3)
+    trained = np.mean([c["roc_auc"]["mean"] for c in jamendo["categories"].values()])
+    random = np.mean([c["roc_auc"]["mean"] for c in jamendo["random_baseline"].values()])
+    assert trained >= random + 0.05
     playlists = evaluate_playlists(embedder, str(demo / "melon"), str(eval_corpus / "prepared"), exact=True)
     assert playlists["ndcg@100"] > playlists["random_baseline"]["ndcg@100"]
