@@ -125,5 +125,5 @@ def test_interaction_matrix_only_allowed_songs():
     matrix, song_ids = cf_lightfm.interaction_matrix([[1, 2, 3], [3, 9], [9]], allowed_songs={1, 3, 4})
     assert song_ids.tolist() == [1, 3]
     np.testing.assert_array_equal(matrix.toarray(), [[1, 1], [0, 1]])
-    vectors = cf_lightfm.fit_song_vectors(matrix, epochs=2, seed=0)
+    vectors, _ = cf_lightfm.fit_vectors(matrix, epochs=2, seed=0)
     assert vectors.shape == (2, CF_DIM) and vectors.dtype == np.float32

@@ -30,25 +30,6 @@ def interaction_matrix(
     return sp.csr_matrix((data, indices, indptr), shape=(len(rows), len(song_ids))), song_ids
 
 
-def fit_song_vectors(
-    interactions: sp.csr_matrix,
-    components: int = CF_DIM - 1,
-    epochs: int = 50,
-    learning_rate: float = 0.05,
-    max_sampled: int = 40,
-    threads: int = 1,
-    seed: int = 0,
-) -> np.ndarray:
-    """Fits LightFM (`loss="warp"`) and returns per song the item factors followed by the item bias.
-
-    With `threads=1` the result is reproducible for a seed; more threads (Hogwild) are faster but not.
-
-    Returns:
-      (n_items, components + 1) float32, row j for column j of `interactions`.
-    """
-    return fit_vectors(interactions, components, epochs, learning_rate, max_sampled, threads, seed)[0]
-
-
 def fit_vectors(
     interactions: sp.csr_matrix,
     components: int = CF_DIM - 1,
@@ -58,7 +39,9 @@ def fit_vectors(
     threads: int = 1,
     seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """`fit_song_vectors`, plus the playlist (user) vectors of the same fit.
+    """Fits LightFM (`loss="warp"`) and returns the song (item) and playlist (user) vectors of the fit.
+
+    With `threads=1` the result is reproducible for a seed; more threads (Hogwild) are faster but not.
 
     Returns:
       song vectors (n_items, components + 1) and playlist vectors (n_playlists, components + 1) float32:
