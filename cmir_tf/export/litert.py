@@ -18,14 +18,14 @@ interpreter TensorFlow 2.21 still ships (`tf.lite.Interpreter`, deprecated in fa
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 import warnings
 
 import tensorflow as tf
 
-from cmir_tf.audio import FRONT_END_PARAMS, chunk_mel, log_mel_spectrogram
+from cmir_tf.audio import chunk_mel, log_mel_spectrogram, recipe
+from cmir_tf.audio.recipe import ASSET_PATH
 from cmir_tf.constants import CHUNK_FRAMES, N_MELS, SAMPLE_RATE
 from cmir_tf.data.atomic import atomic_path
 
@@ -59,15 +59,12 @@ class OnDeviceModule(tf.Module):
 
 
 def check_front_end(saved_model_dir: str) -> None:
-    """Raises ValueError unless `saved_model_dir`'s asset records this package's mel front end (the waveform
-    signature is rebuilt from the package's front end, then fed to the SavedModel's encoder)."""
-    asset = os.path.join(saved_model_dir, "assets", "cmir_tf.json")
-    if not os.path.isfile(asset):
-        raise ValueError(f"{saved_model_dir} is not a cmir_tf SavedModel (no assets/cmir_tf.json)")
-    with open(asset) as f:
-        recorded = json.load(f)["front_end"]
-    if recorded != FRONT_END_PARAMS:
-        raise ValueError(f"{saved_model_dir} was exported with another front end: {recorded}")
+    """Raises ValueError unless `saved_model_dir` is a cmir_tf export whose asset records this package's mel
+    front end (the waveform signature is rebuilt from the package's front end, then fed to the SavedModel's
+    encoder); `FrontEndMismatchError` names each difference."""
+    if not os.path.isfile(os.path.join(saved_model_dir, ASSET_PATH)):
+        raise ValueError(f"{saved_model_dir} is not a cmir_tf SavedModel (no {ASSET_PATH})")
+    recipe.check_front_end(saved_model_dir)
 
 
 def convert_to_litert(saved_model_dir: str, output_path: str, quantization: str = "float32") -> int:

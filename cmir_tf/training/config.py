@@ -12,6 +12,7 @@ import json
 import os
 
 from cmir_tf.constants import VARIANTS
+from cmir_tf.data.atomic import write_json
 
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 # The paper's spelling of each variant (ContrCF-G -> contrcf_g) -> the internal one (contr_cf_g).
@@ -127,12 +128,8 @@ def check_resume(config: TrainConfig, data_fingerprint: str | None) -> None:
 
 def store_config(config: TrainConfig, data_fingerprint: str | None) -> None:
     """Writes `model_dir/config.json` (every field, plus the data fingerprint) by a rename, so it is whole."""
-    os.makedirs(config.model_dir, exist_ok=True)
-    path = os.path.join(config.model_dir, CONFIG_FILE)
-    temporary = f"{path}.tmp-{os.getpid()}"
-    with open(temporary, "w") as f:
-        json.dump({**dataclasses.asdict(config), "data_fingerprint": data_fingerprint}, f, indent=1, sort_keys=True)
-    os.replace(temporary, path)
+    write_json(os.path.join(config.model_dir, CONFIG_FILE),
+               {**dataclasses.asdict(config), "data_fingerprint": data_fingerprint})
 
 
 def _defining_fields(config: TrainConfig) -> dict:
