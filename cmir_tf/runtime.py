@@ -15,7 +15,8 @@ changes nothing. `configure()` sets only what the user left unset:
     those lines filtered out of file descriptor 2;
   - INFO and WARNING records of TensorFlow's and Keras' Python code ("Sharding callback duration", signature
     input renaming, "triggered tf.function retracing"): the `tensorflow` logger is raised to ERROR and absl's
-    logger drops them by source file. cmir-tf's own absl INFO lines, one per stage, and progress bars stay.
+    logger drops them by source file. cmir-tf's own absl INFO lines, one per stage, and progress bars stay;
+  - gensim's INFO records (a line per word2vec epoch and lifecycle event): its logger is raised to WARNING.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ def configure(argv: Sequence[str] | None = None, environ: dict | None = None) ->
     for name, value in QUIET_ENVIRONMENT.items():
         environ.setdefault(name, value)
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    logging.getLogger("gensim").setLevel(logging.WARNING)
     absl_logging.get_absl_logger().addFilter(FrameworkDetailFilter())
     if "tensorflow" not in sys.modules and environ.get("TF_CPP_MIN_LOG_LEVEL") == "3":
         with load_time_noise_dropped():

@@ -21,10 +21,11 @@ X86 = platform.machine().lower() in runtime.X86_MACHINES
 
 @pytest.fixture
 def restored_loggers():
-    tf_logger, absl_logger = logging.getLogger("tensorflow"), logging.getLogger("absl")
-    level, filters = tf_logger.level, list(absl_logger.filters)
+    tf_logger, absl_logger, gensim_logger = (logging.getLogger(n) for n in ("tensorflow", "absl", "gensim"))
+    levels, filters = (tf_logger.level, gensim_logger.level), list(absl_logger.filters)
     yield
-    tf_logger.setLevel(level)
+    tf_logger.setLevel(levels[0])
+    gensim_logger.setLevel(levels[1])
     absl_logger.filters[:] = filters
 
 
@@ -41,6 +42,7 @@ def test_configure_sets_only_what_the_user_left_unset(restored_loggers):
     runtime.configure(["prog"], environ)
     assert environ.get("TF_ENABLE_ONEDNN_OPTS") == ("1" if X86 else None)
     assert environ["TF_CPP_MIN_LOG_LEVEL"] == "3" and logging.getLogger("tensorflow").level == logging.ERROR
+    assert logging.getLogger("gensim").level == logging.WARNING
     user = {"TF_ENABLE_ONEDNN_OPTS": "0", "TF_CPP_MIN_LOG_LEVEL": "1"}
     runtime.configure(["prog"], user)
     assert user["TF_ENABLE_ONEDNN_OPTS"] == "0" and user["TF_CPP_MIN_LOG_LEVEL"] == "1"
@@ -76,9 +78,10 @@ def test_a_cli_is_quiet_by_default_and_verbose_on_request(demo_corpus, tmp_path)
     quiet = _prepare(demo_corpus, str(tmp_path / "quiet"))
     assert not TF_LOG_LINE.search(quiet), quiet
     assert "InitializeLog" not in quiet and "retracing" not in quiet
+    assert "word2vec" not in quiet  # gensim's INFO line per epoch
     assert "records per split" in quiet  # the CLI's own one line per stage stays
     verbose = _prepare(demo_corpus, str(tmp_path / "verbose"), "--verbosity=1")
-    assert TF_LOG_LINE.search(verbose), verbose
+    assert TF_LOG_LINE.search(verbose) and "word2vec" in verbose, verbose
     if X86:  # TensorFlow's own notice: the child process ran with oneDNN on, which its default is not on AVX2
         assert "oneDNN custom operations are on" in verbose
 

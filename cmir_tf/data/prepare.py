@@ -34,7 +34,6 @@ from __future__ import annotations
 import dataclasses
 import glob
 import json
-import logging as std_logging
 import math
 import multiprocessing
 import os
@@ -339,7 +338,6 @@ def define_flags() -> None:
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}", exitcode=2)
-    std_logging.getLogger("gensim").setLevel(std_logging.WARNING)
     names = [f.name for f in dataclasses.fields(PrepareConfig)]
     try:
         manifest = prepare(PrepareConfig(**{name: flags.FLAGS[name].value for name in names}))
