@@ -17,12 +17,13 @@ from __future__ import annotations
 import functools
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
 
+from cmir_tf.export.chunk_batches import WAVEFORM, embed_tracks
 from cmir_tf.export.genre_vocabulary import GenreVocabulary
 from cmir_tf.export.saved_model import CF_SIGNATURE, GENRE_SIGNATURES
 
@@ -112,11 +113,31 @@ class JointSpace:
         out = self.signatures["embed_waveform"](waveform=tf.constant(waveform, dtype=tf.float32))
         return out["mean_embedding"].numpy()
 
-    def embed_file(self, path: str, segment: str = "full") -> np.ndarray:
-        """An audio file (any format `cmir_tf.audio.load_audio` decodes) -> (128,) joint-space embedding."""
+    def embed_files(self, paths: Sequence[str], segment: str = "full") -> Iterator[tuple[str, np.ndarray | Exception]]:
+        """Audio files (any format `cmir_tf.audio.load_audio` decodes) -> in `paths` order, (path, (128,) mean of
+        its chunks' joint-space embeddings, as `embed_waveform` gives, or the `ValueError`/`OSError` decoding
+        raised). Chunks of consecutive files share `embed_mel` calls (`cmir_tf.export.chunk_batches`)."""
         from cmir_tf import audio  # imported here: only file embedding needs the decoders
 
-        return self.embed_waveform(audio.select_segment(audio.load_audio(path), segment))
+        embed_mel = self.signatures["embed_mel"]
+        chunk_embeddings = embed_tracks(
+            lambda mel: embed_mel(mel=tf.constant(mel, tf.float32))["embedding"].numpy(), list(paths),
+            lambda path: audio.select_segment(audio.load_audio(path), segment), WAVEFORM)
+        for path, chunks, _ in chunk_embeddings:
+            yield path, chunks if isinstance(chunks, Exception) else chunks.mean(axis=0)
+
+    def embed_all_files(self, paths: Sequence[str], segment: str = "full") -> np.ndarray:
+        """`embed_files` as one (N, 128) array; the first decoding error propagates, naming the file."""
+        embeddings = []
+        for _, embedding in self.embed_files(paths, segment):
+            if isinstance(embedding, Exception):
+                raise embedding
+            embeddings.append(embedding)
+        return np.stack(embeddings)
+
+    def embed_file(self, path: str, segment: str = "full") -> np.ndarray:
+        """One audio file -> (128,) joint-space embedding (decoding errors propagate, naming the file)."""
+        return self.embed_all_files([path], segment)[0]
 
     def genre_scores(self, audio_embeddings: np.ndarray) -> np.ndarray:
         """(N, 128) audio embeddings -> (N, V) zero-shot scores: cosine to each vocabulary code."""
@@ -131,8 +152,8 @@ class JointSpace:
                 zip(scores, best)]
 
     def tag_files(self, paths: Sequence[str], top_k: int = 5, segment: str = "full") -> list[list[Tag]]:
-        """`tags` of audio files (decoding errors propagate, naming the file)."""
+        """`tags` of audio files (the first decoding error propagates, naming the file)."""
         self.require("embed_genres", "zero-shot genre tagging")
         if not paths:
             return []
-        return self.tags(np.stack([self.embed_file(path, segment) for path in paths]), top_k)
+        return self.tags(self.embed_all_files(paths, segment), top_k)

@@ -47,14 +47,13 @@ def build_index(space: JointSpace, paths: Sequence[str], index_dir: str, *, n_tr
     if os.path.exists(index_dir) and not overwrite:
         raise FileExistsError(f"{index_dir} exists; pass --overwrite to replace it")
     summary, kept, vectors = BuildSummary(), [], []
-    progress = tqdm(paths, unit="file", desc="indexing")
-    for path in progress:
-        try:
-            vectors.append(space.embed_file(path))
-        except (ValueError, OSError) as e:  # AudioDecodeError, unreadable file
-            summary.failed.append((path, str(e)))
+    progress = tqdm(space.embed_files(paths), total=len(paths), unit="file", desc="indexing")
+    for path, vector in progress:
+        if isinstance(vector, Exception):  # AudioDecodeError, unreadable file
+            summary.failed.append((path, str(vector)))
             progress.set_postfix(failed=len(summary.failed))
             continue
+        vectors.append(vector)
         kept.append(os.path.abspath(path))
     if not kept:
         raise ValueError(f"none of the {len(paths)} audio files could be embedded")

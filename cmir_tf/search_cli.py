@@ -62,12 +62,11 @@ def tags(files: list[str]) -> int:
     space = _space(_need("model", "tags"))
     space.require("embed_genres", "zero-shot genre tagging (`cmir-search tags`)")
     failed = []
-    for path in files:
-        try:
-            (found,) = space.tag_files([path], top_k=FLAGS.top_k or 5)
-        except (ValueError, OSError) as e:
-            failed.append((path, str(e)))
+    for path, embedding in space.embed_files(files):
+        if isinstance(embedding, Exception):
+            failed.append((path, str(embedding)))
             continue
+        (found,) = space.tags(embedding[None], top_k=FLAGS.top_k or 5)
         print("\t".join([path] + [" ".join(filter(None, (t.code, t.name, f"{t.score:.3f}"))) for t in found]))
     return _print_failed(failed)
 

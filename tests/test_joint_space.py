@@ -123,6 +123,19 @@ def test_zero_shot_tags_rank_the_genre_an_embedding_points_at(joint_model, music
     assert len(file_tags) == 5 and all(a.score >= b.score for a, b in zip(file_tags, file_tags[1:]))
 
 
+def test_files_embedded_in_shared_batches_match_embed_waveform_one_by_one(joint_model, music):
+    space = JointSpace(joint_model[1])
+    names = ["song0.wav", "broken.wav", "song1.wav", "song2.wav"]
+    embedded = list(space.embed_files([str(music / name) for name in names]))
+    assert [os.path.basename(path) for path, _ in embedded] == names
+    assert isinstance(embedded[1][1], ValueError) and "broken.wav" in str(embedded[1][1])
+    for name, (_, embedding) in zip(names, embedded):
+        if name != "broken.wav":
+            waveform = tf.constant(sf.read(music / name, dtype="float32")[0])
+            one_by_one = space.signatures["embed_waveform"](waveform=waveform)["mean_embedding"].numpy()
+            np.testing.assert_allclose(embedding, one_by_one, atol=1e-5)
+
+
 def test_index_is_written_atomically_and_answers_nearest_queries(joint_model, music, tmp_path):
     space = JointSpace(joint_model[1])
     songs = sorted(str(p) for p in music.glob("*.wav"))
