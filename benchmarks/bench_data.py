@@ -27,6 +27,7 @@ from absl import app, flags
 from cmir_tf.synthetic import corpus as synthetic
 from cmir_tf.data import make_dataset, prepare
 from cmir_tf.models import build_audio_encoder
+from cmir_tf.training.precision import machine_summary
 
 flags.DEFINE_integer("songs", 600, "Melon songs in the generated corpus.")
 flags.DEFINE_integer("workers", 1, "prepare --workers.")
@@ -78,6 +79,7 @@ def training_rate(steps: int, batch_size: int = 32) -> float:
 
 def main(argv):
     del argv
+    print(machine_summary())
     work = tempfile.mkdtemp(prefix="bench_data_")
     try:
         start = time.perf_counter()

@@ -32,6 +32,7 @@ from cmir_tf.audio import load_audio
 from cmir_tf.export import export_audio_encoder
 from cmir_tf.export.chunk_batches import BATCH_CHUNKS, WAVEFORM, embed_tracks, load_embed_mel
 from cmir_tf.models import build_audio_encoder
+from cmir_tf.training.precision import machine_summary
 
 flags.DEFINE_float("seconds", 30.0, "Duration of the benchmark file.")
 flags.DEFINE_integer("repeats", 3, "Timed runs per measurement.")
@@ -97,6 +98,7 @@ def chunk_rates(audio_path: str, scratch: str) -> dict[str, float]:
 
 def main(argv: list[str]) -> None:
     del argv
+    print(machine_summary())
     with tempfile.TemporaryDirectory() as scratch:
         audio_path = os.path.join(scratch, "music.flac")
         sf.write(audio_path, music_like(FLAGS.seconds, 44100), 44100)

@@ -25,6 +25,7 @@ from cmir_tf.evaluation import ProbeConfig, SavedModelEmbedder, evaluate_gtzan
 from cmir_tf.export import export_audio_encoder
 from cmir_tf.export.litert import QUANTIZATIONS, convert_to_litert, load_interpreter
 from cmir_tf.models import build_audio_encoder
+from cmir_tf.training.precision import machine_summary
 
 flags.DEFINE_string("model", None, "cmir_tf SavedModel (default: a random encoder, exported here).")
 flags.DEFINE_string("gtzan_dir", None, "GTZAN folder (e.g. demo_run/corpus/gtzan) for the accuracy cost.")
@@ -74,6 +75,7 @@ def median_ms(fn) -> float:
 
 def main(argv: list[str]) -> None:
     del argv
+    print(machine_summary())
     with tempfile.TemporaryDirectory() as scratch:
         model = FLAGS.model or export_audio_encoder(build_audio_encoder(), os.path.join(scratch, "random"))
         files = {q: os.path.join(scratch, f"{q}.tflite") for q in QUANTIZATIONS}

@@ -25,6 +25,7 @@ from cmir_tf.constants import CF_DIM
 from cmir_tf.evaluation.cold_start import cold_start_metrics
 from cmir_tf.evaluation.playlist import continuation_metrics
 from cmir_tf.models import build_cf_encoder
+from cmir_tf.training.precision import machine_summary
 
 flags.DEFINE_integer("n_songs", 650_000, "Songs in the corpus (seeds and candidates).")
 flags.DEFINE_integer("n_candidates", 65_000, "Test-set songs (candidates).")
@@ -75,6 +76,7 @@ def cold_start(rng: np.random.Generator, embeddings: np.ndarray, queries: list[n
 
 
 def main(_) -> None:
+    print(machine_summary())
     rng = np.random.default_rng(FLAGS.seed)
     start = time.perf_counter()
     embeddings, playlists, is_test = synthetic_corpus(rng)

@@ -25,7 +25,6 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # before TensorFlow loads; 
 
 # ruff: noqa: E402
 
-import platform
 import time
 from collections.abc import Callable
 
@@ -36,39 +35,13 @@ from absl import app, flags
 
 from cmir_tf.models import build_audio_encoder, build_variant
 from cmir_tf.training.loop import make_train_step
+from cmir_tf.training.precision import bf16_usable_flags, cpu_model_and_flags, machine_summary, select_precision
 
 flags.DEFINE_integer("batch_size", 64, "Global batch size.")
 flags.DEFINE_integer("steps", 4, "Timed steps per timing.")
 flags.DEFINE_integer("repeats", 2, "Timings per rate; the best counts (other jobs share the cores).")
 flags.DEFINE_bool("torch", True, "Also time the PyTorch reference (needs the [torch] extra).")
 FLAGS = flags.FLAGS
-
-NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
-ISA_BELOW_BF16 = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX512_CORE", "AVX512_CORE_VNNI")  # ONEDNN_MAX_CPU_ISA
-
-
-def cpu_model_and_flags() -> tuple[str, set[str]]:
-    """The CPU's model name and feature flags from /proc/cpuinfo (empty where unreadable)."""
-    model, cpu_flags = platform.processor() or platform.machine(), set()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key.strip() == "model name":
-                    model = value.strip()
-                elif key.strip() == "flags":
-                    cpu_flags = set(value.split())
-                    break
-    except OSError:
-        pass
-    return model, cpu_flags
-
-
-def auto_precision(cpu_flags: set[str]) -> str:
-    """mixed_bfloat16 where oneDNN may use native bf16 instructions, else float32 (CPU only)."""
-    capped = os.environ.get("ONEDNN_MAX_CPU_ISA", "ALL").upper() in ISA_BELOW_BF16
-    return "mixed_bfloat16" if any(f in cpu_flags for f in NATIVE_BF16_FLAGS) and not capped else "float32"
-
 
 def best_rate(step: Callable[[], None], work: float, steps: int, repeats: int) -> float:
     """`work` units per second of `step()`: the best of `repeats` timings of `steps` calls, after a warm-up."""
@@ -158,15 +131,13 @@ def torch_reference_rate(batch_size: int) -> float:
 
 def main(argv) -> None:
     del argv
-    model_name, cpu_flags = cpu_model_and_flags()
-    isa = os.environ.get("ONEDNN_MAX_CPU_ISA", "not capped")
-    print(f"CPU: {model_name}, {os.cpu_count()} cores; ONEDNN_MAX_CPU_ISA {isa}, "
-          f"TF_ENABLE_ONEDNN_OPTS={os.environ['TF_ENABLE_ONEDNN_OPTS']}; TensorFlow {tf.__version__}")
+    _, cpu_flags = cpu_model_and_flags()
+    print(machine_summary())
     gemm = best_gemm_gflops()
     best_gemm = max(gemm.values())
     print("float32 GEMM 4096^3: " + ", ".join(f"{name} {rate:.1f} GFLOP/s" for name, rate in gemm.items()))
     gflop = 3 * forward_gflop_per_example(build_audio_encoder())
-    auto = auto_precision(cpu_flags)
+    auto, _ = select_precision("auto", bf16_usable_flags(cpu_flags), [])
     rates = {precision: cmir_rate(precision, FLAGS.batch_size) for precision in dict.fromkeys(["float32", auto])}
     for precision, rate in rates.items():
         label = "float32" if precision == "float32" else f"auto = {precision}"

@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from cmir_tf.data import splits
 from cmir_tf.training.config import ResumeMismatchError, TrainConfig, check_resume, store_config
-from cmir_tf.training.precision import select_precision
+from cmir_tf.training.precision import bf16_usable_flags, cpu_model_and_flags, select_precision
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # oneDNN kernels on every CPU (TensorFlow enables them by default only on AVX-512-class CPUs): the bitwise
@@ -238,6 +238,19 @@ def test_explicit_bf16_on_a_cpu_without_native_bf16_warns_with_the_slowdown():
     assert policy == "mixed_bfloat16" and "8x slower than float32" in warning
     assert select_precision("mixed_bfloat16", {"avx512_bf16"}, []) == ("mixed_bfloat16", None)
     assert select_precision("mixed_bfloat16", {"avx2"}, [(8, 0)]) == ("mixed_bfloat16", None)
+
+
+def test_a_onednn_isa_cap_below_bf16_makes_auto_pick_float32(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu avx2 avx512f avx512_bf16\n\n"
+                       "processor\t: 1\nmodel name\t: other\nflags\t\t: fpu\n")
+    model, flags = cpu_model_and_flags(str(cpuinfo))
+    assert model == "AMD EPYC" and flags == {"fpu", "avx2", "avx512f", "avx512_bf16"}
+    assert cpu_model_and_flags(str(tmp_path / "missing")) == ("", set())
+    for cap, expected in [("avx2", "float32"), ("AVX512_CORE", "float32"), ("AVX512_CORE_BF16", "mixed_bfloat16"),
+                          ("ALL", "mixed_bfloat16"), (None, "mixed_bfloat16")]:
+        usable = bf16_usable_flags(flags, {} if cap is None else {"ONEDNN_MAX_CPU_ISA": cap})
+        assert select_precision("auto", usable, [])[0] == expected, cap
 
 
 def test_missing_data_directory_prints_the_prepare_command(tmp_path):

@@ -1,12 +1,14 @@
 """`--precision=auto`: the Keras dtype policy this machine runs fastest without losing accuracy.
 
 `select_precision` is a pure function of the CPU flags and GPU compute capabilities (tested with injected
-values); `resolve_precision` feeds it this machine's.
+values); `resolve_precision` feeds it this machine's, less the bf16 flags when `ONEDNN_MAX_CPU_ISA` keeps
+oneDNN below its AVX-512 bf16 kernels (then bf16 is emulated as on a CPU without it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import os
+from collections.abc import Collection, Mapping, Sequence
 
 import tensorflow as tf
 from absl import logging
@@ -15,6 +17,8 @@ NATIVE_BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 # Measured with benchmarks/bench_training.py on a 2-core AMD EPYC Zen 3 (AVX2, no bf16): mixed_bfloat16
 # trained at 0.13x the float32 rate (1.22 vs 9.27 examples/s), since every bf16 op is emulated in float32.
 EMULATED_BF16_SLOWDOWN = 8
+# `ONEDNN_MAX_CPU_ISA` values under which oneDNN has no native bf16 kernels, whatever the CPU.
+ONEDNN_ISA_BELOW_BF16 = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI")
 
 
 def select_precision(
@@ -48,17 +52,28 @@ def select_precision(
     return requested, None
 
 
-def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> set[str]:
-    """The first CPU's feature flags from /proc/cpuinfo (x86 `flags`, Arm `Features`); empty if unreadable."""
+def cpu_model_and_flags(cpuinfo: str = "/proc/cpuinfo") -> tuple[str, set[str]]:
+    """The first CPU's model name ("" if none is given) and feature flags (x86 `flags`, Arm `Features`) from
+    /proc/cpuinfo; ("", set()) if unreadable."""
+    model, flags = "", set()
     try:
         with open(cpuinfo) as f:
             for line in f:
                 key, _, value = line.partition(":")
-                if key.strip() in ("flags", "Features"):
-                    return set(value.split())
+                if key.strip() == "model name" and not model:
+                    model = value.strip()
+                elif key.strip() in ("flags", "Features"):
+                    return model, set(value.split())
     except OSError:
         pass
-    return set()
+    return model, flags
+
+
+def bf16_usable_flags(flags: Collection[str], environ: Mapping[str, str] = os.environ) -> set[str]:
+    """`flags` less the native-bf16 ones when `ONEDNN_MAX_CPU_ISA` in `environ` caps oneDNN below them."""
+    if environ.get("ONEDNN_MAX_CPU_ISA", "").upper() in ONEDNN_ISA_BELOW_BF16:
+        return set(flags) - set(NATIVE_BF16_CPU_FLAGS)
+    return set(flags)
 
 
 def gpu_capabilities() -> list[tuple[int, int]]:
@@ -73,9 +88,22 @@ def gpu_capabilities() -> list[tuple[int, int]]:
 
 def resolve_precision(requested: str) -> str:
     """`select_precision` on this machine; logs the choice and any warning."""
-    policy, warning = select_precision(requested, cpu_flags(), gpu_capabilities())
+    policy, warning = select_precision(requested, bf16_usable_flags(cpu_model_and_flags()[1]), gpu_capabilities())
     if warning:
         logging.warning("%s", warning)
     if requested == "auto":
         logging.info("--precision=auto: training in %s", policy)
     return policy
+
+
+def machine_summary() -> str:
+    """One line naming this machine for a reported number: CPU model, cores, the flags that decide kernels and
+    precision, any oneDNN ISA cap, and the GPUs."""
+    model, flags = cpu_model_and_flags()
+    features = ", ".join(f"{flag} {'yes' if flag in flags else 'no'}"
+                         for flag in ("avx2", "avx512f", *NATIVE_BF16_CPU_FLAGS))
+    gpus = tf.config.list_physical_devices("GPU")
+    return (f"CPU: {model or 'unknown model'}, {os.cpu_count()} cores, {features}; "
+            f"ONEDNN_MAX_CPU_ISA {os.environ.get('ONEDNN_MAX_CPU_ISA', 'not capped')}, "
+            f"TF_ENABLE_ONEDNN_OPTS={os.environ.get('TF_ENABLE_ONEDNN_OPTS', 'unset')}; "
+            f"GPUs: {len(gpus) or 'none'}; TensorFlow {tf.__version__}")
