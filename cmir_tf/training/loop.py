@@ -260,7 +260,8 @@ def train(config: TrainConfig) -> dict:
         progress.step_in_epoch.assign(0)
         measures = validate(model, config)
         writers.scalars("validation", measures, int(progress.step))
-        logging.info("epoch %d/%d, step %d: validation %s", epoch + 1, config.epochs, int(progress.step), measures)
+        logging.info("epoch %d/%d, step %d: validation %s", epoch + 1, config.epochs, int(progress.step),
+                     ", ".join(f"{name} {value:.4g}" for name, value in sorted(measures.items())))
         if measures["loss"] < float(progress.best_validation_loss):
             progress.best_validation_loss.assign(measures["loss"])
             best.save(checkpoint_number=progress.step)
