@@ -15,6 +15,7 @@ from absl import app, flags, logging
 from cmir_tf.constants import VARIANTS
 from cmir_tf.training import PRECISIONS, STRATEGIES, NonFiniteLossError, TrainConfig, train
 from cmir_tf.training.config import VARIANT_ALIASES, ResumeMismatchError
+from cmir_tf.training.precision import PrecisionUnavailableError
 
 _DEFAULTS = TrainConfig.__dataclass_fields__
 _HELP = {
@@ -77,7 +78,7 @@ def main(argv: list[str]) -> None:
         _usage_error(error)
     try:
         result = train(config)
-    except ResumeMismatchError as error:
+    except (ResumeMismatchError, PrecisionUnavailableError) as error:
         _usage_error(error)
     except (FileNotFoundError, NonFiniteLossError) as error:
         logging.error("%s", error)

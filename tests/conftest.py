@@ -16,6 +16,17 @@ tf.config.set_logical_device_configuration(
 )
 
 
+@pytest.fixture
+def bf16_runs() -> None:
+    """Skips the test where bf16 ops cannot run: oneDNN capped below AVX-512 on an avx512f CPU, the set-up that
+    emulates an AVX2 CPU (`cmir_tf.training.precision.bf16_unavailable_reason`)."""
+    from cmir_tf.training.precision import bf16_unavailable_reason, cpu_model_and_flags
+
+    reason = bf16_unavailable_reason(cpu_model_and_flags()[1])
+    if reason:
+        pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def two_replicas() -> tf.distribute.MirroredStrategy:
     """One MirroredStrategy over the two logical CPUs, shared by every test: separate strategy objects in one

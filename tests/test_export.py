@@ -173,7 +173,7 @@ def test_existing_directory_needs_overwrite(exported):
     assert os.listdir(os.path.dirname(export_dir)) == ["model"]  # no temporary folders left behind
 
 
-def test_mixed_precision_encoder_exports_float32_interface(tmp_path):
+def test_mixed_precision_encoder_exports_float32_interface(tmp_path, bf16_runs):
     keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
     try:
         encoder = build_audio_encoder()

@@ -117,7 +117,9 @@ def test_variant_trains_under_mirrored_strategy(variant, word2vec, two_replicas)
 
 
 @pytest.mark.parametrize("precision", ["mixed_bfloat16", "mixed_float16"])
-def test_mixed_precision_train_step_is_finite_and_keeps_float32_outputs(precision, word2vec):
+def test_mixed_precision_train_step_is_finite_and_keeps_float32_outputs(precision, word2vec, request):
+    if precision == "mixed_bfloat16":
+        request.getfixturevalue("bf16_runs")
     keras.mixed_precision.set_global_policy(precision)
     try:
         model = build_variant("contr_cf_g", word2vec, dropout=0.1)

@@ -18,7 +18,8 @@ import tensorflow as tf
 
 from cmir_tf.data import splits
 from cmir_tf.training.config import ResumeMismatchError, TrainConfig, check_resume, store_config
-from cmir_tf.training.precision import bf16_usable_flags, cpu_model_and_flags, select_precision
+from cmir_tf.training.precision import (bf16_unavailable_reason, bf16_usable_flags, cpu_model_and_flags,
+                                        select_precision)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # oneDNN kernels on every CPU (TensorFlow enables them by default only on AVX-512-class CPUs): the bitwise
@@ -251,6 +252,15 @@ def test_a_onednn_isa_cap_below_bf16_makes_auto_pick_float32(tmp_path):
                           ("ALL", "mixed_bfloat16"), (None, "mixed_bfloat16")]:
         usable = bf16_usable_flags(flags, {} if cap is None else {"ONEDNN_MAX_CPU_ISA": cap})
         assert select_precision("auto", usable, [])[0] == expected, cap
+
+
+def test_bf16_is_refused_where_tensorflow_and_a_capped_onednn_disagree():
+    avx512 = {"avx2", "avx512f"}
+    assert "ONEDNN_MAX_CPU_ISA=AVX2" in bf16_unavailable_reason(avx512, {"ONEDNN_MAX_CPU_ISA": "avx2"})
+    assert bf16_unavailable_reason(avx512, {"ONEDNN_MAX_CPU_ISA": "AVX512_CORE"}) is None  # oneDNN emulates bf16
+    assert bf16_unavailable_reason(avx512, {"ONEDNN_MAX_CPU_ISA": "AVX2", "TF_ENABLE_ONEDNN_OPTS": "0"}) is None
+    assert bf16_unavailable_reason({"avx2"}, {"ONEDNN_MAX_CPU_ISA": "AVX2"}) is None  # Eigen's bf16 kernels run
+    assert bf16_unavailable_reason(avx512, {}) is None
 
 
 def test_missing_data_directory_prints_the_prepare_command(tmp_path):

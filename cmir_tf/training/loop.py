@@ -164,6 +164,7 @@ def train(config: TrainConfig) -> dict:
     Raises:
       FileNotFoundError: `data_dir` holds no prepared data (the message gives the prepare command).
       ResumeMismatchError: `model_dir` holds a run with other training-defining flags (each one named).
+      PrecisionUnavailableError: mixed_bfloat16 requested where it cannot run (oneDNN capped below AVX-512).
       NonFiniteLossError: the loss became NaN/inf (the message names the step and the last good checkpoint).
     """
     manifest = load_manifest(config.data_dir)

@@ -19,6 +19,13 @@ NATIVE_BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 EMULATED_BF16_SLOWDOWN = 8
 # `ONEDNN_MAX_CPU_ISA` values under which oneDNN has no native bf16 kernels, whatever the CPU.
 ONEDNN_ISA_BELOW_BF16 = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI")
+# Those below AVX-512: TensorFlow hands bf16 ops to oneDNN when CPUID reports avx512f, whatever the cap, and
+# oneDNN capped there has no bf16 kernel for some of them (FusedBatchNormV3 fails to build its primitive).
+ONEDNN_ISA_BELOW_AVX512 = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2")
+
+
+class PrecisionUnavailableError(ValueError):
+    """The requested precision cannot run on this machine as configured."""
 
 
 def select_precision(
@@ -76,6 +83,17 @@ def bf16_usable_flags(flags: Collection[str], environ: Mapping[str, str] = os.en
     return set(flags)
 
 
+def bf16_unavailable_reason(flags: Collection[str], environ: Mapping[str, str] = os.environ) -> str | None:
+    """Why bf16 ops cannot run on the CPU here, or None: a CPU with avx512f (`flags`) whose oneDNN kernels are on
+    but capped below AVX-512 by `ONEDNN_MAX_CPU_ISA` (an AVX2-only CPU runs them on Eigen kernels instead)."""
+    cap = environ.get("ONEDNN_MAX_CPU_ISA", "").upper()
+    if "avx512f" in flags and environ.get("TF_ENABLE_ONEDNN_OPTS", "1") != "0" and cap in ONEDNN_ISA_BELOW_AVX512:
+        return (f"mixed_bfloat16 cannot run with ONEDNN_MAX_CPU_ISA={cap} on this AVX-512 CPU: TensorFlow hands "
+                "bf16 ops to oneDNN by CPUID, and oneDNN capped below AVX-512 lacks some bf16 kernels; unset the "
+                "cap or use --precision=float32")
+    return None
+
+
 def gpu_capabilities() -> list[tuple[int, int]]:
     """(major, minor) compute capability of every visible GPU."""
     capabilities = []
@@ -87,8 +105,13 @@ def gpu_capabilities() -> list[tuple[int, int]]:
 
 
 def resolve_precision(requested: str) -> str:
-    """`select_precision` on this machine; logs the choice and any warning."""
-    policy, warning = select_precision(requested, bf16_usable_flags(cpu_model_and_flags()[1]), gpu_capabilities())
+    """`select_precision` on this machine; logs the choice and any warning. Raises `PrecisionUnavailableError`
+    for a mixed_bfloat16 that cannot run on this CPU (`bf16_unavailable_reason`)."""
+    flags, gpus = cpu_model_and_flags()[1], gpu_capabilities()
+    policy, warning = select_precision(requested, bf16_usable_flags(flags), gpus)
+    reason = bf16_unavailable_reason(flags) if policy == "mixed_bfloat16" and not gpus else None
+    if reason:
+        raise PrecisionUnavailableError(reason)
     if warning:
         logging.warning("%s", warning)
     if requested == "auto":
