@@ -2,7 +2,8 @@
 
 `select_precision` is a pure function of the CPU flags and GPU compute capabilities (tested with injected
 values); `resolve_precision` feeds it this machine's, less the bf16 flags when `ONEDNN_MAX_CPU_ISA` keeps
-oneDNN below its AVX-512 bf16 kernels (then bf16 is emulated as on a CPU without it).
+oneDNN below its AVX-512 bf16 kernels (then bf16 is emulated as on a CPU without it), and refuses a bf16 that
+cannot run at all (`bf16_unavailable_reason`).
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ NATIVE_BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 # Measured with benchmarks/bench_training.py on a 2-core AMD EPYC Zen 3 (AVX2, no bf16): mixed_bfloat16
 # trained at 0.13x the float32 rate (1.22 vs 9.27 examples/s), since every bf16 op is emulated in float32.
 EMULATED_BF16_SLOWDOWN = 8
-# `ONEDNN_MAX_CPU_ISA` values under which oneDNN has no native bf16 kernels, whatever the CPU.
-ONEDNN_ISA_BELOW_BF16 = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI")
-# Those below AVX-512: TensorFlow hands bf16 ops to oneDNN when CPUID reports avx512f, whatever the cap, and
-# oneDNN capped there has no bf16 kernel for some of them (FusedBatchNormV3 fails to build its primitive).
+# `ONEDNN_MAX_CPU_ISA` values below AVX-512: TensorFlow hands bf16 ops to oneDNN when CPUID reports avx512f,
+# whatever the cap, and oneDNN capped there has no bf16 kernel for some of them (FusedBatchNormV3 fails).
 ONEDNN_ISA_BELOW_AVX512 = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2")
+# Those under which oneDNN has no native bf16 kernels, whatever the CPU.
+ONEDNN_ISA_BELOW_BF16 = (*ONEDNN_ISA_BELOW_AVX512, "AVX512_CORE", "AVX512_CORE_VNNI")
 
 
 class PrecisionUnavailableError(ValueError):
