@@ -1,10 +1,15 @@
 """Session-wide test set-up shared by every test module (fixtures only, plus TF device set-up)."""
 
 import os
+import platform
 
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# oneDNN kernels as every cmir-tf entry point has them (`cmir_tf.runtime`: on x86 unless set): TensorFlow's own
+# default leaves them off on AVX2-only CPUs, which would test other kernels there than users run.
+if platform.machine().lower() in ("x86_64", "amd64", "i386", "i686"):
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 import tensorflow as tf  # noqa: E402
 
