@@ -12,7 +12,11 @@ folder and prepared (default flags: 1,300 frames, LightFM 50 epochs). Reported:
   cost of a real step, which adds the genre/CF encoders and the loss), and the reader/training ratio.
 """
 
-import cmir_tf.runtime  # noqa: F401  (first: oneDNN and quiet logs must be set before TensorFlow loads)
+from cmir_tf import runtime
+
+runtime.configure()  # first, as every cmir-tf command: oneDNN on x86 and quiet logs, before TensorFlow loads
+
+# ruff: noqa: E402
 import glob
 import json
 import os

@@ -12,12 +12,12 @@
 Times are medians of `--repeats` runs after one warm-up run.
 """
 
-import cmir_tf.runtime  # noqa: F401  (first: oneDNN and quiet logs must be set before TensorFlow loads)
-import os
+from cmir_tf import runtime
 
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # before TensorFlow loads; the entry points' default too
+runtime.configure()  # first, as every cmir-tf command: oneDNN on x86 and quiet logs, before TensorFlow loads
 
 # ruff: noqa: E402
+import os
 import statistics
 import tempfile
 import time

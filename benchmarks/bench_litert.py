@@ -9,7 +9,11 @@ difference of their outputs from the SavedModel's on random chunks; and with `--
 (`evaluate_gtzan`, same probe seeds) of each, so the int8 cost is read off one table.
 """
 
-import cmir_tf.runtime  # noqa: F401  (first: oneDNN and quiet logs must be set before TensorFlow loads)
+from cmir_tf import runtime
+
+runtime.configure()  # first, as every cmir-tf command: oneDNN on x86 and quiet logs, before TensorFlow loads
+
+# ruff: noqa: E402
 import hashlib
 import os
 import statistics
@@ -20,7 +24,6 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
-from cmir_tf.audio import chunk_mel, load_audio, log_mel_spectrogram, select_segment
 from cmir_tf.evaluation import ProbeConfig, SavedModelEmbedder, evaluate_gtzan
 from cmir_tf.export import export_audio_encoder
 from cmir_tf.export.litert import QUANTIZATIONS, convert_to_litert, load_interpreter
@@ -46,12 +49,9 @@ class LiteRTEmbedder:
         with open(path, "rb") as f:
             self.model_key = f"litert-{hashlib.sha256(f.read()).hexdigest()[:12]}"
 
-    def embed_track_mel(self, mel: np.ndarray) -> np.ndarray:
-        return self._embed_mel(mel=chunk_mel(mel).numpy())[self.output]
-
-    def embed_waveform_file(self, path: str, segment: str) -> np.ndarray:
-        waveform = select_segment(load_audio(path), segment)
-        return self.embed_track_mel(log_mel_spectrogram(np.asarray(waveform, np.float32)).numpy())
+    def embed_chunks(self, chunks: np.ndarray) -> np.ndarray:
+        """(B, 256, 48) float32 log-mel chunks in dB -> (B, D) float32 chunk embeddings."""
+        return self._embed_mel(mel=chunks)[self.output]
 
 
 def folder_mib(path: str) -> float:

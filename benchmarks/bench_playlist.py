@@ -16,6 +16,11 @@ scored. The mapped vectors are stood in for by the mean of each playlist's seed-
 
 from __future__ import annotations
 
+from cmir_tf import runtime
+
+runtime.configure()  # first, as every cmir-tf command: oneDNN on x86 and quiet logs, before TensorFlow loads
+
+# ruff: noqa: E402
 import time
 
 import numpy as np

@@ -9,7 +9,7 @@ Prints, in one run:
   terms, Adam) at float32 and at the automatic precision (mixed_bfloat16 on CPUs with native bf16, i.e.
   avx512_bf16 or amx_bf16 and no `ONEDNN_MAX_CPU_ISA` cap below AVX-512 bf16; float32 otherwise);
 - examples/s of the reference PyTorch step on the same batch: the authors' `AudioEncoder`
-  (`cmir_tf.export.torch_reference`), a symmetric NT-Xent (temperature 0.1) against a fixed batch of target
+  (`tests/torch_reference.py`), a symmetric NT-Xent (temperature 0.1) against a fixed batch of target
   embeddings, Adam; float32, as the authors trained;
 - the ratio of the two, and the model GFLOP/s (3 x the audio encoder's forward FLOPs per example: forward
   plus a backward of twice its cost) against the best float32 GEMM measured here: the faster of TensorFlow
@@ -18,13 +18,13 @@ Goals (issue 12): at batch 64, >= 2x the reference on an AVX2 CPU and >= 4x on a
 the best GEMM. Every rate is the best of `--repeats` timings of `--steps` steps after a warm-up step.
 """
 
-import cmir_tf.runtime  # noqa: F401  (first: oneDNN and quiet logs must be set before TensorFlow loads)
-import os
+from cmir_tf import runtime
 
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # before TensorFlow loads; the entry points' default too
+runtime.configure()  # first, as every cmir-tf command: oneDNN on x86 and quiet logs, before TensorFlow loads
 
 # ruff: noqa: E402
-
+import os
+import sys
 import time
 from collections.abc import Callable
 
@@ -108,7 +108,8 @@ def torch_reference_rate(batch_size: int) -> float:
     import torch
     import torch.nn.functional as F
 
-    from cmir_tf.export.torch_reference import ReferenceAudioEncoder
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+    from torch_reference import ReferenceAudioEncoder  # tests/torch_reference.py, the authors' encoder
 
     torch.manual_seed(0)
     model = ReferenceAudioEncoder().train()

@@ -1,8 +1,10 @@
-"""Process defaults for every cmir-tf command, applied before TensorFlow loads: fast CPU kernels, quiet logs.
+"""Process defaults of the cmir-tf commands, applied before TensorFlow loads: fast CPU kernels, quiet logs.
 
-`import cmir_tf` calls `configure()` when TensorFlow is not imported yet, as in every cmir-tf entry point (those
-that import TensorFlow or Keras themselves start with `import cmir_tf.runtime`); importing this module alone
-changes nothing. `configure()` sets only what the user left unset:
+These are policies of a program, not of the library: importing `cmir_tf` (or any library module of it) applies
+none of them, so a script that imports cmir-tf keeps TensorFlow's own defaults. Every command calls
+`configure()` first, before anything imports TensorFlow: the console scripts and `python -m cmir_tf COMMAND`
+through `cmir_tf.commands.start`, the top-level scripts (`train.py`, `evaluate.py`, `export/*.py`) and the
+benchmarks in their first lines. `configure()` sets only what the user left unset:
 
 - `TF_ENABLE_ONEDNN_OPTS=1` on x86: TensorFlow turns its oneDNN kernels on by default only on CPUs with
   AVX-512-class features, yet they also double float32 matmul throughput on AVX2-only CPUs.
@@ -60,7 +62,8 @@ def requested_verbosity(argv: Sequence[str]) -> int:
 
 def configure(argv: Sequence[str] | None = None, environ: dict | None = None) -> None:
     """Applies the module docstring's defaults to `environ` (default `os.environ`) for the command line `argv`
-    (default `sys.argv`). Call before TensorFlow is imported; later calls change only the Python logger."""
+    (default `sys.argv`). Call before TensorFlow is imported; a later call changes only the Python loggers, and
+    installs the log filter once however often it is called."""
     argv = sys.argv if argv is None else argv
     environ = os.environ if environ is None else environ
     if platform.machine().lower() in X86_MACHINES:
@@ -71,7 +74,9 @@ def configure(argv: Sequence[str] | None = None, environ: dict | None = None) ->
         environ.setdefault(name, value)
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     logging.getLogger("gensim").setLevel(logging.WARNING)
-    absl_logging.get_absl_logger().addFilter(FrameworkDetailFilter())
+    absl_logger = absl_logging.get_absl_logger()
+    if not any(isinstance(f, FrameworkDetailFilter) for f in absl_logger.filters):
+        absl_logger.addFilter(FrameworkDetailFilter())
     if "tensorflow" not in sys.modules and environ.get("TF_CPP_MIN_LOG_LEVEL") == "3":
         with load_time_noise_dropped():
             import tensorflow  # noqa: F401

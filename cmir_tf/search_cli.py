@@ -1,4 +1,5 @@
-"""`cmir-search`: zero-shot genre tags and song search in the joint space of an exported contrastive model.
+"""`cmir-search` (`python -m cmir_tf search`): zero-shot genre tags and song search in the joint space of an
+exported contrastive model.
 
     cmir-search tags FILES... --model=DIR [--top_k=5]        zero-shot genre tags of audio files
     cmir-search index FOLDER --model=DIR --index=OUT         on-disk Annoy index of a folder of audio
@@ -16,8 +17,9 @@ from __future__ import annotations
 import os
 import sys
 
-from absl import app, flags
+from absl import flags
 
+from cmir_tf import commands
 from cmir_tf.export.embed_cli import find_inputs
 from cmir_tf.joint import JointSpace, MissingSignatureError
 from cmir_tf.search import AudioIndex, build_index
@@ -27,7 +29,7 @@ COMMANDS = ("tags", "index", "genre", "similar")
 
 
 def define_flags() -> None:
-    """Declares the flags; called by `main`, not at import, so that importing this module adds no flags."""
+    """Declares the flags; called by `run`, not at import, so that importing this module adds no flags."""
     flags.DEFINE_string("model", None, "SavedModel folder of a contrastive variant (RUN/export).")
     flags.DEFINE_string("index", None, "Index folder (written by `index`, read by `genre` and `similar`).")
     flags.DEFINE_integer("top_k", None, "Results per query (default: 5 tags, 10 songs).", lower_bound=1)
@@ -117,7 +119,7 @@ def similar(files: list[str]) -> int:
     return 0
 
 
-def _main(argv: list[str]) -> int:
+def main(argv: list[str]) -> int:
     try:
         if len(argv) < 2 or argv[1] not in COMMANDS:
             raise UsageError(f"give a command, one of {', '.join(COMMANDS)}, then its arguments")
@@ -129,11 +131,11 @@ def _main(argv: list[str]) -> int:
         return 2
 
 
-def main() -> None:
-    """Console-script entry point (`cmir-search`)."""
+def run() -> None:
+    """Console entry (`cmir-search`, through `cmir_tf.commands.start`); exits with `main`'s status."""
     define_flags()
-    app.run(_main)
+    commands.run_main(main, "cmir-search")
 
 
 if __name__ == "__main__":
-    main()
+    run()

@@ -1,56 +1,7 @@
-r"""Converts one of the authors' published PyTorch audio encoders into a cmir_tf SavedModel.
+"""`python export/from_torch.py [flags]`: the checkout's shim of `cmir-from-torch` (code: `cmir_tf.export.from_torch_cli`;
+`--help` lists its flags)."""
 
-    python export/from_torch.py --checkpoint=models/contr_cf_g/audio_encoder.pt --variant=contr_cf_g \
-        --output=DIR [--input_layout=authors_training|true] [--overwrite]
-
-The SavedModel has the signatures of `cmir_tf.export.saved_model` (input `mel` (batch, 256 frames, 48 bands)),
-so `evaluate.py` handles it like a model trained here. Needs the `[torch]` extra.
-"""
-
-import hashlib
-import os
-
-from absl import app, flags
-
-from cmir_tf.constants import VARIANTS
-from cmir_tf.export.saved_model import export_audio_encoder
-from cmir_tf.export.torch_import import INPUT_LAYOUTS, audio_encoder_from_state_dict, load_torch_state_dict
-
-flags.DEFINE_string("checkpoint", None, "The authors' `audio_encoder.pt`: a state dict of their AudioEncoder.")
-flags.DEFINE_enum("variant", None, VARIANTS, "Training variant the checkpoint comes from (recorded as metadata).")
-flags.DEFINE_string("output", None, "SavedModel directory to write.")
-flags.DEFINE_enum(
-    "input_layout",
-    "authors_training",
-    INPUT_LAYOUTS,
-    "authors_training: the network sees the (256, 48) input through the authors' training-time "
-    "`.view(-1, 1, 48, 256)`, which reorders frames and bands, as all six published encoders were trained. "
-    "true: it sees the input transposed, as the authors' encode.py fed it.",
-)
-flags.DEFINE_string(
-    "state_dict_prefix", "", "Keep only the checkpoint keys with this prefix, removed (for a larger state dict)."
-)
-flags.DEFINE_bool("overwrite", False, "Replace an existing --output.")
-flags.mark_flags_as_required(["checkpoint", "variant", "output"])
-FLAGS = flags.FLAGS
-
-
-def main(argv: list[str]) -> None:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    state = load_torch_state_dict(FLAGS.checkpoint, FLAGS.state_dict_prefix)
-    encoder = audio_encoder_from_state_dict(state, FLAGS.input_layout)
-    with open(FLAGS.checkpoint, "rb") as f:
-        checksum = hashlib.sha256(f.read()).hexdigest()
-    metadata = {
-        "source": "pytorch",
-        "variant": FLAGS.variant,
-        "input_layout": FLAGS.input_layout,
-        "checkpoint": os.path.basename(FLAGS.checkpoint),
-        "checkpoint_sha256": checksum,
-    }
-    export_audio_encoder(encoder, FLAGS.output, metadata, overwrite=FLAGS.overwrite)
-
+from cmir_tf import commands
 
 if __name__ == "__main__":
-    app.run(main)
+    commands.start("from-torch")

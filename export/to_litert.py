@@ -1,38 +1,7 @@
-"""Converts the cmir_tf SavedModel to LiteRT (TensorFlow Lite) for on-device use.
+"""`python export/to_litert.py [flags]`: the checkout's shim of `cmir-to-litert` (code: `cmir_tf.export.to_litert_cli`;
+`--help` lists its flags)."""
 
-    python export/to_litert.py --model=SAVEDMODEL --output=FILE.tflite [--quantization=dynamic_int8]
-
-Signatures `embed_mel` (any batch of 256 x 48 chunks) and `embed_waveform` (exactly 30 s of 16 kHz audio);
-see `cmir_tf.export.litert`. Run the file with `ai_edge_litert.interpreter.Interpreter` (or, while TensorFlow
-still ships it, `tf.lite.Interpreter`) and `get_signature_runner("embed_mel")`.
-"""
-
-import os
-
-from absl import app, flags
-
-from cmir_tf.export.litert import QUANTIZATIONS, check_front_end, convert_to_litert
-
-flags.DEFINE_string("model", None, "cmir_tf SavedModel folder (export_audio_encoder or train.py's export/).")
-flags.DEFINE_string("output", None, "The .tflite file to write.")
-flags.DEFINE_enum("quantization", "float32", QUANTIZATIONS,
-                  "float32 weights, or int8 weights with float activations (dynamic-range quantization).")
-flags.mark_flags_as_required(["model", "output"])
-FLAGS = flags.FLAGS
-
-
-def main(argv: list[str]) -> None:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}", exitcode=2)
-    if not os.path.exists(os.path.join(FLAGS.model, "saved_model.pb")):
-        raise app.UsageError(f"--model={FLAGS.model} is not a SavedModel folder", exitcode=2)
-    try:
-        check_front_end(FLAGS.model)
-    except ValueError as e:
-        raise app.UsageError(str(e), exitcode=2) from e
-    size = convert_to_litert(FLAGS.model, FLAGS.output, FLAGS.quantization)
-    print(f"wrote {FLAGS.output} ({FLAGS.quantization}, {size / 2**20:.1f} MiB)")
-
+from cmir_tf import commands
 
 if __name__ == "__main__":
-    app.run(main)
+    commands.start("to-litert")

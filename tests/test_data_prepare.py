@@ -36,7 +36,7 @@ def test_manifest_counts_and_shards(demo_corpus, prepared_demo):
         assert sum(s["count"] for s in listed) == manifest["counts"][split]
         for s in listed:
             assert shards.sha256_file(os.path.join(prepared_demo, "tfrecords", s["name"])) == s["sha256"]
-    assert not glob.glob(os.path.join(prepared_demo, "**", "*.tmp-*"), recursive=True)
+    assert not glob.glob(os.path.join(prepared_demo, "**", ".*.partial"), recursive=True)
 
 
 def test_split_proportions_and_genre_stratification(demo_corpus, prepared_demo):

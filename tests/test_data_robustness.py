@@ -56,7 +56,7 @@ def test_corrupted_inputs_are_counted(demo_corpus, tmp_path):
     assert report["skipped_mel_examples"] == {"corrupt_npy": [truncated], "non_finite": [nans], "all_zero": [zeros]}
     assert report["short_padded"] == 1 and report["playlist_songs"]["absent_from_metadata"] == 1
     assert sum(manifest["counts"].values()) == sum(manifest["songs_in_splits"].values()) - 3
-    assert not glob.glob(os.path.join(out, "**", "*.tmp-*"), recursive=True)
+    assert not glob.glob(os.path.join(out, "**", ".*.partial"), recursive=True)
 
 
 def _prepare_command(melon_dir, out, workers=1):
@@ -76,7 +76,7 @@ def test_killed_prepare_resumes_to_the_same_manifest(demo_corpus, tmp_path):
     process = subprocess.run([sys.executable, killer, "5", *flags], env=env, stderr=subprocess.DEVNULL)
     assert process.returncode == -signal.SIGKILL
     assert not os.path.exists(os.path.join(out, "manifest.json"))
-    assert glob.glob(os.path.join(out, "tfrecords", "*.tmp-*")), "the kill should leave a half-written shard"
+    assert glob.glob(os.path.join(out, "tfrecords", ".*.partial")), "the kill should leave a half-written shard"
     finished = len(glob.glob(os.path.join(out, "cache", "shards", "*.json")))
     assert finished >= 4  # one song per shard: killed inside the shard of the 5th record
 
@@ -87,4 +87,4 @@ def test_killed_prepare_resumes_to_the_same_manifest(demo_corpus, tmp_path):
     assert f"{total} shards, {total - finished} to write" in rerun.stderr
     with open(os.path.join(out, "manifest.json")) as f:
         assert json.load(f) == reference
-    assert not glob.glob(os.path.join(out, "**", "*.tmp-*"), recursive=True)
+    assert not glob.glob(os.path.join(out, "**", ".*.partial"), recursive=True)

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from cmir_tf.export.torch_import import audio_encoder_from_state_dict, load_torch_state_dict
-from cmir_tf.export.torch_reference import ReferenceAudioEncoder
+from torch_reference import ReferenceAudioEncoder  # tests/torch_reference.py
 
 BATCH = 3
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]

@@ -1,27 +1,52 @@
-"""All-or-nothing file writes: write under a temporary name in the same folder, then `os.replace`."""
+"""All-or-nothing file writes: write under a temporary name in the same folder, then `os.replace`.
+
+The one atomic-write helper of the package (every stage's outputs go through it). The temporary name of
+`path` is fixed, `.<name>.partial` next to it (`temporary_path`): readers never see a half-written file, a
+failed write removes it and leaves `path` untouched, and a write killed outright (SIGKILL, power loss) leaves
+a temporary that the next write of `path` replaces (one writer per output path; directory locks make sure of
+that where several processes could meet). Files get the usual permissions (0o666 less the umask).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import IO, Any
 
 import numpy as np
+
+TEMPORARY_SUFFIX = ".partial"
+
+
+def temporary_path(path: str) -> str:
+    """`<folder>/.<name>.partial`, where `atomic_path` writes `path` before renaming it."""
+    folder, name = os.path.split(os.path.abspath(path))
+    return os.path.join(folder, f".{name}{TEMPORARY_SUFFIX}")
 
 
 @contextlib.contextmanager
 def atomic_path(path: str) -> Iterator[str]:
-    """Yields a temporary path next to `path`; renames it to `path` only if the block succeeds."""
+    """Yields the temporary path of `path` (a stale one removed first); renames it to `path` only if the
+    block succeeds, and removes it otherwise."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f"{path}.tmp-{os.getpid()}"
+    tmp = temporary_path(path)
+    if os.path.exists(tmp):  # left by a killed write: start afresh, with the umask's permissions
+        os.remove(tmp)
     try:
         yield tmp
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def atomic_write(path: str, write: Callable[[IO[bytes]], None]) -> None:
+    """Calls `write(file)` on the temporary file of `path` opened for binary writing, then renames it."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            write(f)
 
 
 def write_json(path: str, obj: Any) -> None:

@@ -1,4 +1,6 @@
-"""`python -m cmir_tf.data.prepare`: the Melon Playlist Dataset -> sharded TFRecords (ARCHITECTURE.md).
+"""`cmir-prepare` (`python -m cmir_tf prepare`): the Melon Playlist Dataset -> sharded TFRecords.
+
+    cmir-prepare --melon_dir=MELON --output_dir=PREPARED [--playlists=train|all] [--workers=N]
 
 Every stage leaves a finished file in `--output_dir` (written under a temporary name, then renamed), and a
 rerun reuses what is there, so a killed run resumes where it stopped and ends with the same manifest:
@@ -44,9 +46,10 @@ import numpy as np
 from absl import app, flags, logging
 from tqdm import tqdm
 
+from cmir_tf import commands
 from cmir_tf.constants import CF_DIM, CHUNK_FRAMES, MAX_GENRES, N_MELS
 from cmir_tf.data import cf_lightfm, fingerprint, genre_word2vec, melon, selection, shards, splits
-from cmir_tf.data.atomic import write_json, write_npy
+from cmir_tf.data.atomic import TEMPORARY_SUFFIX, write_json, write_npy
 
 FORMAT_VERSION = 2  # 2: songs in shuffled order within a split, `--playlists`, per-file input fingerprints
 REPORT_EXAMPLES = 20  # song ids listed per skip reason in report.json
@@ -260,7 +263,7 @@ def _report(chosen: dict, vocab_dropped: int, shard_stats: list[dict]) -> dict:
 
 def prepare(config: PrepareConfig) -> dict:
     """Runs (or resumes) every stage and returns the manifest (also written to manifest.json)."""
-    for stale in glob.glob(os.path.join(config.output_dir, "**", "*.tmp-*"), recursive=True):
+    for stale in glob.glob(os.path.join(config.output_dir, "**", f".*{TEMPORARY_SUFFIX}"), recursive=True):
         os.remove(stale)  # temporary files of a killed run
     validate(config)
     meta, genre_names, playlists = _read_inputs(config)
@@ -336,18 +339,22 @@ def define_flags() -> None:
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}", exitcode=2)
+    commands.no_arguments(argv)
     names = [f.name for f in dataclasses.fields(PrepareConfig)]
     try:
         manifest = prepare(PrepareConfig(**{name: flags.FLAGS[name].value for name in names}))
     except (PrepareUsageError, fingerprint.OtherRecipeError) as e:
         raise app.UsageError(str(e), exitcode=2) from e
     except melon.MelonInputError as e:
-        sys.exit(f"prepare: error: {e}")
+        sys.exit(f"cmir-prepare: error: {e}")
     logging.info("records per split: %s", manifest["counts"])
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """Console entry (`cmir-prepare`, through `cmir_tf.commands.start`)."""
     define_flags()
-    app.run(main)
+    commands.run_main(main, "cmir-prepare")
+
+
+if __name__ == "__main__":
+    run()

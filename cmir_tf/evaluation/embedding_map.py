@@ -15,7 +15,7 @@ import numpy as np
 
 from cmir_tf.data.melon import load_json
 from cmir_tf.evaluation.embeddings import Embedder
-from cmir_tf.evaluation.files import atomic_write
+from cmir_tf.data.atomic import atomic_write
 from cmir_tf.evaluation.playlist import embed_melon_songs, load_test_songs
 
 MAX_SONGS = 5000

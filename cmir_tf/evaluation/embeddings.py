@@ -19,7 +19,9 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from cmir_tf.evaluation.files import MAX_NAMED, atomic_write, check_missing, find_by_stem
+from cmir_tf import audio
+from cmir_tf.data.atomic import atomic_write
+from cmir_tf.evaluation.files import MAX_NAMED, check_missing, find_by_stem
 from cmir_tf.export.chunk_batches import WAVEFORM, embed_tracks, load_embed_mel
 
 OUTPUTS = ("features", "embedding")
@@ -169,8 +171,6 @@ def embed_listed_files(embedder: Embedder, root: str, relpaths: Iterable[str], *
       `{relpath: (n_chunks, D)}` chunk embeddings, or `{relpath: (1, D)}` chunk means if `mean`, and the skip
       report `{"missing": int, "undecodable": int, "first_skipped": [relpath, ...]}`.
     """
-    from cmir_tf import audio  # imported here: only file embedding needs the decoders
-
     relpaths = list(dict.fromkeys(relpaths))
     found = {rel: find_by_stem(os.path.join(root, rel)) for rel in relpaths}
     missing = [rel for rel, path in found.items() if path is None]

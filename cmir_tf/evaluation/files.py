@@ -1,10 +1,9 @@
-"""Files: locating a dataset's audio by stem, reporting missing ones, atomic writes."""
+"""Files: locating a dataset's audio by stem, reporting missing ones (atomic writes: `cmir_tf.data.atomic`)."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
-from typing import IO
+from collections.abc import Iterable
 
 MAX_NAMED = 5  # missing files named in an error message
 
@@ -47,27 +46,3 @@ def check_missing(missing: Iterable[str], n_listed: int, what: str, allow_missin
             f"{len(missing)} of {n_listed} files listed in {what} are missing (first ones: {named}); "
             "pass --allow_missing to skip them")
     return len(missing)
-
-
-def atomic_write(path: str, write: Callable[[IO[bytes]], None]) -> None:
-    """Calls `write(file)` on the temporary file `.<name>.partial` next to `path`, then renames it to `path`.
-
-    Readers never see a half-written file; on error the temporary file is removed and `path` is untouched.
-    The temporary name is fixed, so a write killed outright (SIGKILL, power loss) leaves a file that the
-    next write of `path` overwrites and renames (one writer per output path). The file gets the usual
-    permissions (0o666 less the umask), not `mkstemp`'s 0o600.
-    """
-    folder, name = os.path.split(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    tmp = os.path.join(folder, f".{name}.partial")
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # also when a stale temporary with other permissions was reused
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise

@@ -19,7 +19,7 @@ import numpy as np
 
 from cmir_tf.evaluation import probes
 from cmir_tf.evaluation.embeddings import Embedder, embed_listed_files
-from cmir_tf.evaluation.files import atomic_write
+from cmir_tf.data.atomic import atomic_write
 
 GENRES = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock")
 SPLIT_FILES = {"train": "train_filtered.txt", "validation": "valid_filtered.txt", "test": "test_filtered.txt"}

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 
-from cmir_tf.evaluation.files import atomic_write
+from cmir_tf.data.atomic import atomic_write
 
 TASKS = ("gtzan", "jamendo", "playlist", "zero_shot")
 TITLES = {

@@ -1,7 +1,8 @@
-"""The paper's ablation in one command: six variants -> Tables 1-3, a figure and `ablation.json`.
+"""`cmir-ablation` (`python -m cmir_tf ablation`): the paper's ablation, six variants -> Tables 1-3, a figure
+and `ablation.json`.
 
-  python -m cmir_tf.experiments.ablation --output_dir=ablation_run            # on the demo corpus
-  python -m cmir_tf.experiments.ablation --output_dir=runs/ablation --data_dir=/data/melon_prepared \
+  cmir-ablation --output_dir=ablation_run            # on the demo corpus
+  cmir-ablation --output_dir=runs/ablation --data_dir=/data/melon_prepared \
       --melon_dir=/data/melon --gtzan_dir=/data/gtzan --jamendo_dir=/data/mtg-jamendo --epochs=100 ...
 
 Every variant trains with the same seeds, budget and precision (`TrainConfig`, in-process); an untrained
@@ -24,13 +25,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import sys
 import time
 
 from absl import app, flags
 
+from cmir_tf import commands
 from cmir_tf.constants import VARIANTS
-from cmir_tf.evaluation.files import atomic_write
+from cmir_tf.data.atomic import atomic_write
 from cmir_tf.experiments import report, summary
 
 UNTRAINED = "untrained"
@@ -254,8 +255,7 @@ FLAGS = flags.FLAGS
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    commands.no_arguments(argv)
     fields = {f.name for f in dataclasses.fields(AblationConfig)}
     values = {name: FLAGS[name].value for name in fields}
     try:
@@ -268,10 +268,14 @@ def main(argv: list[str]) -> None:
     except ValueError as error:
         raise app.UsageError(str(error)) from error
     except FileNotFoundError as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(1)
+        commands.input_failure("cmir-ablation", error)
+
+
+def run_command() -> None:
+    """Console entry (`cmir-ablation`, through `cmir_tf.commands.start`)."""
+    _define_flags()
+    commands.run_main(main, "cmir-ablation")
 
 
 if __name__ == "__main__":
-    _define_flags()
-    app.run(main)
+    run_command()

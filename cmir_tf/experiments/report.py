@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cmir_tf.evaluation.files import atomic_write
+from cmir_tf.data.atomic import atomic_write
 from cmir_tf.experiments import paper
 
 CATEGORY_TITLES = {"genre": "Genre", "instrument": "Instrument", "moodtheme": "Mood/theme"}

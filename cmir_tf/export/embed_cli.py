@@ -1,4 +1,4 @@
-"""`cmir-embed`: audio files to embeddings with an exported SavedModel.
+"""`cmir-embed` (`python -m cmir_tf embed`): audio files to embeddings with an exported SavedModel.
 
     cmir-embed --model=DIR [--embedding=features|embedding] [--segment=full|center29.1] [--batch_size=128] \
         --output_dir=OUT FILES_OR_DIRS...
@@ -27,11 +27,12 @@ import sys
 from collections.abc import Iterable
 
 import numpy as np
-from absl import app, flags
+from absl import flags
 from tqdm import tqdm
 
+from cmir_tf import commands
 from cmir_tf.audio import AUDIO_EXTENSIONS, SEGMENT_MODES, chunk_centers_ms, load_audio, num_frames, select_segment
-from cmir_tf.evaluation.files import atomic_write
+from cmir_tf.data.atomic import atomic_write
 from cmir_tf.export.chunk_batches import (
     BATCH_CHUNKS,
     WAVEFORM,
@@ -44,7 +45,7 @@ FLAGS = flags.FLAGS
 
 
 def define_flags() -> None:
-    """Declares the flags; called by `main`, not at import, so that importing this module adds no flags."""
+    """Declares the flags; called by `run`, not at import, so that importing this module adds no flags."""
     flags.DEFINE_string("model", None, "SavedModel folder written by cmir_tf.export.export_audio_encoder.")
     flags.DEFINE_enum("embedding", "features", ["features", "embedding"], "1024-d features or 128-d embedding.")
     flags.DEFINE_enum("segment", "full", list(SEGMENT_MODES), "Embed the whole file or its centred 29.1 s.")
@@ -104,7 +105,7 @@ def find_inputs(paths: Iterable[str]) -> Inputs:
 
 
 def save_npz(path: str, **arrays: np.ndarray) -> None:
-    """`np.savez` written atomically (`cmir_tf.evaluation.files.atomic_write`)."""
+    """`np.savez` written atomically (`cmir_tf.data.atomic.atomic_write`)."""
     atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
@@ -142,7 +143,7 @@ def embed_files(inputs: list[tuple[str, str]], output_dir: str, embed_chunks: Em
     return summary
 
 
-def _main(argv: list[str]) -> int:
+def main(argv: list[str]) -> int:
     try:
         if not argv[1:]:
             raise ValueError("give audio files or folders to embed")
@@ -166,11 +167,11 @@ def _main(argv: list[str]) -> int:
     return 1 if summary.failed else 0
 
 
-def main() -> None:
-    """Console-script entry point (`cmir-embed`); exits with `_main`'s status."""
+def run() -> None:
+    """Console entry (`cmir-embed`, through `cmir_tf.commands.start`); exits with `main`'s status."""
     define_flags()
-    app.run(_main)
+    commands.run_main(main, "cmir-embed")
 
 
 if __name__ == "__main__":
-    main()
+    run()

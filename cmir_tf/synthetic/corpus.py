@@ -1,4 +1,4 @@
-"""`python -m cmir_tf.synthetic.corpus --output_dir=...`: the embedded demo corpus (what `make demo` uses).
+"""`cmir-corpus --output_dir=...` (`python -m cmir_tf corpus`): the synthetic demo corpus (what `make demo` uses).
 
 Writes, deterministically for `--seed` (and independently of `--workers`):
 
@@ -23,9 +23,10 @@ import shutil
 import time
 
 import numpy as np
-from absl import app, flags, logging
+from absl import flags, logging
 from tqdm import tqdm
 
+from cmir_tf import commands
 from cmir_tf.constants import SAMPLE_RATE
 from cmir_tf.synthetic.downstream import gtzan_jobs, jamendo_corpus
 from cmir_tf.synthetic.jobs import RenderJob, render_job, single_threaded_worker
@@ -119,7 +120,7 @@ def generate(
 
 
 def main(argv: list[str]) -> None:
-    del argv
+    commands.no_arguments(argv)
     corpus = generate(
         FLAGS.output_dir,
         seed=FLAGS.seed,
@@ -136,7 +137,8 @@ def main(argv: list[str]) -> None:
     logging.info("demo corpus in %s: %s", FLAGS.output_dir, corpus)
 
 
-if __name__ == "__main__":
+def define_flags() -> None:
+    """Declares the flags; called by `run`, not at import, so that importing this module adds no flags."""
     flags.DEFINE_string("output_dir", None, "Folder to create (must not exist or be empty).")
     flags.DEFINE_integer("seed", 0, "Corpus seed.")
     flags.DEFINE_integer("melon_songs", 2000, "Melon songs.")
@@ -149,4 +151,13 @@ if __name__ == "__main__":
     flags.DEFINE_float("jamendo_seconds", 10.0, "MTG-Jamendo track length, seconds.")
     flags.DEFINE_integer("workers", os.cpu_count() or 1, "Render processes.")
     flags.mark_flag_as_required("output_dir")
-    app.run(main)
+
+
+def run() -> None:
+    """Console entry (`cmir-corpus`, through `cmir_tf.commands.start`)."""
+    define_flags()
+    commands.run_main(main, "cmir-corpus")
+
+
+if __name__ == "__main__":
+    run()

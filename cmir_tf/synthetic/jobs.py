@@ -40,11 +40,11 @@ def _mel_function():
 
 
 def single_threaded_worker() -> None:
-    """Pool initializer: one TensorFlow thread per render process, so processes do not oversubscribe cores."""
-    import tensorflow as tf  # noqa: PLC0415
-
-    tf.config.threading.set_intra_op_parallelism_threads(1)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    """Pool initializer: one TensorFlow thread per render process, so processes do not oversubscribe cores.
+    Set through the variables TensorFlow reads when it starts, so that a worker loads TensorFlow only when it
+    renders a mel."""
+    os.environ["TF_NUM_INTRAOP_THREADS"] = "1"
+    os.environ["TF_NUM_INTEROP_THREADS"] = "1"
 
 
 def render_job(job: RenderJob, root: str, corpus_seed: int) -> None:

@@ -1,5 +1,6 @@
 """The authors' PyTorch `AudioEncoder` (needs the `[torch]` extra): the reference that the weight importer is
-tested against and that `benchmarks/bench_training.py` times.
+tested against (`tests/test_torch_import.py`) and that `benchmarks/bench_training.py` times. A test helper, not
+part of the installed package; the benchmark imports it by path.
 
 Input (B, 1, 48 mel, 256 time), NCHW; outputs the flattened conv output (B, 1024) and the 128-d embedding.
 """

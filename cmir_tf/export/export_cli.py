@@ -1,0 +1,96 @@
+"""`cmir-export` (`python -m cmir_tf export`, `export/export_savedmodel.py`): a trained audio encoder as the
+cmir_tf SavedModel (signatures in `cmir_tf.export.saved_model`).
+
+    cmir-export --checkpoint=RUN/best --variant=contr_cf_g --data_dir=PREPARED --output_dir=DIR
+    cmir-export --weights=audio_encoder.weights.h5 --output_dir=DIR
+
+`--checkpoint` reads a `tf.train.Checkpoint` (a prefix, or a folder: its latest checkpoint) in which the
+encoder sits at `--checkpoint_object` (training writes `model.audio_encoder`); `--weights` reads a Keras
+`.weights.h5` file saved from `build_audio_encoder()`.
+
+With `--checkpoint` and a contrastive `--variant`, the genre and CF encoders that variant trained are restored
+too and exported as the joint-space signatures (`embed_genres` + `genre_vocabulary` need `--data_dir`, the
+prepared data folder the run trained on, for the genre vocabulary and word2vec shape).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import keras
+import numpy as np
+from absl import app, flags
+
+from cmir_tf import commands
+from cmir_tf.constants import VARIANTS
+from cmir_tf.export.checkpoint import TRAINING_OBJECT_PATH, restore_audio_encoder
+from cmir_tf.export.genre_vocabulary import GenreVocabulary
+from cmir_tf.export.saved_model import export_audio_encoder
+from cmir_tf.models import build_audio_encoder, build_cf_encoder, build_genre_encoder
+from cmir_tf.models.cross_modal import contrastive_modalities
+
+FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+    """Declares the flags; called by `run`, not at import, so that importing this module adds no flags."""
+    flags.DEFINE_string("weights", None, "Keras `.weights.h5` of the audio encoder.")
+    flags.DEFINE_string("checkpoint", None, "tf.train.Checkpoint prefix, or a folder holding checkpoints.")
+    flags.DEFINE_string("checkpoint_object", TRAINING_OBJECT_PATH, "Dotted path of the encoder in the checkpoint.")
+    flags.DEFINE_string("output_dir", None, "SavedModel folder to write.")
+    flags.DEFINE_enum("variant", None, VARIANTS, "Training variant (recorded in the asset JSON).")
+    flags.DEFINE_string("metadata_json", "{}", "JSON object of training flags to record in the asset JSON.")
+    flags.DEFINE_enum("dtype_policy", "float32", ["float32", "mixed_bfloat16", "mixed_float16"], "Compute dtype.")
+    flags.DEFINE_bool("overwrite", False, "Replace an existing --output_dir.")
+    flags.DEFINE_string("data_dir", None, "Prepared data folder of the run (genre vocabulary, word2vec matrix).")
+    flags.DEFINE_integer("num_heads", 4, "Attention heads of the run's genre encoder.")
+    flags.mark_flags_as_required(["output_dir"])
+    flags.mark_flags_as_mutual_exclusive(["weights", "checkpoint"], required=True)
+
+
+def main(argv: list[str]) -> None:
+    commands.no_arguments(argv)
+    try:
+        metadata = json.loads(FLAGS.metadata_json)
+    except ValueError as error:
+        raise app.UsageError(f"--metadata_json is not JSON: {error}") from error
+    if not isinstance(metadata, dict):
+        raise app.UsageError("--metadata_json must be a JSON object")
+    keras.mixed_precision.set_dtype_policy(FLAGS.dtype_policy)
+    encoder = build_audio_encoder()
+    if FLAGS.weights:
+        encoder.load_weights(FLAGS.weights)
+        metadata["source"] = FLAGS.weights
+    else:
+        metadata["source"] = restore_audio_encoder(encoder, FLAGS.checkpoint, FLAGS.checkpoint_object)
+    if FLAGS.variant:
+        metadata["variant"] = FLAGS.variant
+    joint = joint_space_encoders(contrastive_modalities(FLAGS.variant) if FLAGS.checkpoint and FLAGS.variant else set())
+    print(export_audio_encoder(encoder, FLAGS.output_dir, metadata, overwrite=FLAGS.overwrite, **joint))
+
+
+def joint_space_encoders(modalities: set[str]) -> dict:
+    """The genre / CF encoders (and genre vocabulary) of `modalities`, restored from `--checkpoint`."""
+    joint = {}
+    if "genre" in modalities:
+        if not FLAGS.data_dir:
+            raise app.UsageError(f"--variant={FLAGS.variant} has a genre encoder: pass --data_dir (its vocabulary)")
+        word2vec = np.load(os.path.join(FLAGS.data_dir, "genre_word2vec.npy"))
+        joint["genre_encoder"] = build_genre_encoder(word2vec, FLAGS.num_heads)
+        joint["vocabulary"] = GenreVocabulary.from_prepared(FLAGS.data_dir)
+        restore_audio_encoder(joint["genre_encoder"], FLAGS.checkpoint, "model.genre_encoder")
+    if "cf" in modalities:
+        joint["cf_encoder"] = build_cf_encoder()
+        restore_audio_encoder(joint["cf_encoder"], FLAGS.checkpoint, "model.cf_encoder")
+    return joint
+
+
+def run() -> None:
+    """Console entry (`cmir-export`, through `cmir_tf.commands.start`)."""
+    define_flags()
+    commands.run_main(main, "cmir-export")
+
+
+if __name__ == "__main__":
+    run()

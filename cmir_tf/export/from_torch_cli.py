@@ -1,0 +1,81 @@
+"""`cmir-from-torch` (`python -m cmir_tf from-torch`, `export/from_torch.py`): one of the authors' published
+PyTorch audio encoders -> a cmir_tf SavedModel.
+
+    cmir-from-torch --checkpoint=models/contr_cf_g/audio_encoder.pt --variant=contr_cf_g --output=DIR \
+        [--input_layout=authors_training|true] [--overwrite]
+
+The SavedModel has the signatures of `cmir_tf.export.saved_model` (input `mel` (batch, 256 frames, 48 bands)),
+so `cmir-evaluate` handles it like a model trained here. Needs the `[torch]` extra (PyTorch).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+
+from absl import app, flags
+
+from cmir_tf import commands
+from cmir_tf.constants import VARIANTS
+from cmir_tf.export.saved_model import export_audio_encoder
+from cmir_tf.export.torch_import import INPUT_LAYOUTS, audio_encoder_from_state_dict, load_torch_state_dict
+
+FLAGS = flags.FLAGS
+PROGRAM = "cmir-from-torch"
+
+
+def define_flags() -> None:
+    """Declares the flags; called by `run`, not at import, so that importing this module adds no flags."""
+    flags.DEFINE_string("checkpoint", None, "The authors' `audio_encoder.pt`: a state dict of their AudioEncoder.")
+    flags.DEFINE_enum("variant", None, VARIANTS, "Training variant the checkpoint comes from (recorded as metadata).")
+    flags.DEFINE_string("output", None, "SavedModel directory to write.")
+    flags.DEFINE_enum(
+        "input_layout",
+        "authors_training",
+        INPUT_LAYOUTS,
+        "authors_training: the network sees the (256, 48) input through the authors' training-time "
+        "`.view(-1, 1, 48, 256)`, which reorders frames and bands, as all six published encoders were trained. "
+        "true: it sees the input transposed, as the authors' encode.py fed it.",
+    )
+    flags.DEFINE_string(
+        "state_dict_prefix", "", "Keep only the checkpoint keys with this prefix, removed (for a larger state dict)."
+    )
+    flags.DEFINE_bool("overwrite", False, "Replace an existing --output.")
+    flags.mark_flags_as_required(["checkpoint", "variant", "output"])
+
+
+
+def main(argv: list[str]) -> None:
+    commands.no_arguments(argv)
+    if not os.path.isfile(FLAGS.checkpoint):
+        raise app.UsageError(f"--checkpoint={FLAGS.checkpoint}: no such file")
+    try:
+        state = load_torch_state_dict(FLAGS.checkpoint, FLAGS.state_dict_prefix)
+        encoder = audio_encoder_from_state_dict(state, FLAGS.input_layout)
+    except ValueError as error:  # not a state dict of the authors' AudioEncoder: another file is needed
+        raise app.UsageError(str(error)) from error
+    except ImportError as error:
+        commands.input_failure(PROGRAM, f"needs PyTorch, the [torch] extra (pip install 'cmir-tf[torch]'): {error}")
+    except (RuntimeError, EOFError, pickle.UnpicklingError) as error:  # what torch.load raises for a damaged file
+        commands.input_failure(PROGRAM, f"{FLAGS.checkpoint}: torch.load cannot read it: {error}")
+    with open(FLAGS.checkpoint, "rb") as f:
+        checksum = hashlib.sha256(f.read()).hexdigest()
+    metadata = {
+        "source": "pytorch",
+        "variant": FLAGS.variant,
+        "input_layout": FLAGS.input_layout,
+        "checkpoint": os.path.basename(FLAGS.checkpoint),
+        "checkpoint_sha256": checksum,
+    }
+    export_audio_encoder(encoder, FLAGS.output, metadata, overwrite=FLAGS.overwrite)
+
+
+def run() -> None:
+    """Console entry (`cmir-from-torch`, through `cmir_tf.commands.start`)."""
+    define_flags()
+    commands.run_main(main, PROGRAM)
+
+
+if __name__ == "__main__":
+    run()

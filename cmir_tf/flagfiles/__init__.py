@@ -1,0 +1,27 @@
+"""The paper's training flagfiles, shipped with the package: one `<variant>.flags` per variant of Ferraro et al.
+
+    cmir-train --flagfile=$(python -m cmir_tf.flagfiles contrcf_g) --data_dir=PREPARED --model_dir=RUN
+
+`python -m cmir_tf.flagfiles NAME` prints the file's path; without a name it lists the names. In a checkout the
+same files sit at the repository root (`train.py --flagfile=contrcf_g.flags`).
+"""
+
+from __future__ import annotations
+
+import os
+
+FOLDER = os.path.dirname(os.path.abspath(__file__))
+SUFFIX = ".flags"
+
+
+def names() -> list[str]:
+    """The packaged flagfiles' names, e.g. `contrcf_g`, sorted."""
+    return sorted(f[: -len(SUFFIX)] for f in os.listdir(FOLDER) if f.endswith(SUFFIX))
+
+
+def path(name: str) -> str:
+    """The packaged flagfile `name` (`contrcf_g` or `contrcf_g.flags`); `ValueError` naming the choices."""
+    name = name.removesuffix(SUFFIX)
+    if name not in names():
+        raise ValueError(f"no packaged flagfile {name!r}; choose one of {', '.join(names())}")
+    return os.path.join(FOLDER, name + SUFFIX)
