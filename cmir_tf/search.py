@@ -22,7 +22,7 @@ import annoy
 import numpy as np
 from tqdm import tqdm
 
-from cmir_tf.evaluation.embeddings import model_fingerprint
+from cmir_tf.export.fingerprint import model_fingerprint
 from cmir_tf.joint import JointSpace, unit_rows
 
 ANNOY_FILE, VECTORS_FILE, META_FILE = "songs.ann", "songs.npy", "index.json"

@@ -33,7 +33,7 @@ LOAD_KERAS_FILE = textwrap.dedent(
     import sys
     import keras
     import numpy as np
-    import cmir_tf
+    import cmir_tf.models  # the custom layers register where they are defined
 
     model = keras.saving.load_model(sys.argv[1])
     outputs = model(np.load(sys.argv[2]), training=False)
@@ -42,7 +42,7 @@ LOAD_KERAS_FILE = textwrap.dedent(
 )
 
 
-def test_keras_file_loads_after_import_cmir_tf_and_matches_the_saved_model(export_dir, tmp_path):
+def test_keras_file_loads_after_import_cmir_tf_models_and_matches_the_saved_model(export_dir, tmp_path):
     mel = _mel(4)
     np.save(tmp_path / "mel.npy", mel)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}

@@ -23,6 +23,7 @@ from cmir_tf import audio
 from cmir_tf.data.atomic import atomic_write
 from cmir_tf.evaluation.files import MAX_NAMED, check_missing, find_by_stem
 from cmir_tf.export.chunk_batches import WAVEFORM, embed_tracks, load_embed_mel
+from cmir_tf.export.fingerprint import model_fingerprint
 
 OUTPUTS = ("features", "embedding")
 SHARD = re.compile(r"shard-\d{5}\.npz")
@@ -38,18 +39,6 @@ class Embedder(Protocol):
 
     def embed_chunks(self, chunks: np.ndarray) -> np.ndarray:
         """(B, 256, 48) float32 log-mel chunks in dB -> (B, D) float32 chunk embeddings."""
-
-
-def model_fingerprint(model_dir: str) -> str:
-    """`<folder name>-<12 hex digits>`: a hash of the SavedModel graph and variable index."""
-    digest = hashlib.sha256()
-    for name in ("saved_model.pb", os.path.join("variables", "variables.index")):
-        path = os.path.join(model_dir, name)
-        if os.path.exists(path):
-            with open(path, "rb") as f:
-                digest.update(f.read())
-    folder = os.path.basename(os.path.normpath(model_dir)) or "model"
-    return f"{folder}-{digest.hexdigest()[:12]}"
 
 
 class SavedModelEmbedder:

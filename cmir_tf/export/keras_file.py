@@ -1,9 +1,10 @@
 """The audio encoder as a native Keras file, next to the SavedModel, for reuse and fine-tuning in Keras.
 
 `<export_dir>/audio_encoder.keras` holds the functional `build_audio_encoder()` model (architecture, weights,
-BatchNorm statistics, dtype policy; no optimizer). Load it with `keras.saving.load_model(path)` after
-`import cmir_tf`, which registers the package's custom layers (`FusedBatchNormalization`,
-`AffineInputConv2D`). Its input is `mel` (batch, 256, 48) log-mel in dB, its outputs the dict `features`
+BatchNorm statistics, dtype policy; no optimizer). Load it with `load_keras_encoder(export_dir)`, or with
+`keras.saving.load_model(path)` after `import cmir_tf.models`: the package's custom layers
+(`FusedBatchNormalization`, `AffineInputConv2D`, `CheckIdRange`) register with
+`keras.saving.register_keras_serializable` in the modules that define them, which this module imports. Its input is `mel` (batch, 256, 48) log-mel in dB, its outputs the dict `features`
 (batch, 1024) and `embedding` (batch, 128), equal to the SavedModel's `embed_mel` in inference mode.
 """
 
@@ -12,6 +13,8 @@ from __future__ import annotations
 import os
 
 import keras
+
+from cmir_tf.models import audio_encoder  # noqa: F401  (defines and registers the custom layers)
 
 KERAS_FILE = "audio_encoder.keras"
 

@@ -1,4 +1,4 @@
-"""The six training variants as one Keras Model with its own `train_step` / `test_step`.
+"""The six training variants as one Keras Model with its own `train_step`.
 
 Contrastive variants align the audio embedding with other modalities by NT-Xent; baselines predict the
 modality from the audio embedding with a linear head (the authors' `Multiobjective`).
@@ -161,10 +161,6 @@ class CrossModalModel(keras.Model):
         gradients = tape.gradient(scaled, self.trainable_variables)
         self.optimizer.apply(gradients, self.trainable_variables)
         return self._report(terms, total)
-
-    def test_step(self, batch: dict) -> dict[str, tf.Tensor]:
-        terms = self.loss_terms(batch, training=False)
-        return self._report(terms, self.total_loss(terms))
 
 
 def build_variant(

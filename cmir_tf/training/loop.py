@@ -4,6 +4,12 @@ One run = `train(config)`. Rerunning with the same `model_dir` resumes from the 
 holds the model, the optimizer, the global step, the epoch, the position inside the epoch and the best
 validation loss; the reader regenerates an epoch's batches from (seed, epoch) and skips the ones already
 used, so a resumed run sees exactly the batches an uninterrupted one would.
+
+Training does not use `keras.Model.fit` (nor `evaluate`, hence `CrossModalModel` has no `test_step`): exact
+resume needs the position inside an epoch checkpointed with the model and optimizer and the reader's batches
+skipped up to it, the global step drives the checkpoint and TensorBoard cadence across epochs, a non-finite
+loss must stop the run before a checkpoint, and validation adds embedding-space measures (retrieval,
+alignment, uniformity) over counted rows to the loss terms. This loop calls `train_step` under the strategy.
 """
 
 from __future__ import annotations
