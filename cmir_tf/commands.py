@@ -20,6 +20,7 @@ line on stderr, without a traceback.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import inspect
 import sys
@@ -86,12 +87,34 @@ def help_text(main: Callable, program: str) -> str:
     module = sys.modules[main.__module__]
     # absl files the flags of a module run as __main__ under the program path.
     key = sys.argv[0] if module.__name__ == "__main__" else module.__name__
-    own = flags.FLAGS.module_help(key).split("\n", 1)
+    rendered = flags.FLAGS.module_help(key).splitlines()  # "<module>:" then the flags
+    own = "\n".join(rendered[rendered.index(f"{key}:") + 1:]) if f"{key}:" in rendered else ""
     parts = [inspect.cleandoc(module.__doc__ or f"{program} [flags]")]
-    if len(own) == 2:
-        parts.append(f"flags of {program}:\n{own[1]}")
+    if own:
+        parts.append(f"flags of {program}:\n{own}")
     parts.append(COMMON_FLAGS)
     return "\n\n".join(parts)
+
+
+def parse_command_line(main: Callable, program: str, argv: list[str]) -> list[str]:
+    """absl's flag parsing for the command whose absl main is `main`: `--help` prints `help_text` (exit 0), a
+    bad flag one line (exit 2); returns the positional arguments, `argv[0]` first."""
+    options = argv[1:argv.index("--")] if "--" in argv else argv[1:]
+    if any(arg in HELP_REQUESTS for arg in options):
+        print(help_text(main, program))
+        sys.exit(0)
+    try:
+        return flags.FLAGS(argv)
+    except flags.Error as error:
+        _usage_exit(program, error)
+
+
+def call_main(main: Callable[[list[str]], int | None], program: str, args: list[str]) -> int | None:
+    """`main(args)`, an `absl.app.UsageError` turned into one line and exit status 2."""
+    try:
+        return main(args)
+    except app.UsageError as error:
+        _usage_exit(program, error)
 
 
 def run_main(main: Callable[[list[str]], int | None], program: str, argv: Sequence[str] | None = None) -> None:
@@ -103,23 +126,8 @@ def run_main(main: Callable[[list[str]], int | None], program: str, argv: Sequen
       program: the name in messages, e.g. `cmir-embed`.
       argv: the command line (default `sys.argv`).
     """
-    def parse(args: list[str]) -> list[str]:
-        options = args[1:args.index("--")] if "--" in args else args[1:]
-        if any(arg in HELP_REQUESTS for arg in options):
-            print(help_text(main, program))
-            sys.exit(0)
-        try:
-            return flags.FLAGS(args)
-        except flags.Error as error:
-            _usage_exit(program, error)
-
-    def guarded_main(args: list[str]) -> int | None:
-        try:
-            return main(args)
-        except app.UsageError as error:
-            _usage_exit(program, error)
-
-    app.run(guarded_main, argv=list(sys.argv if argv is None else argv), flags_parser=parse)
+    app.run(functools.partial(call_main, main, program), argv=list(sys.argv if argv is None else argv),
+            flags_parser=functools.partial(parse_command_line, main, program))
 
 
 def input_failure(program: str, error: Exception | str) -> None:
