@@ -36,8 +36,8 @@ DEMO_EVAL_FLAGS ?= --repeats=3 --epochs=60
 
 demo: $(BASE_STAMP)
 	test -f $(DEMO_DIR)/corpus/corpus.json || \
-		$(PY) -m cmir_tf.synthetic.corpus --output_dir=$(DEMO_DIR)/corpus $(DEMO_CORPUS_FLAGS)
-	$(PY) -m cmir_tf.data.prepare --melon_dir=$(DEMO_DIR)/corpus/melon --output_dir=$(DEMO_DIR)/prepared \
+		$(PY) -m cmir_tf corpus --output_dir=$(DEMO_DIR)/corpus $(DEMO_CORPUS_FLAGS)
+	$(PY) -m cmir_tf prepare --melon_dir=$(DEMO_DIR)/corpus/melon --output_dir=$(DEMO_DIR)/prepared \
 		--word2vec_dim=64 --songs_per_shard=500
 	$(PY) train.py --flagfile=contrcf_g.flags --data_dir=$(DEMO_DIR)/prepared --model_dir=$(DEMO_DIR)/contr_cf_g \
 		$(DEMO_TRAIN_FLAGS)

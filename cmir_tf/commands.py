@@ -3,16 +3,16 @@
 Every command runs as the console script `cmir-NAME` or as `python -m cmir_tf NAME`; the top-level scripts
 (`train.py`, `evaluate.py`, `export/*.py`) are shims over the same code. `start(NAME)` applies the commands'
 process policy (`cmir_tf.runtime.configure`: oneDNN on x86, quiet logs) before the command's module, and so
-TensorFlow, is imported, then calls that module's `run()` (`Command.entry`). That function declares its flags and hands its
-absl `main(argv)` to `run_main`, which gives every command the same behaviour:
+TensorFlow, is imported, then calls that module's `run()` (`Command.entry`), which declares its flags and hands
+its absl `main(argv)` to `run_main`; that gives every command the same behaviour:
 
 - `--help` (also `-h`, `-?`, `--helpshort`) prints the command's module docstring and its own flags on
   stdout, exit status 0; `--helpfull` keeps absl's list of every flag;
 - a bad flag, an unexpected argument or any `absl.app.UsageError` prints one line `PROGRAM: error: ...` on
   stderr, exit status 2.
 
-Exit status, every command (`EXIT_STATUS`): 0 success; 1 a runtime failure of an input (an undecodable file,
-missing dataset files, a full disk, a read-only path); 2 bad flags or usage, and an input the user must change
+Exit status, every command: 0 success; 1 a runtime failure of an input (an undecodable file, missing dataset
+files, a full disk, a read-only path; `input_failure`); 2 bad flags or usage, and an input the user must change
 (another model or front-end recipe, a recipe change in a prepared folder, a locked directory). Errors are one
 line on stderr, without a traceback.
 """
@@ -32,9 +32,6 @@ from cmir_tf import runtime
 
 USAGE_ERROR = 2  # bad flags / usage, or an input the user must change
 INPUT_FAILURE = 1  # an input failed at run time
-EXIT_STATUS = {0: "success", INPUT_FAILURE: "an input failed at run time (undecodable file, missing dataset "
-               "files, disk full, read-only path)", USAGE_ERROR: "bad flags or usage, or an input to change "
-               "(other model or front-end recipe, changed recipe, locked directory)"}
 HELP_REQUESTS = ("--help", "-h", "-?", "--helpshort")
 COMMON_FLAGS = """\
 common flags:
@@ -142,41 +139,14 @@ def no_arguments(argv: Sequence[str]) -> None:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
 
 
-def prepare() -> None:
-    start("prepare")
-
-
-def train() -> None:
-    start("train")
-
-
-def export() -> None:
-    start("export")
-
-
-def from_torch() -> None:
-    start("from-torch")
-
-
-def to_litert() -> None:
-    start("to-litert")
-
-
-def evaluate() -> None:
-    start("evaluate")
-
-
-def ablation() -> None:
-    start("ablation")
-
-
-def embed() -> None:
-    start("embed")
-
-
-def search() -> None:
-    start("search")
-
-
-def corpus() -> None:
-    start("corpus")
+# The console scripts' targets (setup.cfg): `cmir-NAME = cmir_tf.commands:NAME`, "-" written "_".
+prepare = functools.partial(start, "prepare")
+train = functools.partial(start, "train")
+export = functools.partial(start, "export")
+from_torch = functools.partial(start, "from-torch")
+to_litert = functools.partial(start, "to-litert")
+evaluate = functools.partial(start, "evaluate")
+ablation = functools.partial(start, "ablation")
+embed = functools.partial(start, "embed")
+search = functools.partial(start, "search")
+corpus = functools.partial(start, "corpus")
