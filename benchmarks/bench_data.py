@@ -12,7 +12,7 @@ folder and prepared (default flags: 1,300 frames, LightFM 50 epochs). Reported:
   cost of a real step, which adds the genre/CF encoders and the loss), and the reader/training ratio.
 """
 
-from cmir_tf import runtime
+from cmir_tf import commands, runtime
 
 runtime.configure()  # first, as every cmir-tf command: oneDNN on x86 and quiet logs, before TensorFlow loads
 
@@ -26,7 +26,7 @@ import time
 
 import keras
 import tensorflow as tf
-from absl import app, flags
+from absl import flags
 
 from cmir_tf.synthetic import corpus as synthetic
 from cmir_tf.data import make_dataset, prepare
@@ -124,4 +124,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    commands.run_main(main, "bench_data.py")

@@ -12,7 +12,7 @@
 Times are medians of `--repeats` runs after one warm-up run.
 """
 
-from cmir_tf import runtime
+from cmir_tf import commands, runtime
 
 runtime.configure()  # first, as every cmir-tf command: oneDNN on x86 and quiet logs, before TensorFlow loads
 
@@ -26,7 +26,7 @@ import keras
 import numpy as np
 import soundfile as sf
 import tensorflow as tf
-from absl import app, flags
+from absl import flags
 
 from cmir_tf.audio import load_audio
 from cmir_tf.export import export_audio_encoder
@@ -119,4 +119,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    app.run(main)
+    commands.run_main(main, "bench_embedding_rtf.py")

@@ -9,7 +9,7 @@ difference of their outputs from the SavedModel's on random chunks; and with `--
 (`evaluate_gtzan`, same probe seeds) of each, so the int8 cost is read off one table.
 """
 
-from cmir_tf import runtime
+from cmir_tf import commands, runtime
 
 runtime.configure()  # first, as every cmir-tf command: oneDNN on x86 and quiet logs, before TensorFlow loads
 
@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 import tensorflow as tf
-from absl import app, flags
+from absl import flags
 
 from cmir_tf.evaluation import ProbeConfig, SavedModelEmbedder, evaluate_gtzan
 from cmir_tf.export import export_audio_encoder
@@ -109,4 +109,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    app.run(main)
+    commands.run_main(main, "bench_litert.py")

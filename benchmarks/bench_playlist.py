@@ -16,7 +16,7 @@ scored. The mapped vectors are stood in for by the mean of each playlist's seed-
 
 from __future__ import annotations
 
-from cmir_tf import runtime
+from cmir_tf import commands, runtime
 
 runtime.configure()  # first, as every cmir-tf command: oneDNN on x86 and quiet logs, before TensorFlow loads
 
@@ -24,7 +24,7 @@ runtime.configure()  # first, as every cmir-tf command: oneDNN on x86 and quiet 
 import time
 
 import numpy as np
-from absl import app, flags
+from absl import flags
 
 from cmir_tf.constants import CF_DIM
 from cmir_tf.evaluation.cold_start import cold_start_metrics
@@ -125,4 +125,4 @@ def main(_) -> None:
 
 
 if __name__ == "__main__":
-    app.run(main)
+    commands.run_main(main, "bench_playlist.py")

@@ -18,7 +18,7 @@ Goals (issue 12): at batch 64, >= 2x the reference on an AVX2 CPU and >= 4x on a
 the best GEMM. Every rate is the best of `--repeats` timings of `--steps` steps after a warm-up step.
 """
 
-from cmir_tf import runtime
+from cmir_tf import commands, runtime
 
 runtime.configure()  # first, as every cmir-tf command: oneDNN on x86 and quiet logs, before TensorFlow loads
 
@@ -31,7 +31,7 @@ from collections.abc import Callable
 import keras
 import numpy as np
 import tensorflow as tf
-from absl import app, flags
+from absl import flags
 
 from cmir_tf.models import build_audio_encoder, build_variant
 from cmir_tf.training.loop import make_train_step
@@ -157,4 +157,4 @@ def main(argv) -> None:
 
 
 if __name__ == "__main__":
-    app.run(main)
+    commands.run_main(main, "bench_training.py")
