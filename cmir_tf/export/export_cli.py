@@ -20,6 +20,7 @@ import os
 
 import keras
 import numpy as np
+import tensorflow as tf
 from absl import app, flags
 
 from cmir_tf import commands
@@ -57,17 +58,27 @@ def main(argv: list[str]) -> None:
         raise app.UsageError(f"--metadata_json is not JSON: {error}") from error
     if not isinstance(metadata, dict):
         raise app.UsageError("--metadata_json must be a JSON object")
+    if FLAGS.weights and not os.path.isfile(FLAGS.weights):
+        raise app.UsageError(f"--weights={FLAGS.weights}: no such file")
     keras.mixed_precision.set_dtype_policy(FLAGS.dtype_policy)
     encoder = build_audio_encoder()
-    if FLAGS.weights:
-        encoder.load_weights(FLAGS.weights)
-        metadata["source"] = FLAGS.weights
-    else:
-        metadata["source"] = restore_audio_encoder(encoder, FLAGS.checkpoint, FLAGS.checkpoint_object)
-    if FLAGS.variant:
-        metadata["variant"] = FLAGS.variant
-    joint = joint_space_encoders(contrastive_modalities(FLAGS.variant) if FLAGS.checkpoint and FLAGS.variant else set())
-    print(export_audio_encoder(encoder, FLAGS.output_dir, metadata, overwrite=FLAGS.overwrite, **joint))
+    try:
+        if FLAGS.weights:
+            encoder.load_weights(FLAGS.weights)
+            metadata["source"] = FLAGS.weights
+        else:
+            metadata["source"] = restore_audio_encoder(encoder, FLAGS.checkpoint, FLAGS.checkpoint_object)
+        if FLAGS.variant:
+            metadata["variant"] = FLAGS.variant
+        modalities = contrastive_modalities(FLAGS.variant) if FLAGS.checkpoint and FLAGS.variant else set()
+        joint = joint_space_encoders(modalities)
+        print(export_audio_encoder(encoder, FLAGS.output_dir, metadata, overwrite=FLAGS.overwrite, **joint))
+    except (FileNotFoundError, FileExistsError, tf.errors.NotFoundError) as error:  # no checkpoint, no --overwrite
+        raise app.UsageError(str(error)) from error
+    except AssertionError as error:  # the checkpoint lacks variables of an encoder
+        first_line = str(error).strip().splitlines()[0]
+        raise app.UsageError(f"--checkpoint={FLAGS.checkpoint} does not hold the encoders of this --variant at "
+                             f"--checkpoint_object: {first_line}") from error
 
 
 def joint_space_encoders(modalities: set[str]) -> dict:

@@ -23,7 +23,7 @@ import shutil
 import time
 
 import numpy as np
-from absl import flags, logging
+from absl import app, flags, logging
 from tqdm import tqdm
 
 from cmir_tf import commands
@@ -121,19 +121,22 @@ def generate(
 
 def main(argv: list[str]) -> None:
     commands.no_arguments(argv)
-    corpus = generate(
-        FLAGS.output_dir,
-        seed=FLAGS.seed,
-        melon_songs=FLAGS.melon_songs,
-        melon_playlists=FLAGS.melon_playlists,
-        min_frames=FLAGS.min_frames,
-        max_frames=FLAGS.max_frames,
-        gtzan_per_genre=FLAGS.gtzan_per_genre,
-        gtzan_seconds=FLAGS.gtzan_seconds,
-        jamendo_tracks=FLAGS.jamendo_tracks,
-        jamendo_seconds=FLAGS.jamendo_seconds,
-        workers=FLAGS.workers,
-    )
+    try:
+        corpus = generate(
+            FLAGS.output_dir,
+            seed=FLAGS.seed,
+            melon_songs=FLAGS.melon_songs,
+            melon_playlists=FLAGS.melon_playlists,
+            min_frames=FLAGS.min_frames,
+            max_frames=FLAGS.max_frames,
+            gtzan_per_genre=FLAGS.gtzan_per_genre,
+            gtzan_seconds=FLAGS.gtzan_seconds,
+            jamendo_tracks=FLAGS.jamendo_tracks,
+            jamendo_seconds=FLAGS.jamendo_seconds,
+            workers=FLAGS.workers,
+        )
+    except (FileExistsError, ValueError) as error:  # a non-empty --output_dir, flags that cannot work together
+        raise app.UsageError(str(error)) from error
     logging.info("demo corpus in %s: %s", FLAGS.output_dir, corpus)
 
 
