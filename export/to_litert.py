@@ -7,11 +7,11 @@ see `cmir_tf.export.litert`. Run the file with `ai_edge_litert.interpreter.Inter
 still ships it, `tf.lite.Interpreter`) and `get_signature_runner("embed_mel")`.
 """
 
-import os
-
 from absl import app, flags
 
-from cmir_tf.export.litert import QUANTIZATIONS, check_front_end, convert_to_litert
+from cmir_tf.audio import FrontEndMismatchError
+from cmir_tf.export.exported import ExportedModel, NotACmirModelError
+from cmir_tf.export.litert import QUANTIZATIONS, convert_to_litert
 
 flags.DEFINE_string("model", None, "cmir_tf SavedModel folder (export_audio_encoder or train.py's export/).")
 flags.DEFINE_string("output", None, "The .tflite file to write.")
@@ -24,13 +24,11 @@ FLAGS = flags.FLAGS
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}", exitcode=2)
-    if not os.path.exists(os.path.join(FLAGS.model, "saved_model.pb")):
-        raise app.UsageError(f"--model={FLAGS.model} is not a SavedModel folder", exitcode=2)
     try:
-        check_front_end(FLAGS.model)
-    except ValueError as e:
+        model = ExportedModel(FLAGS.model)
+    except (NotACmirModelError, FrontEndMismatchError) as e:
         raise app.UsageError(str(e), exitcode=2) from e
-    size = convert_to_litert(FLAGS.model, FLAGS.output, FLAGS.quantization)
+    size = convert_to_litert(model, FLAGS.output, FLAGS.quantization)
     print(f"wrote {FLAGS.output} ({FLAGS.quantization}, {size / 2**20:.1f} MiB)")
 
 
