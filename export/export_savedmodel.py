@@ -1,7 +1,10 @@
 """Exports a trained audio encoder as the cmir_tf SavedModel (signatures in `cmir_tf.export.saved_model`).
 
-    python export/export_savedmodel.py --checkpoint=RUN/checkpoints/best --variant=contr_cf_g --output_dir=DIR
+    python export/export_savedmodel.py --checkpoint=RUN/best --variant=contr_cf_g --data_dir=PREPARED_DIR \
+        --output_dir=DIR
     python export/export_savedmodel.py --weights=audio_encoder.weights.h5 --output_dir=DIR
+
+(RUN is train.py's --model_dir: RUN/best holds the best checkpoint, RUN/checkpoints the latest ones.)
 
 `--checkpoint` reads a `tf.train.Checkpoint` (a prefix, or a folder: its latest checkpoint) in which the
 encoder sits at `--checkpoint_object` (training writes `model.audio_encoder`); `--weights` reads a Keras
@@ -10,17 +13,24 @@ encoder sits at `--checkpoint_object` (training writes `model.audio_encoder`); `
 With `--checkpoint` and a contrastive `--variant`, the genre and CF encoders that variant trained are restored
 too and exported as the joint-space signatures (`embed_genres` + `genre_vocabulary` need `--data_dir`, the
 prepared data folder the run trained on, for the genre vocabulary and word2vec shape).
+
+A re-export carries the training record of the checkpoint's run into the asset, as train.py's own export
+does: the run's flags (`RUN/config.json`, found next to the checkpoint folder), the best step (the
+checkpoint's number), the training precision and the fingerprint of the training split (of `--data_dir`, or
+of the run's recorded data folder), so every check on a train.py export (evaluate.py's training-split check)
+works on a re-export. `--variant` and `--num_heads` default to the run's. Like every export it is float32.
 """
 
 import cmir_tf.runtime  # noqa: F401  (first: oneDNN and quiet logs must be set before TensorFlow loads)
 import json
 import os
+import re
 
-import keras
 import numpy as np
 from absl import app, flags
 
 from cmir_tf.constants import VARIANTS
+from cmir_tf.data import splits
 from cmir_tf.export.checkpoint import TRAINING_OBJECT_PATH, restore_audio_encoder
 from cmir_tf.export.genre_vocabulary import GenreVocabulary
 from cmir_tf.export.saved_model import export_audio_encoder
@@ -33,13 +43,23 @@ flags.DEFINE_string("checkpoint_object", TRAINING_OBJECT_PATH, "Dotted path of t
 flags.DEFINE_string("output_dir", None, "SavedModel folder to write.")
 flags.DEFINE_enum("variant", None, VARIANTS, "Training variant (recorded in the asset JSON).")
 flags.DEFINE_string("metadata_json", "{}", "JSON object of training flags to record in the asset JSON.")
-flags.DEFINE_enum("dtype_policy", "float32", ["float32", "mixed_bfloat16", "mixed_float16"], "Compute dtype.")
 flags.DEFINE_bool("overwrite", False, "Replace an existing --output_dir.")
 flags.DEFINE_string("data_dir", None, "Prepared data folder of the run (genre vocabulary, word2vec matrix).")
-flags.DEFINE_integer("num_heads", 4, "Attention heads of the run's genre encoder.")
+flags.DEFINE_integer("num_heads", None, "Attention heads of the run's genre encoder (default: the run's, else 4).")
 flags.mark_flags_as_required(["output_dir"])
 flags.mark_flags_as_mutual_exclusive(["weights", "checkpoint"], required=True)
 FLAGS = flags.FLAGS
+
+
+def run_record(checkpoint: str) -> dict:
+    """The training record of the run `checkpoint` (a prefix RUN/best/ckpt-N or a folder RUN/best) belongs to:
+    RUN/config.json's fields (empty when there is none, e.g. a checkpoint copied on its own)."""
+    folder = checkpoint if os.path.isdir(checkpoint) else os.path.dirname(checkpoint)
+    path = os.path.join(os.path.dirname(os.path.abspath(folder)), "config.json")
+    if not os.path.isfile(path):
+        return {}
+    with open(path) as f:
+        return json.load(f)
 
 
 def main(argv: list[str]) -> None:
@@ -48,29 +68,41 @@ def main(argv: list[str]) -> None:
     metadata = json.loads(FLAGS.metadata_json)
     if not isinstance(metadata, dict):
         raise app.UsageError("--metadata_json must be a JSON object", exitcode=2)
-    keras.mixed_precision.set_dtype_policy(FLAGS.dtype_policy)
-    encoder = build_audio_encoder()
+    encoder = build_audio_encoder()  # float32: an export is float32 whatever the training precision
+    record = run_record(FLAGS.checkpoint) if FLAGS.checkpoint else {}
+    if FLAGS.variant and record.get("variant") and FLAGS.variant != record["variant"]:
+        raise app.UsageError(f"--variant={FLAGS.variant}, but the checkpoint's run trained {record['variant']}",
+                             exitcode=2)
+    variant = FLAGS.variant or record.get("variant")
+    data_dir = FLAGS.data_dir or record.get("data_dir")
     if FLAGS.weights:
         encoder.load_weights(FLAGS.weights)
         metadata["source"] = FLAGS.weights
     else:
-        metadata["source"] = restore_audio_encoder(encoder, FLAGS.checkpoint, FLAGS.checkpoint_object)
-    if FLAGS.variant:
-        metadata["variant"] = FLAGS.variant
-    joint = joint_space_encoders(contrastive_modalities(FLAGS.variant) if FLAGS.checkpoint and FLAGS.variant else set())
-    print(export_audio_encoder(encoder, FLAGS.output_dir, metadata, overwrite=FLAGS.overwrite, **joint))
+        prefix = restore_audio_encoder(encoder, FLAGS.checkpoint, FLAGS.checkpoint_object)
+        step = re.search(r"ckpt-(\d+)$", prefix)
+        metadata = {**record, **metadata, "source": prefix, "best_step": int(step.group(1)) if step else None}
+        if data_dir and os.path.isfile(os.path.join(data_dir, "splits.json")):
+            metadata["train_split_fingerprint"] = splits.load_fingerprint(data_dir)
+    if variant:
+        metadata["variant"] = variant
+    joint = joint_space_encoders(contrastive_modalities(variant) if FLAGS.checkpoint and variant else set(),
+                                 variant, data_dir, FLAGS.num_heads or record.get("num_heads", 4))
+    print(export_audio_encoder(encoder, FLAGS.output_dir, metadata, overwrite=FLAGS.overwrite,
+                               training_precision=record.get("precision"), **joint))
 
 
-def joint_space_encoders(modalities: set[str]) -> dict:
+def joint_space_encoders(modalities: set[str], variant: str, data_dir: str | None, num_heads: int) -> dict:
     """The genre / CF encoders (and genre vocabulary) of `modalities`, restored from `--checkpoint`."""
     joint = {}
     if "genre" in modalities:
-        if not FLAGS.data_dir:
-            raise app.UsageError(
-                f"--variant={FLAGS.variant} has a genre encoder: pass --data_dir (its vocabulary)", exitcode=2)
-        word2vec = np.load(os.path.join(FLAGS.data_dir, "genre_word2vec.npy"))
-        joint["genre_encoder"] = build_genre_encoder(word2vec, FLAGS.num_heads)
-        joint["vocabulary"] = GenreVocabulary.from_prepared(FLAGS.data_dir)
+        if not data_dir or not os.path.isfile(os.path.join(data_dir, "genre_word2vec.npy")):
+            raise app.UsageError(f"--variant={variant} has a genre encoder: pass --data_dir, the run's prepared "
+                                 f"data folder (its vocabulary){f'; {data_dir} has none' if data_dir else ''}",
+                                 exitcode=2)
+        word2vec = np.load(os.path.join(data_dir, "genre_word2vec.npy"))
+        joint["genre_encoder"] = build_genre_encoder(word2vec, num_heads)
+        joint["vocabulary"] = GenreVocabulary.from_prepared(data_dir)
         restore_audio_encoder(joint["genre_encoder"], FLAGS.checkpoint, "model.genre_encoder")
     if "cf" in modalities:
         joint["cf_encoder"] = build_cf_encoder()
