@@ -133,10 +133,13 @@ def evaluate(*argv: str) -> int:
 
 
 def one_line_error(capsys) -> str:
-    """The captured stderr, asserted to be one line (no traceback)."""
+    """The error line ending the captured stderr, asserted to be the only error line and no traceback
+    (progress bars may come before it)."""
     err = capsys.readouterr().err.strip()
-    assert "Traceback" not in err and len(err.splitlines()) == 1, err
-    return err
+    lines = err.splitlines()
+    assert "Traceback" not in err and sum(": error: " in line for line in lines) == 1, err
+    assert ": error: " in lines[-1], err
+    return lines[-1]
 
 
 # --- one handle, one front-end check for every consumer ---
@@ -221,7 +224,8 @@ def _sixteen_bit_nodes(graph_def) -> list[str]:
 
 def test_a_mixed_bfloat16_model_exports_a_float32_graph(bf16_model):
     model, path = bf16_model
-    traced = AudioEncoderModule(model.audio_encoder).embed_mel.get_concrete_function()
+    unconverted = AudioEncoderModule(model.audio_encoder)
+    traced = unconverted.embed_mel.get_concrete_function()
     assert _sixteen_bit_nodes(traced.graph.as_graph_def())  # the check finds bf16 in an unconverted graph
     loaded = tf.saved_model.load(path)
     for name, signature in loaded.signatures.items():
@@ -319,7 +323,7 @@ def test_cmir_embed_output_errors_are_one_line_and_leave_nothing_half_written(bf
     assert embed(f"--model={bf16_model[1]}", f"--output_dir={out}", str(music)) == 1
     message = one_line_error(capsys)
     assert "No space left on device" in message and str(out) in message
-    assert sorted(os.listdir(out / "music")) == ["song0.wav.npz"]  # whole, and no temporary file left
+    assert sorted(os.listdir(out / music.name)) == ["song0.wav.npz"]  # whole, and no temporary file left
     monkeypatch.setattr(np, "savez", save)
     assert embed(f"--model={bf16_model[1]}", f"--output_dir={out}", str(music)) == 1  # resumes; broken.wav fails
     assert "1 written, 1 already present, 1 failed, of 3 inputs; 2 files skipped (not an audio extension)" in \

@@ -11,12 +11,16 @@ from __future__ import annotations
 import keras
 
 FLOAT32 = "float32"
+SIXTEEN_BIT = ("bfloat16", "float16")  # compute dtypes of the mixed policies
 
 
 def _float32_config(config: object) -> object:
-    """`config` (a Keras model config, nested dicts and lists) with every dtype policy set to float32."""
+    """`config` (a Keras model config, nested dicts and lists) with every dtype policy set to float32, and
+    every 16-bit dtype an operation recorded (e.g. the target of an `ops.cast` traced under the mixed policy)."""
     if isinstance(config, list):
         return [_float32_config(item) for item in config]
+    if isinstance(config, str):
+        return FLOAT32 if config in SIXTEEN_BIT else config
     if not isinstance(config, dict):
         return config
     if config.get("class_name") in ("DTypePolicy", "FloatDTypePolicy") and isinstance(config.get("config"), dict):
