@@ -7,11 +7,8 @@ through which every consumer opens an export, calls `check_front_end` on it once
 
 from __future__ import annotations
 
-import os
-
 from cmir_tf.audio.mel import FRONT_END_PARAMS
 
-ASSET_PATH = os.path.join("assets", "cmir_tf.json")
 REEXPORT_HINT = (
     "re-export it from its training checkpoint with this version of cmir_tf: "
     "python export/export_savedmodel.py --checkpoint=RUN/best --variant=VARIANT --data_dir=PREPARED_DIR "

@@ -48,12 +48,12 @@ import tensorflow as tf
 import cmir_tf
 from cmir_tf.audio import CHUNK_PADDING, FRONT_END_PARAMS, chunk_mel, log_mel_spectrogram
 from cmir_tf.constants import CF_DIM, CHUNK_FRAMES, EMBEDDING_DIM, FEATURES_DIM, N_MELS
+from cmir_tf.export.exported import ASSET_NAME
 from cmir_tf.export.float32 import float32_copy
 from cmir_tf.export.genre_vocabulary import GenreVocabulary
 from cmir_tf.export.input_checks import checked_finite, checked_genre_ids, checked_waveform
 from cmir_tf.export.keras_file import save_keras_encoder
 
-ASSET_NAME = "cmir_tf.json"
 OUTPUTS = ("features", "embedding")
 MAX_CHUNKS_PER_BATCH = 64  # bounds the encoder's activation memory for long tracks
 
