@@ -30,7 +30,8 @@ from absl import flags
 
 from cmir_tf.audio import load_audio
 from cmir_tf.export import export_audio_encoder
-from cmir_tf.export.chunk_batches import BATCH_CHUNKS, WAVEFORM, embed_tracks, load_embed_mel
+from cmir_tf.export.chunk_batches import BATCH_CHUNKS, WAVEFORM, embed_tracks
+from cmir_tf.export.exported import ExportedModel
 from cmir_tf.models import build_audio_encoder
 from cmir_tf.training.precision import machine_summary
 
@@ -81,7 +82,8 @@ def chunk_rates(audio_path: str, scratch: str) -> dict[str, float]:
     encoder = build_audio_encoder()
     chunks = np.random.default_rng(0).normal(-40, 15, (BATCH_CHUNKS, 256, 48)).astype(np.float32)
     forward = tf.function(lambda x: encoder(x, training=False)["features"])
-    embed_chunks, _loaded = load_embed_mel(export_audio_encoder(encoder, os.path.join(scratch, "chunks")), "features")
+    model = ExportedModel(export_audio_encoder(encoder, os.path.join(scratch, "chunks")))
+    embed_chunks = model.chunk_embedder("features")
     counted = []
     paths = [audio_path] * FLAGS.files
 

@@ -7,6 +7,10 @@
 Each sound is cut into non-overlapping 256-frame (4.096 s) chunks, as `embed_waveform` cuts it; the chunks
 of all sounds go through the model's `embed_mel` together, 128 a call. The timestamp embeddings are the chunk
 embeddings, stamped at the chunk centres inside the sound, and the scene embedding is their mean.
+
+Sounds follow the audio input contract of `cmir_tf.audio.input_contract`, as files and the SavedModel's
+signatures do: an empty sound, NaN/inf samples or a peak above 4 (e.g. int16-scale audio) is refused with an
+`AudioInputError` naming the sound; a peak between 1 and 4 is passed through with a warning.
 """
 
 from __future__ import annotations
@@ -14,9 +18,10 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from cmir_tf.audio import chunk_centers_ms, num_frames
+from cmir_tf.audio import check_levels, chunk_centers_ms, num_frames
 from cmir_tf.constants import CHUNK_FRAMES, EMBEDDING_DIM, FEATURES_DIM, SAMPLE_RATE
-from cmir_tf.export.chunk_batches import EmbedChunks, embed_chunk_batches, load_embed_mel, waveform_chunks
+from cmir_tf.export.chunk_batches import EmbedChunks, embed_chunk_batches, waveform_chunks
+from cmir_tf.export.exported import ExportedModel
 
 OUTPUT_DIMS = {"features": FEATURES_DIM, "embedding": EMBEDDING_DIM}
 
@@ -25,9 +30,9 @@ class HearModel:
     """What `load_model` returns: the chunk embedder plus the sizes HEAR reads.
 
     Args:
-      embed_chunks: (B, 256, 48) log-mel chunks -> (B, D) numpy function (`load_embed_mel`).
+      embed_chunks: (B, 256, 48) log-mel chunks -> (B, D) numpy function (`ExportedModel.chunk_embedder`).
       output: "features" (1024-d CNN output, what the authors evaluated downstream) or "embedding" (128-d).
-      owner: object that must stay alive for `embed_chunks` to work (the loaded SavedModel).
+      owner: object that must stay alive for `embed_chunks` to work (the `ExportedModel`).
     """
 
     sample_rate = SAMPLE_RATE
@@ -40,16 +45,21 @@ class HearModel:
         self._owner = owner
 
 
-def load_model(model_file_path: str = "", output: str = "features") -> HearModel:
-    """Loads an exported SavedModel folder; with no path, a randomly initialised encoder (for API checks).
+def load_model(model_file_path: str = "", output: str = "features", *, random_encoder: bool = False) -> HearModel:
+    """Opens an exported SavedModel folder (`ExportedModel`: checked to be a cmir-tf export with this
+    package's front end). No path is refused, unless `random_encoder=True` asks for a randomly initialised
+    encoder (for API checks only: its embeddings mean nothing).
 
-    Raises `ValueError` for an unknown `output` and `NotACmirModelError` (a `ValueError`) for a folder that
-    is not a cmir-tf SavedModel."""
+    Raises `ValueError` for an unknown `output` or a missing path, `NotACmirModelError` (a `ValueError`) for a
+    folder that is not a cmir-tf SavedModel and `FrontEndMismatchError` for one with another front end."""
     if output not in OUTPUT_DIMS:
         raise ValueError(f"output must be one of {sorted(OUTPUT_DIMS)}, got {output!r}")
     if model_file_path:
-        embed_chunks, loaded = load_embed_mel(model_file_path, output)
-        return HearModel(embed_chunks, output, owner=loaded)
+        model = ExportedModel(model_file_path)
+        return HearModel(model.chunk_embedder(output), output, owner=model)
+    if not random_encoder:
+        raise ValueError("load_model needs the path of an exported cmir-tf SavedModel (e.g. RUN/export); pass "
+                         "random_encoder=True for an untrained encoder (API checks only)")
     from cmir_tf.export.saved_model import AudioEncoderModule  # builds Keras models: only when needed
     from cmir_tf.models import build_audio_encoder
 
@@ -58,9 +68,12 @@ def load_model(model_file_path: str = "", output: str = "features") -> HearModel
 
 
 def _check_audio(audio: tf.Tensor) -> tf.Tensor:
+    """`audio` as float32 (n_sounds, n_samples), each sound checked against the input contract."""
     audio = tf.convert_to_tensor(audio, dtype=tf.float32)
     if audio.shape.rank != 2:
         raise ValueError(f"audio must be (n_sounds, n_samples), got shape {audio.shape}")
+    for i, sound in enumerate(audio.numpy()):
+        check_levels(sound, f"sound {i}")
     return audio
 
 
@@ -68,7 +81,7 @@ def get_timestamp_embeddings(audio: tf.Tensor, model: HearModel) -> tuple[tf.Ten
     """Chunk embeddings of each sound.
 
     Args:
-      audio: float32 (n_sounds, n_samples) at 16 kHz in [-1, 1].
+      audio: float32 (n_sounds, n_samples) at 16 kHz in [-1, 1] (module docstring: what is refused).
       model: from `load_model`.
 
     Returns:

@@ -15,8 +15,6 @@ Only the signatures the model has are usable: baselines have no joint space, `co
 from __future__ import annotations
 
 import functools
-import json
-import os
 from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
@@ -24,12 +22,10 @@ import numpy as np
 import tensorflow as tf
 
 from cmir_tf.export.chunk_batches import WAVEFORM, embed_tracks
+from cmir_tf.export.exported import CF_SIGNATURE, ExportedModel, MissingSignatureError
 from cmir_tf.export.genre_vocabulary import GenreVocabulary
-from cmir_tf.export.saved_model import CF_SIGNATURE, GENRE_SIGNATURES
 
-
-class MissingSignatureError(ValueError):
-    """The SavedModel lacks a signature that the requested operation needs."""
+__all__ = ["JointSpace", "MissingSignatureError", "Tag", "unit_rows"]
 
 
 class Tag(NamedTuple):
@@ -48,39 +44,27 @@ class JointSpace:
     """An exported cmir_tf SavedModel, seen as the joint space of its encoders.
 
     Args:
-      model_dir: folder written by `cmir_tf.export.export_audio_encoder` (e.g. `RUN/export`).
+      model: an opened `ExportedModel`, or its folder (written by `cmir_tf.export.export_audio_encoder`, e.g.
+        `RUN/export`), opened and checked here (`NotACmirModelError`, `FrontEndMismatchError`).
     """
 
-    def __init__(self, model_dir: str):
-        if not os.path.exists(os.path.join(model_dir, "saved_model.pb")):
-            raise FileNotFoundError(f"no SavedModel at {model_dir}")
-        self.model_dir = model_dir
-        self._loaded = tf.saved_model.load(model_dir)  # keeps the signatures' variables alive
-        self.signatures = self._loaded.signatures
-        asset = os.path.join(model_dir, "assets", "cmir_tf.json")
-        metadata = {}
-        if os.path.exists(asset):
-            with open(asset) as f:
-                metadata = json.load(f).get("metadata", {})
-        self.variant = str(metadata.get("variant", "unknown"))
+    def __init__(self, model: ExportedModel | str):
+        self.model = ExportedModel.of(model)
+        self.model_dir = self.model.model_dir
+        self.signatures = self.model.signatures
+        self.variant = self.model.variant
 
     @property
     def has_genres(self) -> bool:
-        return all(name in self.signatures for name in GENRE_SIGNATURES)
+        return "genre" in self.model.modalities
 
     @property
     def has_cf(self) -> bool:
-        return CF_SIGNATURE in self.signatures
+        return "cf" in self.model.modalities
 
     def require(self, signature: str, purpose: str) -> None:
         """Raises `MissingSignatureError` unless the model has `signature` (needed for `purpose`)."""
-        if signature not in self.signatures:
-            modality = "genre" if signature in GENRE_SIGNATURES else "CF (playlist)"
-            raise MissingSignatureError(
-                f"{purpose} needs the `{signature}` signature, which the model at {self.model_dir} (variant "
-                f"{self.variant}) lacks: only contrastive variants trained with a {modality} encoder export it "
-                f"(signatures present: {', '.join(sorted(self.signatures))})"
-            )
+        self.model.require(signature, purpose)
 
     @functools.cached_property
     def vocabulary(self) -> GenreVocabulary:
@@ -109,7 +93,11 @@ class JointSpace:
         return self.signatures[CF_SIGNATURE](cf=tf.constant(cf, dtype=tf.float32))["embedding"].numpy()
 
     def embed_waveform(self, waveform: np.ndarray) -> np.ndarray:
-        """(n,) 16 kHz mono float waveform in [-1, 1] -> (128,) mean of its chunks' joint-space embeddings."""
+        """(n,) 16 kHz mono float waveform in [-1, 1] -> (128,) mean of its chunks' joint-space embeddings
+        (the input contract of `cmir_tf.audio.input_contract`: empty, NaN or peak > 4 refused)."""
+        from cmir_tf import audio
+
+        audio.check_levels(waveform, "waveform")
         out = self.signatures["embed_waveform"](waveform=tf.constant(waveform, dtype=tf.float32))
         return out["mean_embedding"].numpy()
 
@@ -119,9 +107,8 @@ class JointSpace:
         raised). Chunks of consecutive files share `embed_mel` calls (`cmir_tf.export.chunk_batches`)."""
         from cmir_tf import audio  # imported here: only file embedding needs the decoders
 
-        embed_mel = self.signatures["embed_mel"]
         chunk_embeddings = embed_tracks(
-            lambda mel: embed_mel(mel=tf.constant(mel, tf.float32))["embedding"].numpy(), list(paths),
+            self.model.chunk_embedder("embedding"), list(paths),
             lambda path: audio.select_segment(audio.load_audio(path), segment), WAVEFORM)
         for path, chunks, _ in chunk_embeddings:
             yield path, chunks if isinstance(chunks, Exception) else chunks.mean(axis=0)

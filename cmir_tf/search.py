@@ -1,8 +1,9 @@
 """On-disk Annoy index of a folder of audio in the joint space: songs for a genre, songs like a song.
 
 An index is a folder: `songs.ann` (angular Annoy forest over the songs' 128-d joint-space embeddings, item i
-= song i), `songs.npy` (those embeddings, float32) and `index.json` (the song paths, the model folder and its
-fingerprint). It is built in a temporary folder next to its destination and renamed into place, so a killed
+= song i), `songs.npy` (those embeddings, float32) and `index.json` (the song paths, the model's content fingerprint,
+`ExportedModel.fingerprint`, and the folder it was in). An index is keyed by the model's content, not its path:
+a moved or copied model queries it, another model is refused. It is built in a temporary folder next to its destination and renamed into place, so a killed
 build leaves no half-written index.
 
     index = build_index(JointSpace(model_dir), audio_files, "music.idx")
@@ -22,7 +23,6 @@ import annoy
 import numpy as np
 from tqdm import tqdm
 
-from cmir_tf.export.fingerprint import model_fingerprint
 from cmir_tf.joint import JointSpace, unit_rows
 
 ANNOY_FILE, VECTORS_FILE, META_FILE = "songs.ann", "songs.npy", "index.json"
@@ -70,7 +70,7 @@ def build_index(space: JointSpace, paths: Sequence[str], index_dir: str, *, n_tr
         forest.build(n_trees, n_jobs=1)
         forest.save(os.path.join(staged, ANNOY_FILE))
         np.save(os.path.join(staged, VECTORS_FILE), vectors)
-        meta = {"paths": kept, "model": os.path.abspath(space.model_dir), "model_key": model_fingerprint(space.model_dir),
+        meta = {"paths": kept, "model": os.path.abspath(space.model_dir), "model_key": space.model.fingerprint,
                 "dim": int(vectors.shape[1]), "n_trees": n_trees}
         with open(os.path.join(staged, META_FILE), "w") as f:
             json.dump(meta, f, indent=1)
@@ -79,6 +79,10 @@ def build_index(space: JointSpace, paths: Sequence[str], index_dir: str, *, n_tr
         os.replace(staged, index_dir)
     summary.indexed = len(kept)
     return summary
+
+
+class ModelMismatchError(ValueError):
+    """The model given to query an index is not the one the index was built with."""
 
 
 class AudioIndex:
@@ -99,10 +103,13 @@ class AudioIndex:
         self._forest.load(os.path.join(index_dir, ANNOY_FILE))
 
     def check_model(self, space: JointSpace) -> None:
-        """Raises `ValueError` unless `space` is the model the index was built with."""
-        if model_fingerprint(space.model_dir) != self.model_key:
-            raise ValueError(f"the index was built with the model {self.model_dir} ({self.model_key}), not with "
-                             f"{space.model_dir}: query it with the same model or rebuild it")
+        """Raises `ModelMismatchError` unless `space` holds the model the index was built with (same content,
+        wherever it is now)."""
+        if space.model.fingerprint != self.model_key:
+            raise ModelMismatchError(
+                f"the index was built with another model (built with {self.model_dir}, {self.model_key[:19]}; "
+                f"given {space.model_dir}, {space.model.fingerprint[:19]}): query it with the model it was built "
+                "with or rebuild it")
 
     def nearest(self, vector: np.ndarray, top_k: int = 10, exclude: str | None = None) -> list[tuple[str, float]]:
         """The `top_k` indexed songs most cosine-similar to the (128,) `vector`, best first, as (path, cosine);

@@ -6,10 +6,13 @@ exported contrastive model.
     cmir-search genre GN0100 --index=OUT [--top_k=10]        the indexed songs closest to a genre code
     cmir-search similar FILE --index=OUT [--top_k=10]        the indexed songs closest to a song
 
-`genre` and `similar` use the model the index was built with (or `--model`, which must be the same one).
+`genre` and `similar` use the model the index was built with (or `--model`: the same model, by content,
+wherever it is now: a moved or copied model queries the index, another one is refused).
 Output lines are tab-separated. Exit status: 0 on success, 1 when some audio files could not be decoded
-(the others are processed), 2 for usage errors, including a model without the needed signature (`tags`
-and `genre` need a variant trained with genres: `contr_g` or `contr_cf_g`).
+(the others are processed), when the query file of `similar` cannot be decoded (NaN samples, not audio) or
+the index cannot be written; 2 for usage errors, including a folder that is not a cmir-tf model, a model
+with another front end, another model than the index's, and a model without the needed signature (`tags`
+and `genre` need a variant trained with genres: `contr_g` or `contr_cf_g`). Every error is one line.
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ import sys
 from absl import flags
 
 from cmir_tf import commands
+from cmir_tf.audio import FrontEndMismatchError
 from cmir_tf.export.embed_cli import find_inputs
+from cmir_tf.export.exported import ExportedModel, NotACmirModelError
 from cmir_tf.joint import JointSpace, MissingSignatureError
-from cmir_tf.search import AudioIndex, build_index
+from cmir_tf.search import AudioIndex, ModelMismatchError, build_index
 
 FLAGS = flags.FLAGS
 COMMANDS = ("tags", "index", "genre", "similar")
@@ -41,6 +46,10 @@ class UsageError(ValueError):
     """A mistake in the command line or a model unfit for the command: exit status 2."""
 
 
+class InputError(ValueError):
+    """An input file that cannot be used (undecodable, NaN samples) or an index that cannot be written: exit 1."""
+
+
 def _need(flag: str, command: str) -> str:
     value = getattr(FLAGS, flag)
     if not value:
@@ -49,9 +58,8 @@ def _need(flag: str, command: str) -> str:
 
 
 def _space(model_dir: str) -> JointSpace:
-    if not os.path.exists(os.path.join(model_dir, "saved_model.pb")):
-        raise UsageError(f"--model={model_dir}: no SavedModel there")
-    return JointSpace(model_dir)
+    """The joint space of the model in `model_dir`, opened and checked by `ExportedModel`."""
+    return JointSpace(ExportedModel(model_dir))
 
 
 def _print_failed(failed: list[tuple[str, str]]) -> int:
@@ -79,11 +87,19 @@ def index(folders: list[str]) -> int:
     out = _need("index", "index")
     if os.path.exists(out) and not FLAGS.overwrite:
         raise UsageError(f"--index={out} exists; pass --overwrite to replace it")
-    paths = [source for source, _ in find_inputs(folders).files]
+    inputs = find_inputs(folders)
+    paths = [source for source, _ in inputs.files]
     if not paths:
-        raise UsageError(f"no audio files below {folders[0]}")
-    summary = build_index(_space(_need("model", "index")), paths, out, n_trees=FLAGS.n_trees, overwrite=True)
-    print(f"cmir-search: indexed {summary.indexed} of {len(paths)} files into {out}", file=sys.stderr)
+        raise UsageError(f"no audio files below {folders[0]} ({inputs.skipped_unknown} files of other extensions)")
+    space = _space(_need("model", "index"))
+    try:
+        summary = build_index(space, paths, out, n_trees=FLAGS.n_trees, overwrite=True)
+    except OSError as e:  # read-only or full location: nothing half-written (the index is renamed into place)
+        raise InputError(f"cannot write the index {out}: {e.strerror or e}") from e
+    except ValueError as e:  # no file could be embedded
+        raise InputError(str(e)) from e
+    print(f"cmir-search: indexed {summary.indexed} of {len(paths)} files into {out}; {len(summary.failed)} failed; "
+          f"{inputs.skipped_unknown} files skipped (not an audio extension)", file=sys.stderr)
     return _print_failed(summary.failed)
 
 
@@ -91,7 +107,13 @@ def _query(command: str) -> tuple[AudioIndex, JointSpace]:
     index_dir = _need("index", command)
     if not os.path.isdir(index_dir):
         raise UsageError(f"--index={index_dir}: no such index folder")
-    found = AudioIndex(index_dir)
+    try:
+        found = AudioIndex(index_dir)
+    except FileNotFoundError as e:
+        raise UsageError(str(e)) from e
+    if not FLAGS.model and not os.path.isdir(found.model_dir):
+        raise UsageError(f"the model the index was built with is no longer at {found.model_dir}: pass --model=DIR "
+                         "(the same model moved or copied elsewhere is accepted)")
     space = _space(FLAGS.model or found.model_dir)
     found.check_model(space)
     return found, space
@@ -114,7 +136,11 @@ def similar(files: list[str]) -> int:
     if len(files) != 1 or not os.path.isfile(files[0]):
         raise UsageError(f"`similar` takes one audio file, got {files}")
     found, space = _query("similar")
-    for path, cosine in found.nearest(space.embed_file(files[0]), FLAGS.top_k or 10, exclude=files[0]):
+    try:
+        query = space.embed_file(files[0])
+    except (ValueError, OSError) as e:  # undecodable, NaN samples, peak above 4
+        raise InputError(str(e)) from e
+    for path, cosine in found.nearest(query, FLAGS.top_k or 10, exclude=files[0]):
         print(f"{cosine:.3f}\t{path}")
     return 0
 
@@ -126,9 +152,12 @@ def main(argv: list[str]) -> int:
         if len(argv) < 3:
             raise UsageError(f"`{argv[1]}` needs arguments")
         return {"tags": tags, "index": index, "genre": genre, "similar": similar}[argv[1]](argv[2:])
-    except (UsageError, MissingSignatureError) as e:
+    except (UsageError, MissingSignatureError, NotACmirModelError, FrontEndMismatchError, ModelMismatchError) as e:
         print(f"cmir-search: error: {e}", file=sys.stderr)
         return 2
+    except InputError as e:
+        print(f"cmir-search: error: {e}", file=sys.stderr)
+        return 1
 
 
 def run() -> None:

@@ -13,8 +13,8 @@ import tensorflow as tf
 
 from cmir_tf.audio import load_audio
 from cmir_tf.export import export_audio_encoder
-from cmir_tf.export.chunk_batches import NotACmirModelError, load_embed_mel
 from cmir_tf.export.embed_cli import embed_files, find_inputs
+from cmir_tf.export.exported import ExportedModel, NotACmirModelError
 from cmir_tf.models import build_audio_encoder
 
 
@@ -58,7 +58,8 @@ def test_find_inputs_mirrors_folders_and_rejects_clashes(music, tmp_path):
 
 def test_embeds_batches_across_files_skips_bad_and_resumes(model_dir, music, tmp_path):
     root, good = music
-    embed_mel, _loaded = load_embed_mel(model_dir, "embedding")
+    model = ExportedModel(model_dir)
+    embed_mel = model.chunk_embedder("embedding")
     batch_sizes = []
 
     def recording_embed_mel(mel):
@@ -108,7 +109,7 @@ def test_a_model_with_another_front_end_is_refused(tmp_path):
     (tmp_path / "model" / "assets" / "cmir_tf.json").write_text(json.dumps({"front_end": {"n_mels": 96}}))
     (tmp_path / "model" / "saved_model.pb").write_bytes(b"")
     with pytest.raises(ValueError, match="another front end"):
-        load_embed_mel(str(tmp_path / "model"), "features")
+        ExportedModel(str(tmp_path / "model"))
 
 
 def test_outputs_get_the_umask_mode_and_a_killed_write_leaves_nothing_behind(model_dir, music, tmp_path):
@@ -118,7 +119,8 @@ def test_outputs_get_the_umask_mode_and_a_killed_write_leaves_nothing_behind(mod
     stale = out / ".short.wav.npz.partial"  # what a write killed inside np.savez leaves
     out.mkdir()
     stale.write_bytes(b"half an npz")
-    embed_mel, _loaded = load_embed_mel(model_dir, "embedding")
+    model = ExportedModel(model_dir)
+    embed_mel = model.chunk_embedder("embedding")
     old = os.umask(0o027)
     try:
         assert embed_files(inputs, str(out), embed_mel, "embedding", "full", batch_size=4).written == 2
@@ -148,7 +150,7 @@ def test_a_folder_that_is_not_a_cmir_saved_model_is_a_usage_error(make, tmp_path
     else:
         model.mkdir()
     with pytest.raises(NotACmirModelError, match="SavedModel"):
-        load_embed_mel(str(model), "features")
+        ExportedModel(str(model))
     if make == "empty_folder":
         return
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}

@@ -1,6 +1,5 @@
 """evaluate.py end to end: a tiny demo corpus, an exported (untrained) encoder, all three tasks, two names."""
 
-import importlib.util
 import json
 import os
 
@@ -14,15 +13,14 @@ from cmir_tf.evaluation import SavedModelEmbedder
 from cmir_tf.export.saved_model import export_audio_encoder
 from cmir_tf.models import build_audio_encoder
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(scope="module")
 def evaluate():
-    spec = importlib.util.spec_from_file_location("evaluate", os.path.join(ROOT, "evaluate.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from cmir_tf.evaluation import cli
+
+    cli.define_flags()
+    return cli
 
 
 @pytest.fixture(scope="module")

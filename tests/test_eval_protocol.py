@@ -1,6 +1,7 @@
 """The playlist protocol's inputs: the training-split check, `--test_songs` files, the table caption."""
 
 import json
+import types
 
 import pytest
 
@@ -9,9 +10,8 @@ from cmir_tf.evaluation import protocol, results
 
 
 def _model(folder, metadata):
-    (folder / "assets").mkdir(parents=True)
-    (folder / "assets" / "cmir_tf.json").write_text(json.dumps({"metadata": metadata}))
-    return str(folder)
+    """What `training_split_warning` reads of an `ExportedModel`: its folder and recorded split fingerprint."""
+    return types.SimpleNamespace(model_dir=str(folder), train_split_fingerprint=metadata.get("train_split_fingerprint"))
 
 
 def test_a_model_trained_on_another_split_is_warned_about(tmp_path):
@@ -24,7 +24,7 @@ def test_a_model_trained_on_another_split_is_warned_about(tmp_path):
     warning = protocol.training_split_warning(other, str(data_dir), test_songs_given=False)
     assert "another split" in warning and "--test_songs=FILE" in warning
     assert "--test_songs" not in protocol.training_split_warning(other, str(data_dir), test_songs_given=True)
-    imported = protocol.training_split_warning(str(tmp_path / "no_asset"), str(data_dir), test_songs_given=False)
+    imported = protocol.training_split_warning(_model(tmp_path / "no_asset", {}), str(data_dir), test_songs_given=False)
     assert "records no training split" in imported
 
 

@@ -171,20 +171,3 @@ def test_existing_directory_needs_overwrite(exported):
     with open(os.path.join(export_dir, "assets", "cmir_tf.json")) as f:
         assert json.load(f)["metadata"] == {"variant": "bline_g"}
     assert os.listdir(os.path.dirname(export_dir)) == ["model"]  # no temporary folders left behind
-
-
-def test_mixed_precision_encoder_exports_float32_interface(tmp_path, bf16_runs):
-    keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
-    try:
-        encoder = build_audio_encoder()
-    finally:
-        keras.mixed_precision.set_dtype_policy("float32")
-    export_audio_encoder(encoder, str(tmp_path / "bf16"))
-    loaded = tf.saved_model.load(str(tmp_path / "bf16"))
-    mel = np.random.default_rng(2).normal(-60.0, 20.0, (2, 256, 48)).astype(np.float32)
-    out = loaded.signatures["serving_default"](mel=tf.constant(mel))
-    assert out["features"].dtype == tf.float32 and out["embedding"].dtype == tf.float32
-    expected = encoder(mel, training=False)
-    np.testing.assert_allclose(out["embedding"].numpy(), expected["embedding"].numpy(), rtol=1e-5, atol=1e-5)
-    with open(tmp_path / "bf16" / "assets" / "cmir_tf.json") as f:
-        assert json.load(f)["dtype_policy"] == "mixed_bfloat16"

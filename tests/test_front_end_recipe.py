@@ -9,7 +9,7 @@ import pytest
 
 from cmir_tf.audio import FRONT_END_PARAMS, FrontEndMismatchError, check_front_end
 from cmir_tf.evaluation import SavedModelEmbedder
-from cmir_tf.export.embed_cli import load_embed_mel
+from cmir_tf.export.exported import ExportedModel, NotACmirModelError
 
 # What exports recorded before issue 11 (no version, Essentia's default weighting='warping').
 VERSION_1 = {
@@ -34,19 +34,21 @@ def test_the_recipe_is_spelled_out_in_full():
     assert FRONT_END_PARAMS["version"] == 2
 
 
-def test_an_equal_recipe_passes_and_a_model_without_the_asset_is_not_checked(tmp_path):
-    check_front_end(_fake_model(tmp_path / "same", FRONT_END_PARAMS))
-    check_front_end(str(tmp_path))
+def test_an_equal_recipe_passes_and_a_model_without_the_asset_is_not_a_cmir_model(tmp_path):
+    check_front_end(FRONT_END_PARAMS, "same")
+    (tmp_path / "saved_model.pb").write_bytes(b"")
+    with pytest.raises(NotACmirModelError, match="no assets/cmir_tf.json"):
+        ExportedModel(str(tmp_path))
 
 
 def test_the_refusal_names_each_difference_and_how_to_re_export(tmp_path):
     model = _fake_model(tmp_path / "old", VERSION_1)
     with pytest.raises(FrontEndMismatchError) as refused:
-        check_front_end(model)
+        check_front_end(VERSION_1, model)
     message = str(refused.value)
     assert "version: model '(absent)', here 2" in message and "mel_warping: model" in message
-    assert "export/export_savedmodel.py --checkpoint=" in message
-    for load in (lambda: SavedModelEmbedder(model), lambda: load_embed_mel(model, "features")):
+    assert "export/export_savedmodel.py --checkpoint=" in message and "--data_dir=" in message
+    for load in (lambda: SavedModelEmbedder(model), lambda: ExportedModel(model)):
         with pytest.raises(FrontEndMismatchError, match="version: model"):
             load()
 

@@ -1,57 +1,97 @@
-"""Audio files to 16 kHz mono float32 waveforms (soundfile decoders, soxr resampling)."""
+"""Audio files to 16 kHz mono float32 waveforms (soundfile decoders, soxr resampling), under the input
+contract of `cmir_tf.audio.input_contract`."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
 
 import numpy as np
 import soundfile as sf
 import soxr
 
+from cmir_tf.audio.input_contract import check_levels, warn_if_silent
 from cmir_tf.constants import SAMPLE_RATE
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".au", ".snd", ".aif", ".aiff", ".aifc", ".caf")
+# What libmpg123 (inside libsndfile) prints on file descriptor 2 for damaged or truncated MP3s, e.g.
+# "Note: Hit end of (available) data during resync." and "Warning: Xing stream size off by more than 1%".
+DECODER_CHATTER = re.compile(r"^(Note|Warning|\[[^\]]*mpg123[^\]]*\])[: ]")
+_FD2_LOCK = threading.Lock()  # one redirect of file descriptor 2 at a time
 
 
 class AudioDecodeError(ValueError):
     """An audio file that cannot be decoded or holds no samples."""
 
 
-def check_finite(waveform: np.ndarray, source: str = "waveform") -> None:
-    """Raises `ValueError` naming `source` and the first offending sample when `waveform` has NaN or inf."""
-    bad = np.flatnonzero(~np.isfinite(waveform))
-    if bad.size:
-        raise ValueError(f"{source}: {bad.size} NaN or inf samples (first at index {bad[0]})")
+@contextlib.contextmanager
+def _decoder_chatter_dropped() -> Iterator[None]:
+    """Sends file descriptor 2 to a temporary file for the block, then passes on to stderr every line but the
+    decoder's `DECODER_CHATTER` (C code writes to the descriptor, not to Python's `sys.stderr`). Other threads'
+    output in the meantime is delayed, not lost."""
+    with _FD2_LOCK, tempfile.TemporaryFile(mode="w+b") as captured:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            lines = captured.read().decode(errors="replace").splitlines(keepends=True)
+            kept = "".join(line for line in lines if not DECODER_CHATTER.match(line))
+            if kept:
+                sys.stderr.write(kept)
+                sys.stderr.flush()
+
+
+def _read(path: str) -> tuple[np.ndarray, int]:
+    """(n, channels) float32 samples and the rate; MP3s with the decoder's chatter kept off the console."""
+    quiet = _decoder_chatter_dropped() if path.lower().endswith(".mp3") else contextlib.nullcontext()
+    with quiet:
+        return sf.read(path, dtype="float32", always_2d=True)
 
 
 def load_audio(path: str) -> np.ndarray:
     """Decodes an audio file to the encoder's input waveform.
 
     Every format libsndfile reads (wav, flac, ogg/vorbis/opus, mp3, au, aiff, ...) is accepted, at any bit
-    depth and sample rate. Channels are averaged; other rates are resampled with soxr (high quality);
-    the result is clipped to [-1, 1] (float files and resampling ripple may exceed it slightly).
+    depth and sample rate. Channels are averaged; other rates are resampled with soxr (high quality). Samples
+    are not clipped: a float file with a peak between 1 and 4 is passed through with a warning, one above 4
+    refused; an all-silent result is warned about (`cmir_tf.audio.input_contract`).
 
     Args:
       path: audio file.
 
     Returns:
-      float32 (n,) mono samples at 16 kHz in [-1, 1], n >= 1.
+      float32 (n,) mono samples at 16 kHz, n >= 1.
 
     Raises:
       FileNotFoundError: `path` does not exist.
       AudioDecodeError: the file is empty, not audio, or has no samples.
-      ValueError: the decoded samples contain NaN or inf.
+      AudioInputError (a ValueError): NaN or inf samples, or a peak above 4.
     """
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no such audio file: {path}")
+    if os.path.getsize(path) == 0:
+        raise AudioDecodeError(f"{path}: empty file (0 bytes), not audio")
     try:
-        data, rate = sf.read(path, dtype="float32", always_2d=True)  # (n, channels)
+        data, rate = _read(path)
     except (RuntimeError, TypeError) as e:  # sf.LibsndfileError is a RuntimeError
-        raise AudioDecodeError(f"{path}: cannot decode audio ({e})") from e
+        raise AudioDecodeError(f"{path}: cannot decode: not audio in a format libsndfile reads (wav, flac, ogg, "
+                               "opus, mp3, au, aiff, caf), or a damaged file") from e
     if data.size == 0:
         raise AudioDecodeError(f"{path}: no audio samples")
-    check_finite(data, path)
+    check_levels(data, path)
     waveform = data.mean(axis=1, dtype=np.float32)
+    warn_if_silent(data, waveform, path)
     if rate != SAMPLE_RATE:
         waveform = soxr.resample(waveform, rate, SAMPLE_RATE, quality="HQ").astype(np.float32)
-    return np.clip(waveform, -1.0, 1.0)
+    return waveform

@@ -14,7 +14,7 @@ Recipe of Melon's `arena_mel` and of the paper's authors (Essentia, their `utils
   `x < 1e-10` (digital silence, also 0) to -100 dB, so the floor is -200 dB.
 
 `FRONT_END_PARAMS` spells this recipe out; it is stored in every SavedModel's asset and compared with
-`check_front_end` (`cmir_tf.audio.recipe`) before a model is used on audio.
+`check_front_end` (`cmir_tf.audio.recipe`) when a model is opened (`cmir_tf.export.exported.ExportedModel`).
 """
 
 from __future__ import annotations

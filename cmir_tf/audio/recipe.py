@@ -1,22 +1,20 @@
-"""Refuses a SavedModel whose recorded front end is not the one this package computes.
+"""Compares the front end a SavedModel records with the one this package computes (pure functions).
 
 A model only understands log-mels made the way its training mels were made. Every export records
-`FRONT_END_PARAMS` (with its version) in `assets/cmir_tf.json`; code that computes log-mels itself and
-feeds them to a model (`cmir-embed`, evaluate.py) calls `check_front_end` first.
+`FRONT_END_PARAMS` (with its version) in `assets/cmir_tf.json`; `cmir_tf.export.exported.ExportedModel`,
+through which every consumer opens an export, calls `check_front_end` on it once.
 """
 
 from __future__ import annotations
 
-import json
-import os
-
 from cmir_tf.audio.mel import FRONT_END_PARAMS
 
-ASSET_PATH = os.path.join("assets", "cmir_tf.json")
 REEXPORT_HINT = (
     "re-export it from its training checkpoint with this version of cmir_tf: "
-    "python export/export_savedmodel.py --checkpoint=RUN/best --variant=VARIANT --output_dir=NEW_DIR "
-    "(a model trained on mels of another front end must also be retrained to match this one)"
+    "python export/export_savedmodel.py --checkpoint=RUN/best --variant=VARIANT --data_dir=PREPARED_DIR "
+    "--output_dir=NEW_DIR (RUN: the run's --model_dir; PREPARED_DIR: its --data_dir, needed by the variants "
+    "with a genre encoder and for the training record; a model trained on mels of another front end must "
+    "also be retrained to match this one)"
 )
 
 
@@ -38,18 +36,9 @@ def front_end_differences(recorded: object) -> list[str]:
     ]
 
 
-def check_front_end(model_dir: str) -> None:
-    """Raises `FrontEndMismatchError`, naming each difference and how to re-export, when the cmir_tf
-    SavedModel in `model_dir` records another front end. A SavedModel without the asset (not a cmir_tf
-    export) is not checked here."""
-    path = os.path.join(model_dir, ASSET_PATH)
-    if not os.path.exists(path):
-        return
-    try:
-        with open(path) as f:
-            recorded = json.load(f).get("front_end")
-    except (OSError, ValueError, AttributeError) as e:
-        raise FrontEndMismatchError(f"{path}: unreadable asset ({e}); {REEXPORT_HINT}") from e
+def check_front_end(recorded: object, model_dir: str) -> None:
+    """Raises `FrontEndMismatchError`, naming each difference and how to re-export, when `recorded` (the
+    `front_end` entry of the asset of the model in `model_dir`) is not this package's `FRONT_END_PARAMS`."""
     differences = front_end_differences(recorded)
     if differences:
         raise FrontEndMismatchError(

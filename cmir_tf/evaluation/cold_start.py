@@ -31,11 +31,16 @@ from cmir_tf.evaluation.playlist import K, embed_melon_songs, load_test_songs, r
 from cmir_tf.joint import JointSpace
 
 
+class PlaylistVectorsMissingError(ValueError):
+    """The prepared data folder has no LightFM playlist vectors (prepared before prepare kept them)."""
+
+
 def load_playlist_vectors(data_dir: str) -> dict[int, np.ndarray]:
-    """Playlist id -> (301,) LightFM user vector, from a prepared data folder."""
+    """Playlist id -> (301,) LightFM user vector, from a prepared data folder (`PlaylistVectorsMissingError`
+    when it has none)."""
     paths = [os.path.join(data_dir, name) for name in (PLAYLIST_VECTORS, PLAYLIST_IDS)]
     if not all(os.path.exists(p) for p in paths):
-        raise FileNotFoundError(f"{data_dir} has no {PLAYLIST_VECTORS}: it was prepared before prepare kept the "
+        raise PlaylistVectorsMissingError(f"{data_dir} has no {PLAYLIST_VECTORS}: it was prepared before prepare kept the "
                                 "LightFM playlist vectors; prepare the data again into a new folder")
     vectors, ids = np.load(paths[0]), np.load(paths[1])
     return dict(zip(ids.tolist(), vectors))

@@ -1,7 +1,6 @@
 """Embeddings for the downstream tasks: an exported SavedModel as an embedder, and an on-disk cache.
 
-Any SavedModel with the `embed_mel` signature of `cmir_tf.export.saved_model` can be evaluated, including
-imported ones. Tracks (audio files, stored spectrograms) are cut into non-overlapping 256-frame chunks as
+Any cmir-tf export (`cmir_tf.export.exported.ExportedModel`) can be evaluated, including imported ones. Tracks (audio files, stored spectrograms) are cut into non-overlapping 256-frame chunks as
 the SavedModel's own track signatures cut them, and the chunks of consecutive tracks share model calls of
 128 chunks (`cmir_tf.export.chunk_batches`). The embedder returns one row per chunk, either the 1024-d CNN
 `features` (what the authors' downstream code used) or the 128-d projected `embedding`.
@@ -22,10 +21,9 @@ from tqdm import tqdm
 from cmir_tf import audio
 from cmir_tf.data.atomic import atomic_write
 from cmir_tf.evaluation.files import MAX_NAMED, check_missing, find_by_stem
-from cmir_tf.export.chunk_batches import WAVEFORM, embed_tracks, load_embed_mel
-from cmir_tf.export.fingerprint import model_fingerprint
+from cmir_tf.export.chunk_batches import WAVEFORM, embed_tracks
+from cmir_tf.export.exported import ExportedModel
 
-OUTPUTS = ("features", "embedding")
 SHARD = re.compile(r"shard-\d{5}\.npz")
 EmbedMany = Callable[[list[str]], Iterable[tuple[str, "np.ndarray | Exception"]]]  # keys -> (key, rows | error)
 
@@ -33,7 +31,7 @@ EmbedMany = Callable[[list[str]], Iterable[tuple[str, "np.ndarray | Exception"]]
 class Embedder(Protocol):
     """What the protocols need from an embedding model (tests use small stand-ins)."""
 
-    model_key: str  # identifies the model's weights, names its cache folder
+    model_key: str  # identifies the model's content (graph and weights), names its cache folder
     output: str  # "features" | "embedding"
     dim: int  # embedding dimension D
 
@@ -42,22 +40,20 @@ class Embedder(Protocol):
 
 
 class SavedModelEmbedder:
-    """Chunk embeddings from an exported SavedModel's `embed_mel` signature.
+    """Chunk embeddings from an exported model's `embed_mel` signature.
 
     Args:
-      model_dir: SavedModel folder written by `export_audio_encoder` (or an imported model).
+      model: an opened `ExportedModel`, or its folder (opened and checked here: `NotACmirModelError`,
+        `FrontEndMismatchError`).
       output: "features" (n_chunks, 1024) or "embedding" (n_chunks, 128).
-
-    Raises `ValueError` (`NotACmirModelError`) when `model_dir` is not such a SavedModel.
     """
 
-    def __init__(self, model_dir: str, output: str = "features"):
-        if output not in OUTPUTS:
-            raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
-        self.embed_chunks, self._loaded = load_embed_mel(model_dir, output)  # _loaded keeps the variables alive
+    def __init__(self, model: ExportedModel | str, output: str = "features"):
+        self.model = ExportedModel.of(model)
+        self.embed_chunks = self.model.chunk_embedder(output)
         self.output = output
-        self.dim = int(self._loaded.signatures["embed_mel"].structured_outputs[output].shape[-1])
-        self.model_key = model_fingerprint(model_dir)
+        self.dim = self.model.output_dim(output)
+        self.model_key = self.model.fingerprint.replace(":", "-")[:23]  # sha256-<16 hex>: the model's content
 
 
 def dataset_key(name: str, root: str) -> str:

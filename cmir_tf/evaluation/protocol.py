@@ -5,7 +5,8 @@
 - the candidates: the test split of `splits.json`, or a list given with evaluate.py's `--test_songs=FILE`
   (e.g. the test songs of the split another model was trained on);
 - the training split: every export records the fingerprint of the split it was trained on
-  (`cmir_tf.data.splits.fingerprint`); a model trained on another split has probably seen test songs.
+  (`cmir_tf.data.splits.fingerprint`, read by `ExportedModel.train_split_fingerprint`); a model trained on
+  another split has probably seen test songs.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ import os
 
 import numpy as np
 
-from cmir_tf.audio.recipe import ASSET_PATH
 from cmir_tf.data import splits
 from cmir_tf.data.melon import PLAYLIST_CHOICES, PLAYLIST_FILES
+from cmir_tf.export.exported import ExportedModel
 
 
 def playlist_files(data_dir: str) -> tuple[str, ...]:
@@ -43,13 +44,9 @@ def read_test_songs(path: str) -> np.ndarray:
     return songs
 
 
-def training_split_warning(model_dir: str, data_dir: str, test_songs_given: bool) -> str | None:
-    """A warning when the model in `model_dir` was not trained on the train split of `data_dir`, else None."""
-    asset = os.path.join(model_dir, ASSET_PATH)
-    recorded = None
-    if os.path.exists(asset):
-        with open(asset) as f:
-            recorded = json.load(f).get("metadata", {}).get("train_split_fingerprint")
+def training_split_warning(model: ExportedModel, data_dir: str, test_songs_given: bool) -> str | None:
+    """A warning when `model` was not trained on the train split of `data_dir`, else None."""
+    recorded = model.train_split_fingerprint
     data_split = splits.load_fingerprint(data_dir)
     if recorded == data_split:
         return None
@@ -57,4 +54,4 @@ def training_split_warning(model_dir: str, data_dir: str, test_songs_given: bool
             else f"was trained on another split (train fingerprint {recorded}, {data_dir}: {data_split})")
     advice = ("" if test_songs_given else
               "; pass --test_songs=FILE with the test songs of the split it was trained on")
-    return f"{model_dir} {what}: some test candidates may be songs it was trained on{advice}"
+    return f"{model.model_dir} {what}: some test candidates may be songs it was trained on{advice}"

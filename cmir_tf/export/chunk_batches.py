@@ -3,45 +3,24 @@
 A track (an audio file, a stored spectrogram, a sound in memory) is cut into 256-frame log-mel chunks, as
 the SavedModel's `embed_track_mel` / `embed_waveform` cut it; `embed_tracks` streams the chunks of all
 tracks through a tf.data pipeline (parallel decoding, one item index per chunk), regroups the model's
-(B, D) outputs per track and yields each track as soon as its last chunk is embedded.
+(B, D) outputs per track and yields each track as soon as its last chunk is embedded. The model side is an
+`EmbedChunks` function, `cmir_tf.export.exported.ExportedModel.chunk_embedder(output)`.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import tensorflow as tf
 
-from cmir_tf.audio import check_front_end, chunk_mel, log_mel_spectrogram
+from cmir_tf.audio import chunk_mel, log_mel_spectrogram
 from cmir_tf.constants import N_MELS
+from cmir_tf.export.exported import EmbedChunks
 
 BATCH_CHUNKS = 128  # chunks per model call: the encoder's throughput is flat from about 64 on
-EmbedChunks = Callable[[np.ndarray], np.ndarray]  # (B, 256, 48) log-mel chunks -> (B, D) float32
 WAVEFORM = tf.TensorSpec([None], tf.float32)  # 16 kHz mono samples
 TRACK_MEL = tf.TensorSpec([None, N_MELS], tf.float32)  # (T, 48) log-mel in dB, time-major
-
-
-class NotACmirModelError(ValueError):
-    """The folder holds no SavedModel, or one without this package's signatures or front end."""
-
-
-def load_embed_mel(model_dir: str, output: str) -> tuple[EmbedChunks, object]:
-    """The SavedModel's `embed_mel` signature as a numpy function returning `output`, and the loaded
-    object that keeps it alive. Raises `NotACmirModelError` (one line, naming the folder) for anything
-    that is not a cmir-tf audio-encoder SavedModel, `FrontEndMismatchError` for one with another front end."""
-    if not os.path.isfile(os.path.join(model_dir, "saved_model.pb")):
-        raise NotACmirModelError(f"{model_dir} holds no SavedModel (no saved_model.pb)")
-    check_front_end(model_dir)  # FrontEndMismatchError (a ValueError) says how to re-export
-    loaded = tf.saved_model.load(model_dir)
-    signature = loaded.signatures.get("embed_mel") if hasattr(loaded, "signatures") else None
-    names = sorted(loaded.signatures.keys()) if hasattr(loaded, "signatures") else []
-    if signature is None or output not in signature.structured_outputs:
-        raise NotACmirModelError(
-            f"{model_dir} is not a cmir-tf audio-encoder SavedModel: it has no 'embed_mel' signature with a "
-            f"'{output}' output (its signatures: {names})")
-    return (lambda mel: signature(mel=tf.constant(mel, tf.float32))[output].numpy()), loaded
 
 
 @tf.function(input_signature=[WAVEFORM])

@@ -7,15 +7,17 @@ Writes one `.npz` per input: `chunks` (n_chunks, D) float32, the vectors of its 
 chunks, `mean` (D,) float32, their mean, `timestamps_ms` (n_chunks,) float32, the chunk centres inside the
 file, and `output`, the embedding's name. A file argument `a/song.mp3` gives `OUT/song.mp3.npz`; a folder
 argument `a/music` gives `OUT/music/<path below a/music>.npz` for every audio file below it (by extension),
-following symlinked subfolders (a link back into a folder already walked is skipped and counted).
+following symlinked subfolders (a link back into a folder already walked is skipped and counted); files
+below a folder whose extension is not an audio one (`cmir_tf.audio.AUDIO_EXTENSIONS`) are skipped and counted.
 
 Files are decoded in parallel and the chunks of consecutive files share the model's `embed_mel` calls
 (`cmir_tf.export.chunk_batches`; the log-mel is computed by the same `cmir_tf.audio` code the SavedModel
 holds). Outputs are written atomically with the umask's permissions; outputs that already exist are
 skipped, so a rerun resumes (and overwrites the temporary file a killed run left). Files that cannot be
 decoded are skipped and listed at the end. Exit status: 0 when every input has its output, 1 when some
-inputs failed (the others are written), 2 for usage errors (no inputs, a missing path, a folder that is
-not a cmir-tf SavedModel).
+inputs failed (the others are written) or the output folder cannot be written (read-only, full: one line
+naming the path; no half-written file stays), 2 for usage errors (no inputs, a missing path, a folder that
+is not a cmir-tf SavedModel, a model with another front end).
 """
 
 from __future__ import annotations
@@ -33,13 +35,8 @@ from tqdm import tqdm
 from cmir_tf import commands
 from cmir_tf.audio import AUDIO_EXTENSIONS, SEGMENT_MODES, chunk_centers_ms, load_audio, num_frames, select_segment
 from cmir_tf.data.atomic import atomic_write
-from cmir_tf.export.chunk_batches import (
-    BATCH_CHUNKS,
-    WAVEFORM,
-    EmbedChunks,
-    embed_tracks,
-    load_embed_mel,
-)
+from cmir_tf.export.chunk_batches import BATCH_CHUNKS, WAVEFORM, EmbedChunks, embed_tracks
+from cmir_tf.export.exported import ExportedModel
 
 FLAGS = flags.FLAGS
 
@@ -58,16 +55,17 @@ def define_flags() -> None:
 class Inputs:
     """What `find_inputs` found: (audio file, output name relative to the output folder) pairs, and the
     folders not walked again because a symlink leads back into a folder already walked (a loop or a second
-    path to the same folder)."""
+    path to the same folder), and how many files below the folders were skipped for their extension."""
 
     files: list[tuple[str, str]]
     skipped_folders: list[str] = dataclasses.field(default_factory=list)
+    skipped_unknown: int = 0
 
 
-def _walk(folder: str) -> tuple[list[str], list[str]]:
-    """Audio files below `folder` (sorted, hidden names skipped, symlinked folders followed) and the folders
-    skipped because their real path was already walked."""
-    found, skipped, seen = [], [], set()
+def _walk(folder: str) -> tuple[list[str], list[str], int]:
+    """Audio files below `folder` (sorted, hidden names skipped, symlinked folders followed), the folders
+    skipped because their real path was already walked, and the number of other (not audio) files."""
+    found, skipped, seen, unknown = [], [], set(), 0
     pending = [folder]
     while pending:
         current = pending.pop()
@@ -78,10 +76,12 @@ def _walk(folder: str) -> tuple[list[str], list[str]]:
         seen.add(real)
         entries = sorted(e for e in os.listdir(current) if not e.startswith("."))
         folders = [os.path.join(current, e) for e in entries if os.path.isdir(os.path.join(current, e))]
-        found += [os.path.join(current, e) for e in entries
-                  if e.lower().endswith(AUDIO_EXTENSIONS) and not os.path.isdir(os.path.join(current, e))]
+        files = [e for e in entries if not os.path.isdir(os.path.join(current, e))]
+        audio = [e for e in files if e.lower().endswith(AUDIO_EXTENSIONS)]
+        found += [os.path.join(current, e) for e in audio]
+        unknown += len(files) - len(audio)
         pending += reversed(folders)
-    return sorted(found), skipped
+    return sorted(found), skipped, unknown
 
 
 def find_inputs(paths: Iterable[str]) -> Inputs:
@@ -93,9 +93,10 @@ def find_inputs(paths: Iterable[str]) -> Inputs:
             inputs.files.append((path, os.path.basename(path) + ".npz"))
         elif os.path.isdir(path):
             top = os.path.basename(os.path.abspath(path))
-            files, skipped = _walk(path)
+            files, skipped, unknown = _walk(path)
             inputs.files += [(f, os.path.join(top, os.path.relpath(f, path)) + ".npz") for f in files]
             inputs.skipped_folders += skipped
+            inputs.skipped_unknown += unknown
         else:
             raise ValueError(f"no such file or folder: {path}")
     clashes = sorted(name for name, count in collections.Counter(name for _, name in inputs.files).items() if count > 1)
@@ -109,6 +110,10 @@ def save_npz(path: str, **arrays: np.ndarray) -> None:
     atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
+class OutputError(OSError):
+    """The output folder cannot be written (read-only, full, not a folder): one line naming the path."""
+
+
 @dataclasses.dataclass
 class Summary:
     """What `embed_files` did."""
@@ -120,8 +125,13 @@ class Summary:
 
 def embed_files(inputs: list[tuple[str, str]], output_dir: str, embed_chunks: EmbedChunks, output: str,
                 segment: str, batch_size: int) -> Summary:
-    """Embeds `inputs` (`find_inputs(...).files`) into `output_dir`, batching chunks across files."""
+    """Embeds `inputs` (`find_inputs(...).files`) into `output_dir`, batching chunks across files.
+    Raises `OutputError` when an output cannot be written; the outputs written before it stay whole."""
     summary = Summary()
+    try:
+        os.makedirs(output_dir, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"cannot create the output folder {output_dir}: {e.strerror or e}") from e
     todo = {}
     for source, name in inputs:
         path = os.path.join(output_dir, name)
@@ -137,8 +147,12 @@ def embed_files(inputs: list[tuple[str, str]], output_dir: str, embed_chunks: Em
             summary.failed.append((source, str(vectors)))
             progress.set_postfix(failed=len(summary.failed))
             continue
-        save_npz(todo[source], chunks=vectors, mean=vectors.mean(axis=0),
-                 timestamps_ms=chunk_centers_ms(num_frames(n_samples)).numpy(), output=np.array(output))
+        try:
+            save_npz(todo[source], chunks=vectors, mean=vectors.mean(axis=0),
+                     timestamps_ms=chunk_centers_ms(num_frames(n_samples)).numpy(), output=np.array(output))
+        except OSError as e:  # read-only or full output folder: atomic_write removed its temporary file
+            raise OutputError(f"cannot write {todo[source]}: {e.strerror or e} ({summary.written} outputs "
+                              "written before it are whole; rerun to resume)") from e
         summary.written += 1
     return summary
 
@@ -148,15 +162,20 @@ def main(argv: list[str]) -> int:
         if not argv[1:]:
             raise ValueError("give audio files or folders to embed")
         inputs = find_inputs(argv[1:])
-        embed_chunks, _loaded = load_embed_mel(FLAGS.model, FLAGS.embedding)
-    except ValueError as e:  # also NotACmirModelError
+        model = ExportedModel(FLAGS.model)
+    except ValueError as e:  # also NotACmirModelError, FrontEndMismatchError
         print(f"cmir-embed: error: {e}", file=sys.stderr)
         return 2
-    summary = embed_files(inputs.files, FLAGS.output_dir, embed_chunks, FLAGS.embedding, FLAGS.segment,
-                          FLAGS.batch_size)
+    try:
+        summary = embed_files(inputs.files, FLAGS.output_dir, model.chunk_embedder(FLAGS.embedding),
+                              FLAGS.embedding, FLAGS.segment, FLAGS.batch_size)
+    except OutputError as e:
+        print(f"cmir-embed: error: {e}", file=sys.stderr)
+        return 1
     print(
         f"cmir-embed: {summary.written} written, {summary.skipped_existing} already present, "
         f"{len(summary.failed)} failed, of {len(inputs.files)} inputs; "
+        f"{inputs.skipped_unknown} files skipped (not an audio extension); "
         f"{len(inputs.skipped_folders)} folders skipped as already walked (symlinks)",
         file=sys.stderr,
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-MAX_WAVEFORM_PEAK = 4.0  # |sample| above this is not float audio in [-1, 1] (e.g. int16 scale, x32768)
+from cmir_tf.audio.input_contract import MAX_PEAK, PEAK_REFUSAL
 
 
 def checked_finite(signature: str, name: str, values: tf.Tensor) -> tf.Tensor:
@@ -24,14 +24,14 @@ def checked_finite(signature: str, name: str, values: tf.Tensor) -> tf.Tensor:
 
 
 def checked_waveform(signature: str, waveform: tf.Tensor) -> tf.Tensor:
-    """(n,) `waveform` after asserting n > 0, finite samples and a peak of at most `MAX_WAVEFORM_PEAK`."""
+    """(n,) `waveform` after asserting n > 0, finite samples and a peak of at most `MAX_PEAK` (the contract of
+    `cmir_tf.audio.input_contract`; a peak between 1 and 4 passes unchanged)."""
     waveform = checked_finite(signature, "waveform", waveform)
     peak = tf.reduce_max(tf.abs(waveform))
     in_range = tf.debugging.assert_less_equal(
         peak,
-        tf.constant(MAX_WAVEFORM_PEAK, waveform.dtype),
-        message=f"{signature}: waveform peak is above {MAX_WAVEFORM_PEAK:g}: pass float audio scaled to [-1, 1] "
-        "(divide 16-bit integer samples by 32768)",
+        tf.constant(MAX_PEAK, waveform.dtype),
+        message=f"{signature}: {PEAK_REFUSAL}",
     )
     with tf.control_dependencies([in_range]):
         return tf.identity(waveform)

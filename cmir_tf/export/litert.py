@@ -18,16 +18,15 @@ interpreter TensorFlow 2.21 still ships (`tf.lite.Interpreter`, deprecated in fa
 
 from __future__ import annotations
 
-import os
 import tempfile
 import warnings
 
 import tensorflow as tf
 
-from cmir_tf.audio import chunk_mel, log_mel_spectrogram, recipe
-from cmir_tf.audio.recipe import ASSET_PATH
+from cmir_tf.audio import chunk_mel, log_mel_spectrogram
 from cmir_tf.constants import CHUNK_FRAMES, N_MELS, SAMPLE_RATE
 from cmir_tf.data.atomic import atomic_path
+from cmir_tf.export.exported import ExportedModel
 
 WAVEFORM_SECONDS = 30
 WAVEFORM_SAMPLES = WAVEFORM_SECONDS * SAMPLE_RATE
@@ -58,22 +57,13 @@ class OnDeviceModule(tf.Module):
         }
 
 
-def check_front_end(saved_model_dir: str) -> None:
-    """Raises ValueError unless `saved_model_dir` is a cmir_tf export whose asset records this package's mel
-    front end (the waveform signature is rebuilt from the package's front end, then fed to the SavedModel's
-    encoder); `FrontEndMismatchError` names each difference."""
-    if not os.path.isfile(os.path.join(saved_model_dir, ASSET_PATH)):
-        raise ValueError(f"{saved_model_dir} is not a cmir_tf SavedModel (no {ASSET_PATH})")
-    recipe.check_front_end(saved_model_dir)
-
-
-def convert_to_litert(saved_model_dir: str, output_path: str, quantization: str = "float32") -> int:
-    """Converts a cmir_tf SavedModel to a `.tflite` file (module docstring), written to a temporary name
-    and renamed into place. Returns its size in bytes."""
+def convert_to_litert(model: ExportedModel | str, output_path: str, quantization: str = "float32") -> int:
+    """Converts a cmir_tf SavedModel (opened and checked by `ExportedModel`: a cmir-tf export with this package's
+    front end, which the waveform signature rebuilds) to a `.tflite` file (module docstring), float32 like
+    every export, written to a temporary name and renamed into place. Returns its size in bytes."""
     if quantization not in QUANTIZATIONS:
         raise ValueError(f"quantization must be one of {QUANTIZATIONS}, got {quantization!r}")
-    check_front_end(saved_model_dir)
-    module = OnDeviceModule(tf.saved_model.load(saved_model_dir))
+    module = OnDeviceModule(ExportedModel.of(model).saved_model)
     with tempfile.TemporaryDirectory() as scratch:
         signatures = {name: getattr(module, name) for name in SIGNATURES}
         tf.saved_model.save(module, scratch, signatures=signatures)

@@ -1,6 +1,8 @@
 """Exports the trained encoders, with the Melon front end, as a self-contained TensorFlow SavedModel.
 
-Audio signatures (all float32 in and out, whatever dtype policy the encoders were built under):
+Audio signatures (all float32 in and out; the whole graph is float32, whatever dtype policy the encoders were
+trained under: they are exported as float32 copies, `cmir_tf.export.float32`, so an export runs at full speed
+on every CPU):
 
 - `serving_default` = `embed_mel`: `mel` (B, 256, 48) log-mel in dB -> `features` (B, 1024),
   `embedding` (B, 128), the audio's vector in the joint space;
@@ -19,17 +21,23 @@ have the genre ones, `contr_cf`, `contr_cf_g` the CF one):
 - `embed_cf`: `cf` (N, 301) LightFM vectors (300 factors, then the bias) -> `embedding` (N, 128).
 
 Every signature rejects empty input, NaN/inf values, waveforms whose peak exceeds 4 (not float audio in
-[-1, 1]) and unknown genre codes with an `InvalidArgumentError` that says so (`cmir_tf.export.input_checks`).
+[-1, 1]) and unknown genre codes with an `InvalidArgumentError` that says so (`cmir_tf.export.input_checks`;
+the audio contract of `cmir_tf.audio.input_contract`).
 
-Asset `assets/cmir_tf.json`: front-end parameters, chunking, the signatures, the caller's `metadata`
-(variant, training flags), package, TensorFlow and Keras versions. The artefact holds only protocol buffers,
-variables and that JSON file: no pickle. Next to them, `audio_encoder.keras` is the same audio encoder for
-Keras (`cmir_tf.export.keras_file`).
+Asset `assets/cmir_tf.json`: front-end parameters, chunking, the signatures, `dtype_policy` (of the export:
+always float32) and `training_precision` (the policy the encoder was trained under), the caller's `metadata`
+(variant, training flags, split fingerprint, best step), package, TensorFlow and Keras versions. The artefact
+holds only protocol buffers, variables and that JSON file: no pickle. Next to them, `audio_encoder.keras` is
+the same float32 audio encoder for Keras (`cmir_tf.export.keras_file`).
+
+An export is staged in a scratch folder `.<name>.export-*` next to `export_dir` and renamed into place; a
+scratch folder of the same destination left by a killed export is removed by the next export.
 """
 
 from __future__ import annotations
 
 import json
+import glob
 import os
 import shutil
 import tempfile
@@ -40,14 +48,13 @@ import tensorflow as tf
 import cmir_tf
 from cmir_tf.audio import CHUNK_PADDING, FRONT_END_PARAMS, chunk_mel, log_mel_spectrogram
 from cmir_tf.constants import CF_DIM, CHUNK_FRAMES, EMBEDDING_DIM, FEATURES_DIM, N_MELS
+from cmir_tf.export.exported import ASSET_NAME
+from cmir_tf.export.float32 import float32_copy
 from cmir_tf.export.genre_vocabulary import GenreVocabulary
 from cmir_tf.export.input_checks import checked_finite, checked_genre_ids, checked_waveform
 from cmir_tf.export.keras_file import save_keras_encoder
 
-ASSET_NAME = "cmir_tf.json"
 OUTPUTS = ("features", "embedding")
-GENRE_SIGNATURES = ("embed_genres", "genre_vocabulary")  # of a genre encoder
-CF_SIGNATURE = "embed_cf"  # of a CF encoder
 MAX_CHUNKS_PER_BATCH = 64  # bounds the encoder's activation memory for long tracks
 
 
@@ -166,14 +173,15 @@ class AudioEncoderModule(tf.Module):
         }
 
 
-def export_metadata(module: AudioEncoderModule, metadata: dict) -> dict:
-    """The asset JSON's content: front end, chunking, signatures, `metadata` (verbatim) and versions."""
+def export_metadata(module: AudioEncoderModule, metadata: dict, training_precision: str) -> dict:
+    """The asset JSON's content: front end, chunking, signatures, precisions, `metadata` (verbatim), versions."""
     return {
         "front_end": FRONT_END_PARAMS,
         "chunk_frames": CHUNK_FRAMES,
         "chunk_padding": CHUNK_PADDING,
         "signatures": list(module.signatures()),
         "dtype_policy": module.encoder.dtype_policy.name,
+        "training_precision": training_precision,
         "metadata": metadata,
         "versions": {"cmir_tf": cmir_tf.__version__, "tensorflow": tf.__version__, "keras": keras.__version__},
     }
@@ -188,6 +196,7 @@ def export_audio_encoder(
     genre_encoder: keras.Model | None = None,
     vocabulary: GenreVocabulary | None = None,
     cf_encoder: keras.Model | None = None,
+    training_precision: str | None = None,
 ) -> str:
     """Writes the SavedModel described in the module docstring.
 
@@ -195,13 +204,16 @@ def export_audio_encoder(
     is never left half-written.
 
     Args:
-      encoder: the audio encoder (`build_audio_encoder()`), possibly built under a mixed dtype policy.
+      encoder: the audio encoder (`build_audio_encoder()`), possibly built under a mixed dtype policy (then
+        exported as its float32 copy; the policy is recorded as `training_precision`).
       export_dir: destination folder; must not exist unless `overwrite`.
       metadata: JSON-serialisable dict stored in the asset, e.g. `{"variant": "contr_cf_g", ...flags}`.
       overwrite: replace an existing `export_dir`.
       genre_encoder, vocabulary: the genre encoder trained with `encoder` and its genre codes (both or
         neither): adds `embed_genres` and `genre_vocabulary`.
       cf_encoder: the CF encoder trained with `encoder`: adds `embed_cf`.
+      training_precision: the dtype policy training used, recorded in the asset (default: `encoder`'s; a
+        re-export restores the weights into a float32 encoder and passes the run's recorded precision).
 
     Returns:
       `export_dir`.
@@ -209,15 +221,22 @@ def export_audio_encoder(
     export_dir = os.path.abspath(export_dir)
     if os.path.exists(export_dir) and not overwrite:
         raise FileExistsError(f"{export_dir} exists; pass overwrite=True to replace it")
-    parent = os.path.dirname(export_dir)
+    parent, name = os.path.split(export_dir)
     os.makedirs(parent, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=parent, prefix=".export-") as scratch:
+    prefix = f".{name}.export-"
+    for stale in glob.glob(os.path.join(glob.escape(parent), glob.escape(prefix) + "*")):
+        shutil.rmtree(stale, ignore_errors=True)  # left by an export of this folder that was killed
+    training_precision = training_precision or encoder.dtype_policy.name
+    encoder, genre_encoder, cf_encoder = (
+        None if model is None else float32_copy(model) for model in (encoder, genre_encoder, cf_encoder))
+    with tempfile.TemporaryDirectory(dir=parent, prefix=prefix) as scratch:
         asset_path = os.path.join(scratch, ASSET_NAME)
         module = AudioEncoderModule(
             encoder, asset_path, genre_encoder=genre_encoder, vocabulary=vocabulary, cf_encoder=cf_encoder
         )
+        asset = export_metadata(module, metadata or {}, training_precision)
         with open(asset_path, "w") as f:
-            f.write(json.dumps(export_metadata(module, metadata or {}), indent=2, sort_keys=True))
+            f.write(json.dumps(asset, indent=2, sort_keys=True))
         staged = os.path.join(scratch, "saved_model")
         tf.saved_model.save(module, staged, signatures=module.signatures())
         save_keras_encoder(encoder, staged)

@@ -10,12 +10,12 @@ still ships it, `tf.lite.Interpreter`) and `get_signature_runner("embed_mel")`.
 
 from __future__ import annotations
 
-import os
-
 from absl import app, flags
 
 from cmir_tf import commands
-from cmir_tf.export.litert import QUANTIZATIONS, check_front_end, convert_to_litert
+from cmir_tf.audio import FrontEndMismatchError
+from cmir_tf.export.exported import ExportedModel, NotACmirModelError
+from cmir_tf.export.litert import QUANTIZATIONS, convert_to_litert
 
 FLAGS = flags.FLAGS
 
@@ -31,13 +31,11 @@ def define_flags() -> None:
 
 def main(argv: list[str]) -> None:
     commands.no_arguments(argv)
-    if not os.path.exists(os.path.join(FLAGS.model, "saved_model.pb")):
-        raise app.UsageError(f"--model={FLAGS.model} is not a SavedModel folder")
     try:
-        check_front_end(FLAGS.model)
-    except ValueError as e:
+        model = ExportedModel(FLAGS.model)
+    except (NotACmirModelError, FrontEndMismatchError) as e:
         raise app.UsageError(str(e)) from e
-    size = convert_to_litert(FLAGS.model, FLAGS.output, FLAGS.quantization)
+    size = convert_to_litert(model, FLAGS.output, FLAGS.quantization)
     print(f"wrote {FLAGS.output} ({FLAGS.quantization}, {size / 2**20:.1f} MiB)")
 
 
