@@ -186,3 +186,14 @@ def test_an_output_the_embedder_lacks_is_refused(tmp_path):
     with pytest.raises(ValueError, match="the embedder offers no 'embedding' output"):
         playlist.embed_melon_songs(OneOutputEmbedder(), str(tmp_path), np.array([0]), cache_dir=None,
                                    allow_missing=False, what="a test", output="embedding")
+
+
+def test_a_spectrogram_with_infinities_is_named_or_counted(tmp_path):
+    data_dir = _write_melon(tmp_path, np.random.default_rng(2))
+    mel = np.load(playlist.mel_path(str(tmp_path), 10))
+    mel[3, 7] = -np.inf  # 20 log10(0), as in about 0.3 % of Melon's files
+    np.save(playlist.mel_path(str(tmp_path), 10), mel)
+    with pytest.raises(ValueError, match="10: ValueError: the spectrogram holds infinities"):
+        playlist.evaluate_playlists(OneOutputEmbedder(), str(tmp_path), data_dir, exact=True)
+    result = playlist.evaluate_playlists(OneOutputEmbedder(), str(tmp_path), data_dir, exact=True, allow_missing=True)
+    assert result["skipped"]["undecodable"] == 1 and result["n_candidates"] == 23

@@ -274,9 +274,9 @@ def embed_melon_songs(embedder: Embedder, melon_dir: str, song_ids: np.ndarray, 
 
     `output` (default `embedder.output`) must be one the embedder offers. With `joint_too`, an embedder that
     also offers the joint-space `embedding` (`embed_both`) computes and caches it in the same model calls, so
-    cold start and zero-shot find it in the cache. Missing or unreadable spectrograms raise, naming the first
-    ones (`what` says who listed them), unless `allow_missing`, which skips and counts them:
-    `{"missing", "undecodable", "first_skipped"}`.
+    cold start and zero-shot find it in the cache. Missing or unreadable spectrograms (and those holding
+    infinities or NaNs) raise, naming the first ones (`what` says who listed them), unless `allow_missing`,
+    which skips and counts them: `{"missing", "undecodable", "first_skipped"}`.
     """
     output = output or embedder.output
     outputs = (output,) + (("embedding",) if joint_too and output != "embedding" else ())
@@ -290,6 +290,8 @@ def embed_melon_songs(embedder: Embedder, melon_dir: str, song_ids: np.ndarray, 
         mel = np.load(mel_path(melon_dir, int(key)))
         if mel.ndim != 2 or mel.shape[0] != 48 or mel.shape[1] == 0:
             raise ValueError(f"expected a (48, T >= 1) spectrogram, got {mel.shape}")
+        if not np.isfinite(mel).all():  # about 0.3 % of Melon's files hold -inf (20 log10 of 0)
+            raise ValueError("the spectrogram holds infinities or NaNs")
         return mel.T.astype(np.float32)
 
     dataset = dataset_key("melon-mean", melon_dir)
