@@ -65,7 +65,8 @@ flags.DEFINE_integer("shard_songs", 2000, "Songs written to one timed shard (ext
 flags.DEFINE_integer("sample_songs", 3000, "Songs of the prepared sample the reader and train.py run on.")
 flags.DEFINE_integer("embed_songs", 300, "Songs embedded by the exported encoder (extrapolated).")
 flags.DEFINE_integer("annoy_seeds", 5000, "Seeds searched with Annoy (extrapolated to all seeds).")
-flags.DEFINE_integer("train_steps", 3, "Training steps of train.py's timed run (batch 64).")
+flags.DEFINE_integer("train_steps", 3, "Extra training steps of train.py's second timed run (batch 64); 0: "
+                     "skip train.py.")
 FLAGS = flags.FLAGS
 
 FULL = {"songs": 649_091, "playlists": 115_071, "entries": 5_230_000}
@@ -266,24 +267,31 @@ def run(work: str) -> None:
         for _ in range(n_batches):
             next(batches)
         box.update(rate=n_batches * 128 / (time.perf_counter() - start))
+    if FLAGS.train_steps:
+        train_step_stage(work, sample_out, len(split_ids["train"]) / scale)
+    embed_seconds = embedding_stage(work, melon_dir, split_ids)
+    protocols(melon_dir, playlists, split_ids, songs, vocab, embed_seconds)
+    print(f"whole-run peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.2f} GB (getrusage)")
+
+
+def train_step_stage(work: str, sample_out: str, train_songs: float) -> None:
+    """train.py end to end with 1 and 1 + n steps of 64; the difference / n is one step's cost."""
     train_py = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "train.py")
     times = {}
     for steps in (1, 1 + FLAGS.train_steps):
         model_dir = os.path.join(work, f"model_{steps}")
         with timed(f"train.py, {steps} step(s) of 64, end to end", None, "launch to exit, incl. 1 validation step"):
             start = time.perf_counter()
-            subprocess.run([sys.executable, train_py, f"--data_dir={sample_out}", f"--model_dir={model_dir}",
-                            "--batch_size=64", "--epochs=1", f"--steps_per_epoch={steps}", "--validation_steps=1"],
-                           check=True, stdout=subprocess.DEVNULL)
+            done = subprocess.run([sys.executable, train_py, f"--data_dir={sample_out}", f"--model_dir={model_dir}",
+                                   "--batch_size=64", "--epochs=1", f"--steps_per_epoch={steps}",
+                                   "--validation_steps=1"], capture_output=True, text=True)
             times[steps] = time.perf_counter() - start
+            if done.returncode:
+                raise RuntimeError(f"train.py failed ({done.returncode}): {done.stderr[-2000:]}")
     step = (times[1 + FLAGS.train_steps] - times[1]) / FLAGS.train_steps
-    per_epoch = len(split_ids["train"]) / scale / 64
+    per_epoch = train_songs / 64
     print(f"{'training step of 64':<34} {step:9.2f} s  -> one Melon epoch ({per_epoch:,.0f} steps of 64): "
           f"{step * per_epoch / 3600:.1f} h", flush=True)
-
-    embed_seconds = embedding_stage(work, melon_dir, split_ids)
-    protocols(melon_dir, playlists, split_ids, songs, vocab, embed_seconds)
-    print(f"whole-run peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.2f} GB (getrusage)")
 
 
 def embedding_stage(work: str, melon_dir: str, split_ids: dict) -> float:

@@ -197,3 +197,4 @@ def test_a_spectrogram_with_infinities_is_named_or_counted(tmp_path):
         playlist.evaluate_playlists(OneOutputEmbedder(), str(tmp_path), data_dir, exact=True)
     result = playlist.evaluate_playlists(OneOutputEmbedder(), str(tmp_path), data_dir, exact=True, allow_missing=True)
     assert result["skipped"]["undecodable"] == 1 and result["n_candidates"] == 23
+
