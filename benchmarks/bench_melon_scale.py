@@ -1,7 +1,7 @@
 """Every stage at the Melon Playlist Dataset's full size, on generated metadata: seconds, peak RSS, extrapolations.
 
     python benchmarks/bench_melon_scale.py [--scale=1.0] [--work_dir=DIR] [--lightfm_epochs=2]
-        [--shard_songs=2000] [--embed_songs=300] [--annoy_seeds=5000]
+        [--shard_songs=2000] [--embed_songs=300] [--annoy_seeds=5000] [--notrain_py]
     nice python benchmarks/bench_melon_scale.py --scale=0.05     # smoke test: a few minutes
 
 Generated (seeded, `--seed`): `song_meta.json` of round(649,091 x scale) songs with 30 top-level (GNxx00) and
@@ -15,7 +15,8 @@ there). About 1 % of the songs are broken as in the real data: 0.5 % without a m
 array with infinities, 0.2 % to one shorter than a crop (150 frames).
 
 Stages, one line each: seconds measured here, the full-scale seconds (measured when `--scale=1`, otherwise
-scaled: linearly with songs or entries, quadratically for the exact searches; samples scaled to all songs),
+scaled: linearly with songs or entries; an exact search by timing one batch of 2,048 queries against a
+full-size candidate set, times the batches; samples scaled to all songs),
 and the peak resident memory during the stage (/proc/self/status VmRSS sampled every 20 ms; the process's
 whole-run peak from getrusage at the end). The prepare stages call `cmir_tf.data.prepare`'s stage functions;
 LightFM runs `--lightfm_epochs` epochs with 1 and with 2 threads, extrapolated to the default 50 epochs;
@@ -65,8 +66,7 @@ flags.DEFINE_integer("shard_songs", 2000, "Songs written to one timed shard (ext
 flags.DEFINE_integer("sample_songs", 3000, "Songs of the prepared sample the reader and train.py run on.")
 flags.DEFINE_integer("embed_songs", 300, "Songs embedded by the exported encoder (extrapolated).")
 flags.DEFINE_integer("annoy_seeds", 5000, "Seeds searched with Annoy (extrapolated to all seeds).")
-flags.DEFINE_integer("train_steps", 3, "Extra training steps of train.py's second timed run (batch 64); 0: "
-                     "skip train.py.")
+flags.DEFINE_bool("train_py", True, "Time train.py's first step (a subprocess: minutes on a loaded CPU).")
 FLAGS = flags.FLAGS
 
 FULL = {"songs": 649_091, "playlists": 115_071, "entries": 5_230_000}
@@ -115,7 +115,7 @@ def timed(stage: str, full: "callable", note: str):
         start = time.perf_counter()
         yield box
         seconds = time.perf_counter() - start
-    box["full_seconds"] = full(seconds) if full else None
+    box["seconds"], box["full_seconds"] = seconds, full(seconds) if full else None
     report(stage, seconds, box["full_seconds"], rss, note.format(**box))
 
 
@@ -267,31 +267,23 @@ def run(work: str) -> None:
         for _ in range(n_batches):
             next(batches)
         box.update(rate=n_batches * 128 / (time.perf_counter() - start))
-    if FLAGS.train_steps:
-        train_step_stage(work, sample_out, len(split_ids["train"]) / scale)
+    if FLAGS.train_py:
+        first_step_stage(sample_out, os.path.join(work, "model"))
     embed_seconds = embedding_stage(work, melon_dir, split_ids)
     protocols(melon_dir, playlists, split_ids, songs, vocab, embed_seconds)
     print(f"whole-run peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.2f} GB (getrusage)")
 
 
-def train_step_stage(work: str, sample_out: str, train_songs: float) -> None:
-    """train.py end to end with 1 and 1 + n steps of 64; the difference / n is one step's cost."""
+def first_step_stage(sample_out: str, model_dir: str) -> None:
+    """train.py end to end for one step of 64 (launch to exit, with one validation step and the export)."""
     train_py = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "train.py")
-    times = {}
-    for steps in (1, 1 + FLAGS.train_steps):
-        model_dir = os.path.join(work, f"model_{steps}")
-        with timed(f"train.py, {steps} step(s) of 64, end to end", None, "launch to exit, incl. 1 validation step"):
-            start = time.perf_counter()
-            done = subprocess.run([sys.executable, train_py, f"--data_dir={sample_out}", f"--model_dir={model_dir}",
-                                   "--batch_size=64", "--epochs=1", f"--steps_per_epoch={steps}",
-                                   "--validation_steps=1"], capture_output=True, text=True)
-            times[steps] = time.perf_counter() - start
-            if done.returncode:
-                raise RuntimeError(f"train.py failed ({done.returncode}): {done.stderr[-2000:]}")
-    step = (times[1 + FLAGS.train_steps] - times[1]) / FLAGS.train_steps
-    per_epoch = train_songs / 64
-    print(f"{'training step of 64':<34} {step:9.2f} s  -> one Melon epoch ({per_epoch:,.0f} steps of 64): "
-          f"{step * per_epoch / 3600:.1f} h", flush=True)
+    with timed("train.py: 1 step of 64, end to end", None, "launch to exit: start-up, first step, 1 validation "
+               "step, export; independent of the corpus size (steady steps: bench_training.py)"):
+        done = subprocess.run([sys.executable, train_py, f"--data_dir={sample_out}", f"--model_dir={model_dir}",
+                               "--batch_size=64", "--epochs=1", "--steps_per_epoch=1", "--validation_steps=1"],
+                              capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"train.py failed ({done.returncode}): {done.stderr[-2000:]}")
 
 
 def embedding_stage(work: str, melon_dir: str, split_ids: dict) -> float:
@@ -323,11 +315,27 @@ def embedding_stage(work: str, melon_dir: str, split_ids: dict) -> float:
     return seconds / len(vectors)
 
 
+def full_scale_search(stage: str, n_queries: float, n_candidates: float, dim: int, block: int = 2048) -> float:
+    """Seconds of an exact top-100 search of `n_queries` against `n_candidates` (D = `dim`) at full size: one
+    batch of `block` queries against all candidates timed (after a warm-up batch), times the batches."""
+    rng = np.random.default_rng(2)
+    candidates = rng.standard_normal((round(n_candidates), dim), dtype=np.float32)
+    queries = rng.standard_normal((min(block, round(n_queries)), dim), dtype=np.float32)
+    neighbours.exact_neighbours(queries[:64], candidates, 100)
+    with timed(stage, lambda s: s * n_queries / len(queries), "{q:,} queries x {c:,} timed, x {n:,.0f} queries: "
+               "{gflops:.0f} GFLOP/s") as box:
+        start = time.perf_counter()
+        neighbours.exact_neighbours(queries, candidates, 100, batch_size=len(queries))
+        seconds = time.perf_counter() - start
+        box.update(q=len(queries), c=len(candidates), n=n_queries,
+                   gflops=2 * len(queries) * len(candidates) * dim / seconds / 1e9)
+    return box["full_seconds"]
+
+
 def protocols(melon_dir: str, playlists: list[dict], split_ids: dict, songs: dict, vocab: dict,
               embed_seconds: float) -> None:
     """The playlist, cold-start and zero-shot protocols on random vectors (the embedding extrapolated)."""
     scale, rng = FLAGS.scale, np.random.default_rng(1)
-    quadratic = lambda s: s / scale**2  # noqa: E731
     linear = lambda s: s / scale  # noqa: E731
     test_songs = np.asarray(sorted(split_ids["test"]), dtype=np.int64)
     lists = [np.asarray(p["songs"], dtype=np.int64) for p in playlists]
@@ -344,10 +352,11 @@ def protocols(melon_dir: str, playlists: list[dict], split_ids: dict, songs: dic
           f"{n_embed:,.0f} songs at {1 / embed_seconds:.2f} songs/s", flush=True)
     seeds = rng.standard_normal((len(seed_songs), 1024), dtype=np.float32)
     candidates = rng.standard_normal((len(test_songs), 1024), dtype=np.float32)
-    with timed("playlist: exact search, 1024-d", quadratic, "{s:,} x {c:,}; x 1 / scale^2") as box:
+    with timed("playlist: exact search, 1024-d", None, "{s:,} x {c:,}, measured at this scale") as box:
         hits, sims = neighbours.exact_neighbours(seeds, candidates, min(100, len(candidates)))
         box.update(s=len(seeds), c=len(candidates))
-    total["exact search"] = box["full_seconds"]
+    total["exact search"] = box["seconds"] if scale >= 1 else full_scale_search("playlist: exact search, full size", len(seeds) / scale,
+                                              len(candidates) / scale, 1024)
     with timed("playlist: Annoy build (50 trees)", linear, "linear in candidates"):
         index = neighbours.build_annoy_index(candidates, 50)
     n_annoy = min(FLAGS.annoy_seeds, len(seeds))
@@ -363,12 +372,13 @@ def protocols(melon_dir: str, playlists: list[dict], split_ids: dict, songs: dic
 
     ids = np.arange(len(playlists))
     vectors = {int(i): v for i, v in zip(ids, rng.standard_normal((len(ids), 128), dtype=np.float32))}
-    with timed("cold start: queries + search 128-d", quadratic, "{q:,} playlists x {c:,}; x 1 / scale^2") as box:
+    with timed("cold start: queries + search 128-d", None, "{q:,} playlists x {c:,}, measured at this scale") as box:
         q_ids, truth, _ = cold_start.cold_start_queries(playlists, test_songs, vectors)
         result = cold_start.cold_start_metrics(np.stack([vectors[i] for i in q_ids]),
                                                candidates[:, :128], playlist.rows_of(truth, test_songs))
         box.update(q=result["n_playlists"], c=result["n_candidates"])
-    total["cold start"] = box["full_seconds"]
+    total["cold start"] = box["seconds"] if scale >= 1 else full_scale_search("cold start: search, full size", result["n_playlists"] / scale,
+                                            len(candidates) / scale, 128)
     with timed("zero-shot: scores + macro AUCs", linear, "{n:,} test songs x {v} codes") as box:
         labels = np.zeros((len(test_songs), len(vocab)), dtype=np.int64)
         for row, song in enumerate(test_songs.tolist()):
