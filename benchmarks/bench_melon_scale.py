@@ -247,7 +247,8 @@ def run(work: str) -> None:
     n_all = sum(len(v) for v in split_ids.values())
     sample_ids = split_ids["train"][:FLAGS.shard_songs]
     job = shards.ShardJob(path=os.path.join(out, "timed.tfrecord"), song_ids=sample_ids,
-                          genre_ids=[genre_ids[s] for s in sample_ids], cf_rows=[cf_rows.get(s, -1) for s in sample_ids],
+                          genre_ids=[genre_ids[s] for s in sample_ids],
+                          cf_rows=[cf_rows.get(s, -1) for s in sample_ids],
                           cf_path=cf_path, melon_dir=melon_dir, frames=config.frames, short=config.short)
     with timed("shard writing, 1 process", lambda s: s / len(sample_ids) * n_all / scale,
                "{n:,} songs timed, x all songs; {gb:.1f} GB of TFRecords at full scale (--frames=1300)") as box:
@@ -355,8 +356,8 @@ def protocols(melon_dir: str, playlists: list[dict], split_ids: dict, songs: dic
     with timed("playlist: exact search, 1024-d", None, "{s:,} x {c:,}, measured at this scale") as box:
         hits, sims = neighbours.exact_neighbours(seeds, candidates, min(100, len(candidates)))
         box.update(s=len(seeds), c=len(candidates))
-    total["exact search"] = box["seconds"] if scale >= 1 else full_scale_search("playlist: exact search, full size", len(seeds) / scale,
-                                              len(candidates) / scale, 1024)
+    total["exact search"] = box["seconds"] if scale >= 1 else full_scale_search(
+        "playlist: exact search, full size", len(seeds) / scale, len(candidates) / scale, 1024)
     with timed("playlist: Annoy build (50 trees)", linear, "linear in candidates"):
         index = neighbours.build_annoy_index(candidates, 50)
     n_annoy = min(FLAGS.annoy_seeds, len(seeds))
@@ -377,8 +378,8 @@ def protocols(melon_dir: str, playlists: list[dict], split_ids: dict, songs: dic
         result = cold_start.cold_start_metrics(np.stack([vectors[i] for i in q_ids]),
                                                candidates[:, :128], playlist.rows_of(truth, test_songs))
         box.update(q=result["n_playlists"], c=result["n_candidates"])
-    total["cold start"] = box["seconds"] if scale >= 1 else full_scale_search("cold start: search, full size", result["n_playlists"] / scale,
-                                            len(candidates) / scale, 128)
+    total["cold start"] = box["seconds"] if scale >= 1 else full_scale_search(
+        "cold start: search, full size", result["n_playlists"] / scale, len(candidates) / scale, 128)
     with timed("zero-shot: scores + macro AUCs", linear, "{n:,} test songs x {v} codes") as box:
         labels = np.zeros((len(test_songs), len(vocab)), dtype=np.int64)
         for row, song in enumerate(test_songs.tolist()):

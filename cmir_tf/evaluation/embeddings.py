@@ -93,10 +93,10 @@ class EmbeddingCache:
     """Per-item embeddings of one model, output and dataset, kept on disk as `.npz` shards.
 
     Folder `<cache_dir>/<model_key>/<dataset>-<output>/` (`output`: the embedder's unless given; one folder
-    per output, so a cache written for one output alone is read as it is and the other is computed), files `shard-NNNNN.npz`, each with `keys` (n,) str,
-    `lengths` (n,) int64 rows per item and `values` (sum(lengths), D) float32. A shard of the new items is
-    written atomically every `flush_every` items and at the end, so nothing is rewritten and an interrupted
-    run resumes where it stopped.
+    per output, so a cache written for one output alone is read as it is and the other is computed), files
+    `shard-NNNNN.npz`, each with `keys` (n,) str, `lengths` (n,) int64 rows per item and `values`
+    (sum(lengths), D) float32. A shard of the new items is written atomically every `flush_every` items and at
+    the end, so nothing is rewritten and an interrupted run resumes where it stopped.
     """
 
     def __init__(self, cache_dir: str | None, embedder: Embedder, dataset: str, flush_every: int = 2000,
