@@ -293,26 +293,31 @@ def embedding_stage(work: str, melon_dir: str, split_ids: dict) -> float:
     embedder = SavedModelEmbedder(model_dir)
     batch = np.random.default_rng(0).normal(-40, 12, (BATCH_CHUNKS, 256, 48)).astype(np.float32)
     embedder.embed_both(batch)  # warm-up
-    with timed("exported model alone (embed_mel)", None, "{rate:.1f} chunks/s at {b} chunks a call") as box:
-        start, calls = time.perf_counter(), 0
-        while time.perf_counter() - start < 20 or calls < 3:
-            embedder.embed_both(batch)
-            calls += 1
-        model_rate = calls * BATCH_CHUNKS / (time.perf_counter() - start)
-        box.update(rate=model_rate, b=BATCH_CHUNKS)
+
+    def model_rate(stage: str) -> float:
+        with timed(stage, None, "{rate:.1f} chunks/s at {b} chunks a call") as box:
+            start, calls = time.perf_counter(), 0
+            while time.perf_counter() - start < 20 or calls < 3:
+                embedder.embed_both(batch)
+                calls += 1
+            box.update(rate=calls * BATCH_CHUNKS / (time.perf_counter() - start), b=BATCH_CHUNKS)
+        return box["rate"]
+
+    before = model_rate("exported model alone (embed_mel)")
     ids = np.asarray(split_ids["test"][:FLAGS.embed_songs])
     playlist.embed_melon_songs(embedder, melon_dir, ids[:8], cache_dir=None, allow_missing=True, what="warm-up",
                                joint_too=True)
     chunks = sum(-(-np.load(playlist.mel_path(melon_dir, int(s))).shape[1] // 256) for s in ids
                  if os.path.exists(playlist.mel_path(melon_dir, int(s))))
-    with timed("embedding inside evaluate.py", None, "{n} songs, {rate:.1f} chunks/s = {ratio:.0%} of the "
-               "model's own rate, {songs:.2f} songs/s, both outputs") as box:
+    with PeakRss() as rss:
         start = time.perf_counter()
         vectors, _ = playlist.embed_melon_songs(embedder, melon_dir, ids, cache_dir=None, allow_missing=True,
                                                 what="the benchmark", joint_too=True)
         seconds = time.perf_counter() - start
-        box.update(n=len(vectors), rate=chunks / seconds, ratio=chunks / seconds / model_rate,
-                   songs=len(vectors) / seconds)
+    after = model_rate("exported model alone, again")  # the two bracket the path: other jobs' load changes
+    report("embedding inside evaluate.py", seconds, None, rss,
+           f"{len(vectors)} songs, {chunks / seconds:.1f} chunks/s = {chunks / seconds / ((before + after) / 2):.0%} "
+           f"of the model's own rate (mean of the two), {len(vectors) / seconds:.2f} songs/s, both outputs")
     return seconds / len(vectors)
 
 
