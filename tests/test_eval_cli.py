@@ -45,6 +45,9 @@ def test_embedder_reads_the_exported_signatures(corpus):
         assert chunks.shape == (2, dim)  # ceil(300 / 256) chunks
         expected = tf.saved_model.load(model).signatures["embed_track_mel"](mel=tf.constant(mel))[output]
         np.testing.assert_allclose(chunks, expected.numpy(), rtol=1e-5, atol=1e-5)
+    both = SavedModelEmbedder(model).embed_both(chunk_mel(mel).numpy())  # one call, both outputs
+    assert {name: v.shape for name, v in both.items()} == {"features": (2, 1024), "embedding": (2, 128)}
+    np.testing.assert_allclose(both["embedding"], chunks, rtol=1e-5, atol=1e-5)  # the last output checked above
     with pytest.raises(ValueError, match="output must be one of"):
         SavedModelEmbedder(model, output="mean")
 

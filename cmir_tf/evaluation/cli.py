@@ -19,11 +19,14 @@ their count, undecodable audio, a missing folder or file), 2 for usage errors (f
 user must change (not a cmir-tf export, another front end). Errors are one line on stderr.
 """
 
+import contextlib
 import functools
 import os
 import re
 import sys
+import tempfile
 
+import numpy as np
 from absl import app, flags, logging
 
 from cmir_tf import commands
@@ -54,7 +57,8 @@ def define_flags() -> None:
     flags.DEFINE_enum("embedding", "features", ["features", "embedding"],
                       "Encoder output: 1024-d CNN features (the authors' downstream choice) or the 128-d embedding.")
     flags.DEFINE_string("results_dir", "results", "Where <task>.json, <task>.md and the confusion PNG go.")
-    flags.DEFINE_string("cache_dir", "embedding_cache", "Embedding cache root (per model and dataset); '' = none.")
+    flags.DEFINE_string("cache_dir", "embedding_cache", "Embedding cache root (per model and dataset); '' = none "
+                        "kept (a temporary one for this run, so each song is still embedded once for all tasks).")
     flags.DEFINE_string("gtzan_dir", None, "GTZAN folder with genres/<genre>/<genre>.000NN.{au,wav}.")
     flags.DEFINE_string("gtzan_splits_dir", None, "Other GTZAN split lists (default: the fault-filtered ones).")
     flags.DEFINE_string("jamendo_dir", None, "MTG-Jamendo audio folder the TSVs' PATH column is relative to, or a "
@@ -75,6 +79,10 @@ def define_flags() -> None:
     flags.DEFINE_integer("search_k", 2000, "Annoy nodes inspected per query (-1: n_trees * 100).")
     flags.DEFINE_bool("exact", False, "Exact nearest-neighbour search (batched matrix products) instead of Annoy.")
     flags.DEFINE_integer("recall_sample", 1000, "Seeds on which Annoy's recall against exact search is measured.")
+    flags.DEFINE_integer("query_sample", None, "Playlist and cold-start continuation on a seeded sample (--seed) of "
+                         "this many query playlists, all test songs staying candidates: a deviation from the paper, "
+                         "named in the table caption, for machines without a GPU (fewer seed songs to embed).",
+                         lower_bound=1)
     flags.DEFINE_bool("baseline", True, "Also evaluate the random baselines.")
     flags.DEFINE_bool("allow_missing", False, "Skip (and count) missing or undecodable files instead of failing.")
     flags.DEFINE_integer("seed", 0, "First seed; repeat i uses seed + i.")
@@ -88,10 +96,15 @@ def results_png(kind: str) -> str:
     return os.path.join(FLAGS.results_dir, f"{kind}_{re.sub(r'[^A-Za-z0-9_.-]', '_', FLAGS.name)}.png")
 
 
-def run_task(task: str, embedder: SavedModelEmbedder) -> dict:
+def test_songs() -> np.ndarray | None:
+    """The `--test_songs` candidates (None: the --data_dir test split), for every Melon task."""
+    return protocol.read_test_songs(FLAGS.test_songs) if FLAGS.test_songs else None
+
+
+def run_task(task: str, embedder: SavedModelEmbedder, cache_dir: str) -> dict:
     """One probe task (gtzan, jamendo, playlist) of the model `embedder` embeds with."""
     config = ProbeConfig(epochs=FLAGS.epochs, patience=FLAGS.patience, batch_size=FLAGS.batch_size)
-    common = dict(cache_dir=FLAGS.cache_dir or None, seed=FLAGS.seed, allow_missing=FLAGS.allow_missing)
+    common = dict(cache_dir=cache_dir, seed=FLAGS.seed, allow_missing=FLAGS.allow_missing)
     if task == "gtzan":
         png = results_png("gtzan_confusion")
         return evaluate_gtzan(embedder, FLAGS.gtzan_dir, config=config, repeats=FLAGS.repeats,
@@ -103,14 +116,13 @@ def run_task(task: str, embedder: SavedModelEmbedder) -> dict:
     warning = protocol.training_split_warning(embedder.model, FLAGS.data_dir, bool(FLAGS.test_songs))
     if warning:
         logging.warning("%s", warning)
-    test_songs = protocol.read_test_songs(FLAGS.test_songs) if FLAGS.test_songs else None
     result = evaluate_playlists(embedder, FLAGS.melon_dir, FLAGS.data_dir, exact=FLAGS.exact, n_trees=FLAGS.n_trees,
-                                search_k=FLAGS.search_k, recall_sample=FLAGS.recall_sample, test_songs=test_songs,
-                                **common)
+                                search_k=FLAGS.search_k, recall_sample=FLAGS.recall_sample, test_songs=test_songs(),
+                                query_sample=FLAGS.query_sample, **common)
     if FLAGS.embedding_map:
         png = results_png("embedding_map")
         result["embedding_map"] = melon_embedding_map(embedder, FLAGS.melon_dir, FLAGS.data_dir, png,
-                                                      cache_dir=common["cache_dir"], seed=FLAGS.seed)
+                                                      cache_dir=cache_dir, seed=FLAGS.seed, test_songs=test_songs())
         logging.info("embedding map of %d Melon test songs: %s", result["embedding_map"]["songs"], png)
     return result
 
@@ -118,10 +130,10 @@ def run_task(task: str, embedder: SavedModelEmbedder) -> dict:
 class JointSpaceTasks:
     """The probe-free evaluations of the model's joint space (`--embedding` does not apply: always 128-d)."""
 
-    def __init__(self, embedder: SavedModelEmbedder):
+    def __init__(self, embedder: SavedModelEmbedder, cache_dir: str):
         self.model = embedder.model
         self.embedder = embedder if embedder.output == "embedding" else None
-        self.common = dict(cache_dir=FLAGS.cache_dir or None, allow_missing=FLAGS.allow_missing)
+        self.common = dict(cache_dir=cache_dir, allow_missing=FLAGS.allow_missing)
 
     @functools.cached_property
     def space(self) -> JointSpace:
@@ -144,7 +156,7 @@ class JointSpaceTasks:
         if self._missing("embed_genres", "zero-shot Melon genre tagging"):
             return None
         return evaluate_melon_zero_shot(self.space, self._embedder(), FLAGS.melon_dir, FLAGS.data_dir,
-                                        seed=FLAGS.seed, **self.common)
+                                        seed=FLAGS.seed, test_songs=test_songs(), **self.common)
 
     def gtzan_column(self) -> dict:
         reason = self._missing("embed_genres", "zero-shot GTZAN")
@@ -160,7 +172,8 @@ class JointSpaceTasks:
             return {"skipped_reason": reason}
         try:
             return evaluate_cold_start(self.space, self._embedder(), FLAGS.melon_dir, FLAGS.data_dir,
-                                       seed=FLAGS.seed, **self.common)
+                                       seed=FLAGS.seed, test_songs=test_songs(), query_sample=FLAGS.query_sample,
+                                       **self.common)
         except PlaylistVectorsMissingError as e:  # data prepared before the playlist vectors were kept
             print(f"cold-start continuation: skipped, {e}")
             return {"skipped_reason": str(e)}
@@ -169,7 +182,14 @@ class JointSpaceTasks:
 def evaluate(tasks: list[str]) -> list[str]:
     """Runs `tasks` on `--model`, records each result and returns the Markdown tables."""
     embedder = SavedModelEmbedder(ExportedModel(FLAGS.model), output=FLAGS.embedding)
-    joint = JointSpaceTasks(embedder)
+    with contextlib.ExitStack() as stack:  # no --cache_dir: one for this run, removed at its end
+        cache_dir = FLAGS.cache_dir or stack.enter_context(tempfile.TemporaryDirectory(prefix="cmir-embeddings-"))
+        return run_tasks(tasks, embedder, cache_dir)
+
+
+def run_tasks(tasks: list[str], embedder: SavedModelEmbedder, cache_dir: str) -> list[str]:
+    """Evaluates and records each task; returns their Markdown tables."""
+    joint = JointSpaceTasks(embedder, cache_dir)
     tables = []
     for task in tasks:
         if task == "zero_shot":
@@ -177,7 +197,7 @@ def evaluate(tasks: list[str]) -> list[str]:
             if result is None:
                 continue
         else:
-            result = run_task(task, embedder)
+            result = run_task(task, embedder, cache_dir)
         if task == "gtzan":
             result["zero_shot"] = joint.gtzan_column()
         elif task == "playlist":

@@ -25,9 +25,10 @@ import numpy as np
 
 from cmir_tf.data import melon
 from cmir_tf.data.prepare import PLAYLIST_IDS, PLAYLIST_VECTORS
-from cmir_tf.evaluation.embeddings import Embedder
+from cmir_tf.evaluation.embeddings import Embedder, offered_outputs
 from cmir_tf.evaluation.neighbours import exact_neighbours
-from cmir_tf.evaluation.playlist import K, embed_melon_songs, load_test_songs, random_rankings, score
+from cmir_tf.evaluation.playlist import (K, build_queries, embed_melon_songs, load_test_songs, random_rankings,
+                                         rows_of, score, seeded_sample)
 from cmir_tf.joint import JointSpace
 
 
@@ -50,54 +51,52 @@ def cold_start_queries(playlists: list[dict], test_songs: np.ndarray,
                        vectors: dict[int, np.ndarray]) -> tuple[list[int], list[np.ndarray], int]:
     """(playlist ids, their test-set songs) of the playlists with test-set and other songs and a CF vector,
     and the number of playlists with test-set and other songs but no CF vector."""
-    test = set(test_songs.tolist())
-    ids, truth, without_vector = [], [], 0
-    for playlist in playlists:
-        songs = set(playlist["songs"])
-        in_test = songs & test
-        if not in_test or in_test == songs:
-            continue
-        if playlist["id"] not in vectors:
-            without_vector += 1
-            continue
-        ids.append(playlist["id"])
-        truth.append(np.array(sorted(in_test), dtype=np.int64))
-    return ids, truth, without_vector
+    queries = build_queries([np.asarray(p["songs"], dtype=np.int64) for p in playlists], test_songs)
+    ids = [playlists[i]["id"] for i in queries.index.tolist()]
+    with_vector = [q for q, playlist_id in enumerate(ids) if playlist_id in vectors]
+    return [ids[q] for q in with_vector], [queries.truth[q] for q in with_vector], len(ids) - len(with_vector)
 
 
 def evaluate_cold_start(space: JointSpace, embedder: Embedder, melon_dir: str, data_dir: str, *,
-                        cache_dir: str | None = None, seed: int = 0, allow_missing: bool = False) -> dict:
+                        cache_dir: str | None = None, seed: int = 0, allow_missing: bool = False,
+                        test_songs: np.ndarray | None = None, query_sample: int | None = None) -> dict:
     """Cold-start continuation scores of a model with an `embed_cf` signature.
 
     Args:
       space: the model's joint space (needs `embed_cf`, else `MissingSignatureError`).
-      embedder: the same model's chunk embedder with `output="embedding"` (the joint-space vectors).
+      embedder: the same model's chunk embedder offering the joint-space `embedding` (its `output`, or through
+        `embed_both`); the test songs' vectors come from the cache `evaluate_playlists` filled when it can.
       melon_dir, data_dir: the Melon folder and the prepared folder (test split, playlist vectors).
-      cache_dir, allow_missing: as in `evaluate_playlists`; seed: of the random ranking.
+      test_songs: candidate song ids instead of the prepared test split (evaluate.py `--test_songs`).
+      query_sample: a seeded sample of this many queries (`playlist.seeded_sample`), a deviation from the paper.
+      cache_dir, allow_missing: as in `evaluate_playlists`; seed: of the random ranking and the sample.
 
     Returns:
       `ndcg@100`, `map@100`, `random_baseline` {ndcg@100, map@100}, `n_playlists`, `n_candidates`,
-      `playlists_without_cf_vector`, `skipped`.
+      `playlists_without_cf_vector`, `query_sample` {n, of, seed} or None, `skipped`.
     """
     space.require("embed_cf", "cold-start playlist continuation")
-    if embedder.output != "embedding":
+    if "embedding" not in offered_outputs(embedder):
         raise ValueError("cold-start needs the joint-space `embedding` output, got " + embedder.output)
     vectors = load_playlist_vectors(data_dir)
-    test_songs = load_test_songs(data_dir)
-    playlists = melon.load_playlists(melon_dir)
-    ids, truth, without_vector = cold_start_queries(playlists, test_songs, vectors)
-    audio, skipped = embed_melon_songs(embedder, melon_dir, test_songs, cache_dir=cache_dir,
+    test_songs = load_test_songs(data_dir) if test_songs is None else np.unique(test_songs)
+    ids, truth, without_vector = cold_start_queries(melon.load_playlists(melon_dir), test_songs, vectors)
+    sample = None
+    if query_sample and query_sample < len(ids):
+        keep = seeded_sample(len(ids), query_sample, seed).tolist()
+        sample = {"n": query_sample, "of": len(ids), "seed": seed}
+        ids, truth = [ids[q] for q in keep], [truth[q] for q in keep]
+    audio, skipped = embed_melon_songs(embedder, melon_dir, test_songs, cache_dir=cache_dir, output="embedding",
                                        allow_missing=allow_missing, what="the test split")
-    candidates = [s for s in test_songs.tolist() if str(s) in audio]
-    row = {s: i for i, s in enumerate(candidates)}
-    truth_rows = [np.array([row[s] for s in t.tolist() if s in row], dtype=np.int64) for t in truth]
+    candidates = np.array([s for s in test_songs.tolist() if str(s) in audio], dtype=np.int64)
+    truth_rows = rows_of(truth, candidates)
     keep = [i for i, t in enumerate(truth_rows) if len(t)]
     if not keep:
         raise ValueError(f"no playlist in {melon_dir} has test-set songs, other songs and a LightFM vector")
     queries = space.embed_cf(np.stack([vectors[ids[i]] for i in keep]))
-    result = cold_start_metrics(queries, np.concatenate([audio[str(s)] for s in candidates]),
+    result = cold_start_metrics(queries, np.concatenate([audio[str(s)] for s in candidates.tolist()]),
                                 [truth_rows[i] for i in keep], seed)
-    return {**result, "playlists_without_cf_vector": without_vector, "skipped": skipped}
+    return {**result, "playlists_without_cf_vector": without_vector, "query_sample": sample, "skipped": skipped}
 
 
 def cold_start_metrics(playlist_vectors: np.ndarray, candidate_vectors: np.ndarray, truth_rows: list[np.ndarray],

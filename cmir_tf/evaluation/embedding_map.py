@@ -74,10 +74,12 @@ def save_map_png(points: np.ndarray, labels: list[str], path: str, title: str) -
 
 
 def melon_embedding_map(embedder: Embedder, melon_dir: str, data_dir: str, path: str, *,
-                        cache_dir: str | None = None, seed: int = 0, title: str = "") -> dict:
-    """Writes the module docstring's map of `embedder` to `path` (PNG). Songs whose spectrogram is missing or
-    unreadable are left out (counted). Returns `{"songs": N, "skipped": n, "genres": {label: count}}`."""
-    songs = load_test_songs(data_dir).tolist()
+                        cache_dir: str | None = None, seed: int = 0, title: str = "",
+                        test_songs: np.ndarray | None = None) -> dict:
+    """Writes the module docstring's map of `embedder` to `path` (PNG): of the prepared test split, or of
+    `test_songs` (evaluate.py `--test_songs`) when given. Songs whose spectrogram is missing or unreadable are
+    left out (counted). Returns `{"songs": N, "skipped": n, "genres": {label: count}}`."""
+    songs = (load_test_songs(data_dir) if test_songs is None else np.unique(test_songs)).tolist()
     if len(songs) > MAX_SONGS:
         songs = sorted(np.random.default_rng(seed).choice(songs, MAX_SONGS, replace=False).tolist())
     vectors, skipped = embed_melon_songs(embedder, melon_dir, np.asarray(songs), cache_dir=cache_dir,

@@ -7,6 +7,9 @@ d = sqrt(2 - 2 cos), hence cos = 1 - d^2 / 2.
 
 from __future__ import annotations
 
+import concurrent.futures
+import os
+
 import annoy
 import numpy as np
 import tensorflow as tf
@@ -48,6 +51,10 @@ def exact_neighbours(queries: np.ndarray, candidates: np.ndarray, k: int,
     return indices, similarities
 
 
+def _usable_cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def build_annoy_index(candidates: np.ndarray, n_trees: int, seed: int = 0) -> annoy.AnnoyIndex:
     """An angular Annoy forest of `n_trees` trees over the (C, D) candidates (item i = row i)."""
     index = annoy.AnnoyIndex(candidates.shape[1], "angular")
@@ -58,19 +65,31 @@ def build_annoy_index(candidates: np.ndarray, n_trees: int, seed: int = 0) -> an
     return index
 
 
-def annoy_neighbours(index: annoy.AnnoyIndex, queries: np.ndarray, k: int,
-                     search_k: int = -1) -> tuple[np.ndarray, np.ndarray]:
+def annoy_neighbours(index: annoy.AnnoyIndex, queries: np.ndarray, k: int, search_k: int = -1,
+                     threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Approximate top-k from an Annoy index; rows with fewer than k hits are padded with -1 / -inf.
 
-    `search_k` nodes are inspected per query (-1: Annoy's default, n_trees * k).
+    `search_k` nodes are inspected per query (-1: Annoy's default, n_trees * k). Annoy answers one query a
+    call but releases the GIL while searching, so `threads` (default: the CPUs this process may use) search
+    interleaved slices of the queries side by side; the result does not depend on `threads`.
     """
+    queries = np.asarray(queries, dtype=np.float32)
     indices = np.full((len(queries), k), -1, dtype=np.int32)
     similarities = np.full((len(queries), k), -np.inf, dtype=np.float32)
-    for row, vector in enumerate(tqdm(np.asarray(queries, dtype=np.float32), desc="annoy search",
-                                      unit="query", leave=False)):
-        hits, distances = index.get_nns_by_vector(vector, k, search_k=search_k, include_distances=True)
-        indices[row, :len(hits)] = hits
-        similarities[row, :len(hits)] = 1.0 - np.square(distances) / 2.0
+    threads = max(1, min(threads or _usable_cpus(), len(queries)))
+    progress = tqdm(total=len(queries), desc="annoy search", unit="query", leave=False)
+
+    def search(first: int) -> None:
+        for row in range(first, len(queries), threads):
+            hits, distances = index.get_nns_by_vector(queries[row].tolist(), k, search_k=search_k,
+                                                      include_distances=True)
+            indices[row, :len(hits)] = hits
+            similarities[row, :len(hits)] = 1.0 - np.square(distances) / 2.0
+            progress.update(1)
+
+    with progress, concurrent.futures.ThreadPoolExecutor(threads) as pool:
+        for done in [pool.submit(search, first) for first in range(threads)]:
+            done.result()
     return indices, similarities
 
 

@@ -83,6 +83,10 @@ def markdown_table(task: str, runs: dict[str, dict]) -> str:
     playlist_files = sorted({", ".join(r["playlists"]) for r in runs.values() if "playlists" in r})
     if playlist_files:
         title += f" (playlists of {' / '.join(playlist_files)})"
+    samples = sorted({f"{r['query_sample']['n']:,} of {r['query_sample']['of']:,}" for r in runs.values()
+                      if r.get("query_sample")})
+    if samples:
+        title += f"; a seeded sample of {' / '.join(samples)} query playlists (a deviation from the paper: all)"
     lines = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     baselines: dict[str, dict] = {}  # label -> latest random baseline
     for name, result in runs.items():

@@ -102,15 +102,18 @@ def song_codes(melon_dir: str, data_dir: str, song_ids: list[int]) -> dict[int, 
 
 
 def evaluate_melon_zero_shot(space: JointSpace, embedder: Embedder, melon_dir: str, data_dir: str, *,
-                             cache_dir: str | None = None, allow_missing: bool = False, seed: int = 0) -> dict:
-    """Zero-shot genre tagging of the Melon test split: macro ROC-AUC / PR-AUC over the vocabulary's codes.
+                             cache_dir: str | None = None, allow_missing: bool = False, seed: int = 0,
+                             test_songs: np.ndarray | None = None) -> dict:
+    """Zero-shot genre tagging of the Melon test split (or of `test_songs`, evaluate.py `--test_songs`):
+    macro ROC-AUC / PR-AUC over the vocabulary's codes. The audio vectors are the cached joint-space
+    `embedding` `evaluate_playlists` kept when it ran first.
 
     Returns:
       `roc_auc`, `pr_auc`, `n_tags_scored`, `n_songs`, `random_baseline` {roc_auc, pr_auc}, `skipped`.
     """
     _check_embedder(embedder)
     space.require("embed_genres", "zero-shot Melon genre tagging")
-    test_songs = load_test_songs(data_dir)
+    test_songs = load_test_songs(data_dir) if test_songs is None else np.unique(test_songs)
     audio, skipped = embed_melon_songs(embedder, melon_dir, test_songs, cache_dir=cache_dir,
                                        allow_missing=allow_missing, what="the test split")
     songs = [s for s in test_songs.tolist() if str(s) in audio]
