@@ -27,10 +27,12 @@ same run; the playlist, cold-start and zero-shot protocols run whole on random v
 embeddings (query building, search, ranking and metrics measured; the embedding time extrapolated).
 """
 
-import cmir_tf.runtime  # noqa: F401  (first: oneDNN and quiet logs must be set before TensorFlow loads)
+from cmir_tf import commands, runtime
+
+runtime.configure()  # first, as every cmir-tf command: oneDNN on x86 and quiet logs, before TensorFlow loads
+
 import os
 
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # before TensorFlow loads; the entry points' default too
 os.environ.setdefault("TQDM_DISABLE", "1")  # one line per stage, no progress bars
 
 # ruff: noqa: E402
@@ -45,8 +47,7 @@ import threading
 import time
 
 import numpy as np
-import tensorflow as tf
-from absl import app, flags, logging
+from absl import flags, logging
 
 from cmir_tf.data import cf_lightfm, melon, prepare, shards, splits
 from cmir_tf.evaluation import cold_start, neighbours, playlist
@@ -413,5 +414,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    tf.get_logger().setLevel("ERROR")
-    app.run(main)
+    commands.run_main(main, "bench_melon_scale.py")
