@@ -52,7 +52,7 @@ demo: $(BASE_STAMP)
 # The paper's ablation (six variants, an untrained reference, Tables 1-3, figure) on the demo corpus; resumable,
 # not part of `make test` (docs: README "The ablation"). Real data: add --data_dir/--melon_dir/--gtzan_dir/--jamendo_dir.
 ablation: $(STAMP)
-	$(PY) -m cmir_tf.experiments.ablation --output_dir=$(ABLATION_DIR)
+	$(PY) -m cmir_tf ablation --output_dir=$(ABLATION_DIR)
 
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done
