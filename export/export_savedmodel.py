@@ -21,6 +21,7 @@ import numpy as np
 from absl import app, flags
 
 from cmir_tf.constants import VARIANTS
+from cmir_tf.data.prepared import PreparedFolder
 from cmir_tf.export.checkpoint import TRAINING_OBJECT_PATH, restore_audio_encoder
 from cmir_tf.export.genre_vocabulary import GenreVocabulary
 from cmir_tf.export.saved_model import export_audio_encoder
@@ -68,7 +69,7 @@ def joint_space_encoders(modalities: set[str]) -> dict:
         if not FLAGS.data_dir:
             raise app.UsageError(
                 f"--variant={FLAGS.variant} has a genre encoder: pass --data_dir (its vocabulary)", exitcode=2)
-        word2vec = np.load(os.path.join(FLAGS.data_dir, "genre_word2vec.npy"))
+        word2vec = PreparedFolder(FLAGS.data_dir).genre_word2vec()
         joint["genre_encoder"] = build_genre_encoder(word2vec, FLAGS.num_heads)
         joint["vocabulary"] = GenreVocabulary.from_prepared(FLAGS.data_dir)
         restore_audio_encoder(joint["genre_encoder"], FLAGS.checkpoint, "model.genre_encoder")

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from cmir_tf.data import splits
+from cmir_tf.data.prepared import PreparedFolder
 from cmir_tf.training.config import ResumeMismatchError, TrainConfig, check_resume, store_config
 from cmir_tf.training.precision import (bf16_unavailable_reason, bf16_usable_flags, cpu_model_and_flags,
                                         select_precision)
@@ -96,7 +96,7 @@ def test_training_writes_the_summaries_checkpoints_and_export(uninterrupted_run,
     assert metadata["variant"] == "contr_cf_g" and metadata["precision"] == "float32"
     with open(os.path.join(uninterrupted_run, "config.json")) as f:
         assert json.load(f)["batch_size"] == 8
-    assert metadata["train_split_fingerprint"] == splits.load_fingerprint(prepared_demo)
+    assert metadata["train_split_fingerprint"] == PreparedFolder(prepared_demo).split_fingerprint()
 
 
 def test_kill_9_mid_epoch_then_rerun_gives_the_uninterrupted_weights(prepared_demo, uninterrupted_run, tmp_path):

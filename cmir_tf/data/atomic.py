@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,6 +24,25 @@ def atomic_path(path: str) -> Iterator[str]:
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def describe_write_error(error: OSError) -> str:
+    """One line naming the file that could not be written and why ("cannot write PATH: No space left on
+    device"), the temporary name of `atomic_path` mapped back to the file it stands for."""
+    path = re.sub(r"\.tmp-\d+$", "", str(error.filename)) if error.filename else None
+    reason = error.strerror or str(error)
+    return f"cannot write {path}: {reason}" if path else str(error)
+
+
+# TensorFlow's file errors by class name (this module imports no TensorFlow), as the OS error they stand for.
+_TF_ERRNO = {"ResourceExhaustedError": errno.ENOSPC, "PermissionDeniedError": errno.EACCES}
+
+
+def os_error_from_tf(error: Exception, path: str) -> OSError:
+    """An `OSError` naming `path` for a TensorFlow write error (a full disk is `ResourceExhaustedError`)."""
+    code = _TF_ERRNO.get(type(error).__name__, errno.EIO)
+    reason = os.strerror(code) if code != errno.EIO else getattr(error, "message", "") or type(error).__name__
+    return OSError(code, reason, path)
 
 
 def write_json(path: str, obj: Any) -> None:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import hashlib
 import os
+from collections.abc import Iterator
 
 import numpy as np
 import tensorflow as tf
 
 from cmir_tf.data import melon, tfrecords
-from cmir_tf.data.atomic import atomic_path
+from cmir_tf.data.atomic import atomic_path, os_error_from_tf
+from cmir_tf.data.checksum import sha256_file
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,16 +32,13 @@ class ShardJob:
     short: str
 
 
-def shard_name(split: str, index: int, count: int) -> str:
-    return f"{split}-{index:05d}-of-{count:05d}.tfrecord"
-
-
-def sha256_file(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+@contextlib.contextmanager
+def _as_os_error(path: str) -> Iterator[None]:
+    """TensorFlow's write errors (a full disk, a read-only folder) as an `OSError` naming `path`."""
+    try:
+        yield
+    except (tf.errors.ResourceExhaustedError, tf.errors.PermissionDeniedError) as e:
+        raise os_error_from_tf(e, path) from e
 
 
 def write_shard(job: ShardJob) -> dict:
@@ -53,7 +52,7 @@ def write_shard(job: ShardJob) -> dict:
     padded = []
     count = 0
     cf = np.load(job.cf_path, mmap_mode="r")
-    with atomic_path(job.path) as tmp:
+    with atomic_path(job.path) as tmp, _as_os_error(job.path):
         with tf.io.TFRecordWriter(tmp) as writer:
             for i, song_id in enumerate(job.song_ids):
                 try:

@@ -16,17 +16,12 @@ import os
 import numpy as np
 
 from cmir_tf.audio.recipe import ASSET_PATH
-from cmir_tf.data import splits
-from cmir_tf.data.melon import PLAYLIST_CHOICES, PLAYLIST_FILES
+from cmir_tf.data.prepared import PreparedFolder
 
 
 def playlist_files(data_dir: str) -> tuple[str, ...]:
     """The playlist files `data_dir` was prepared from (prepare format 1, without the entry, used them all)."""
-    path = os.path.join(data_dir, "manifest.json")
-    if not os.path.exists(path):
-        return PLAYLIST_CHOICES["train"]
-    with open(path) as f:
-        return tuple(json.load(f).get("playlist_files", PLAYLIST_FILES))
+    return PreparedFolder(data_dir).playlist_files()
 
 
 def read_test_songs(path: str) -> np.ndarray:
@@ -50,7 +45,7 @@ def training_split_warning(model_dir: str, data_dir: str, test_songs_given: bool
     if os.path.exists(asset):
         with open(asset) as f:
             recorded = json.load(f).get("metadata", {}).get("train_split_fingerprint")
-    data_split = splits.load_fingerprint(data_dir)
+    data_split = PreparedFolder(data_dir).split_fingerprint()
     if recorded == data_split:
         return None
     what = ("records no training split (e.g. the authors' published encoders)" if recorded is None
