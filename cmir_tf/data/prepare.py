@@ -62,7 +62,7 @@ from cmir_tf.data.prepared import PLAYLIST_IDS, PLAYLIST_VECTORS, PreparedFolder
 
 FORMAT_VERSION = 2  # 2: songs in shuffled order within a split, `--playlists`, per-file input fingerprints
 REPORT_EXAMPLES = 20  # song ids listed per skip reason in report.json
-RECORD_OVERHEAD_BYTES = 100  # per record beyond the mel and CF floats: keys, genre ids, framing (measured < 100)
+RECORD_OVERHEAD_BYTES = 150  # per record beyond the mel and CF floats: keys, genre ids, id, framing (measured 145)
 
 
 class PrepareUsageError(ValueError):
@@ -216,7 +216,8 @@ def _shard_jobs(
     """One job per shard, about --shard_size_mb each (or --songs_per_shard), the songs of each split in an
     order drawn from (--seed, split), as TFDS does: ids that are neighbours (one album) end up far apart."""
     folder = PreparedFolder(config.output_dir)
-    per_shard = config.songs_per_shard or max(1, int(config.shard_size_mb * 1e6 // bytes_per_song(config.frames)))
+    layout_bytes = config.frames * N_MELS * 2 + CF_DIM * 4 + 100  # format 2's own estimate: fixes shard layouts
+    per_shard = config.songs_per_shard or max(1, int(config.shard_size_mb * 1e6 // layout_bytes))
     jobs = []
     for split_index, split in enumerate(splits.SPLITS):
         order = np.random.default_rng([config.seed, split_index]).permutation(len(split_ids[split]))
