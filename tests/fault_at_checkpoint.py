@@ -1,10 +1,14 @@
-"""Runs train.py with a fault aimed at its N-th latest checkpoint (not timed):
+"""Runs train.py with a fault aimed at its latest-checkpoint manager's ckpt-N (not timed):
 
-    python tests/fault_at_checkpoint.py sigint N [train.py flags...]   # SIGINT to itself once ckpt-N is saved
-    python tests/fault_at_checkpoint.py enospc N [train.py flags...]   # saving ckpt-N fails: disk full
+    python tests/fault_at_checkpoint.py pause=MARKER N [train.py flags...]  # block for good once ckpt-N is saved
+    python tests/fault_at_checkpoint.py sigint N [train.py flags...]        # SIGINT to itself once ckpt-N is saved
+    python tests/fault_at_checkpoint.py enospc N [train.py flags...]        # saving ckpt-N fails: disk full
 
-`enospc` leaves what TensorFlow leaves when a disk fills during a save (measured on a 200 kB tmpfs): a
-`ckpt-N_temp` folder with a partial file, and a `ResourceExhaustedError`.
+`CheckpointManager.save` returns only after the checkpoint's data and index files are complete and the
+`checkpoint` state file names it, so when MARKER appears the process is waiting outside any write: a SIGKILL
+then cannot land in a half-written checkpoint, whatever the machine's speed. `enospc` leaves what TensorFlow
+leaves when a disk fills during a save (measured on a 200 kB tmpfs): a `ckpt-N_temp` folder with a partial
+file, and a `ResourceExhaustedError`.
 """
 
 import os
@@ -32,6 +36,11 @@ def main() -> None:
         path = save(manager, *args, **kwargs)
         if target and mode == "sigint":
             os.kill(os.getpid(), signal.SIGINT)
+        elif target and mode.startswith("pause="):
+            with open(mode[len("pause="):], "w") as f:
+                f.write(path)
+            while True:
+                signal.pause()  # until the test's SIGKILL
         return path
 
     tf.train.CheckpointManager.save = save_with_fault

@@ -19,6 +19,7 @@ from cmir_tf.data import melon, prepare, shards
 from cmir_tf.data.lock import DirectoryLockedError, exclusive_lock
 from cmir_tf.data.prepared import DamagedFolderError, NotPreparedError, PreparedFolder
 from conftest import TINY_PREPARE
+from damage import flip_a_byte
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": ROOT}
@@ -37,13 +38,6 @@ def _config(demo_corpus: str, output_dir: str, **changes) -> prepare.PrepareConf
     return prepare.PrepareConfig(os.path.join(demo_corpus, "melon"), output_dir, **{**TINY_PREPARE, **changes})
 
 
-def _flip_a_byte(path: str) -> None:
-    """Changes one byte in the middle of `path`: same size, other sha256 (and a bad record CRC)."""
-    with open(path, "r+b") as f:
-        f.seek(os.path.getsize(path) // 2)
-        byte = f.read(1)
-        f.seek(-1, os.SEEK_CUR)
-        f.write(bytes([byte[0] ^ 0xFF]))
 
 
 def test_no_module_but_the_handle_spells_a_prepared_file_name():
@@ -78,7 +72,7 @@ def test_playlist_files_without_a_manifest_or_its_entry(tmp_path):
 def test_a_truncated_or_altered_shard_is_refused_naming_it_and_the_repair(prepared_demo, tmp_path):
     folder = _copy(prepared_demo, tmp_path)
     shard = folder.shard_files("validation")[0]
-    _flip_a_byte(shard)
+    flip_a_byte(shard)
     folder.verify()  # sizes only: an altered byte passes
     with pytest.raises(DamagedFolderError) as altered:
         folder.verify(checksums=True)
@@ -100,7 +94,7 @@ def test_a_prepare_rerun_rewrites_damaged_shards(demo_corpus, prepared_demo, tmp
     truncated, altered = folder.shard_files("train")[:2]
     with open(truncated, "r+b") as f:
         f.truncate(100)
-    _flip_a_byte(altered)
+    flip_a_byte(altered)
     with caplog.at_level("INFO"):
         assert prepare.prepare(_config(demo_corpus, folder.path)) == reference
     total = sum(len(v) for v in reference["shards"].values())

@@ -16,6 +16,7 @@ import time
 import numpy as np
 import pytest
 import tensorflow as tf
+from damage import flip_a_byte
 
 from cmir_tf.data.prepared import DamagedFolderError, PreparedFolder
 from cmir_tf.training import train
@@ -121,12 +122,12 @@ def test_kill_9_mid_epoch_then_rerun_gives_the_uninterrupted_weights(prepared_de
     the whole ckpt-3, so that was safe but untested. The old comparison covered only names under model/,
     i.e. the BatchNorm statistics: Keras 3 stores the trainable weights under optimizer/_trainable_variables.
 
-    The kill is aimed, not timed: tests/pause_after_checkpoint.py blocks the run once ckpt-4 is complete and
+    The kill is aimed, not timed: tests/fault_at_checkpoint.py (pause) blocks the run once ckpt-4 is complete and
     the state file names it, and only then is SIGKILL sent.
     """
     model_dir = str(tmp_path / "killed")
     marker = str(tmp_path / "paused")
-    pause = [sys.executable, os.path.join(ROOT, "tests", "pause_after_checkpoint.py"), "4", marker]
+    pause = [sys.executable, os.path.join(ROOT, "tests", "fault_at_checkpoint.py"), f"pause={marker}", "4"]
     process = subprocess.Popen(
         pause + train_command(prepared_demo, model_dir)[2:], env=ENV, stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE, text=True,
@@ -405,14 +406,6 @@ def test_a_read_only_model_dir_is_one_line_exit_1(prepared_demo, tmp_path):
     assert last_line(result.stderr) == f"train.py: error: cannot write {model_dir}: Read-only file system"
 
 
-def _flip_a_byte(path: str) -> None:
-    with open(path, "r+b") as f:
-        f.seek(os.path.getsize(path) // 2)
-        byte = f.read(1)
-        f.seek(-1, os.SEEK_CUR)
-        f.write(bytes([byte[0] ^ 0xFF]))
-
-
 def test_damaged_prepared_data_is_refused_at_start_up_or_named_when_read(prepared_demo, tmp_path):
     """A truncated shard: refused at start-up by its size (one line, exit 1, the repair command). A shard
     with one byte changed: refused at start-up with --verify_data; without it, the corrupt record met while
@@ -431,7 +424,7 @@ def test_damaged_prepared_data_is_refused_at_start_up_or_named_when_read(prepare
 
     with open(shard, "wb") as f:
         f.write(original)
-    _flip_a_byte(shard)
+    flip_a_byte(shard)
     config = TrainConfig(data_dir=data_dir, model_dir=str(tmp_path / "model_b"))
     with pytest.raises(DamagedFolderError, match=f"shard {re.escape(shard)} does not match the sha256"):
         train(config, verify_data=True)

@@ -38,11 +38,17 @@ def describe_write_error(error: OSError) -> str:
 _TF_ERRNO = {"ResourceExhaustedError": errno.ENOSPC, "PermissionDeniedError": errno.EACCES}
 
 
-def os_error_from_tf(error: Exception, path: str) -> OSError:
-    """An `OSError` naming `path` for a TensorFlow write error (a full disk is `ResourceExhaustedError`)."""
-    code = _TF_ERRNO.get(type(error).__name__, errno.EIO)
-    reason = os.strerror(code) if code != errno.EIO else getattr(error, "message", "") or type(error).__name__
-    return OSError(code, reason, path)
+@contextlib.contextmanager
+def tf_write_errors_named(path: str) -> Iterator[None]:
+    """Re-raises TensorFlow's write errors in the block (a full disk is `ResourceExhaustedError`, a denied
+    folder `PermissionDeniedError`) as the `OSError` they stand for, naming `path`."""
+    try:
+        yield
+    except Exception as error:
+        code = _TF_ERRNO.get(type(error).__name__)
+        if code is None:
+            raise
+        raise OSError(code, os.strerror(code), path) from error
 
 
 def write_json(path: str, obj: Any) -> None:

@@ -352,7 +352,10 @@ def _prepare_locked(config: PrepareConfig) -> dict:
     recipe = json.loads(json.dumps(fingerprint.fingerprint(config.melon_dir, files, config.fingerprinted())))
     fingerprint.check(config.output_dir, recipe)
     chosen = _select_songs(config, meta, genre_names, playlists, recipe)
-    logging.info("songs: %d selected, dropped: %s", len(chosen["songs"]), _counts(chosen["dropped"]))
+    entries = chosen["playlist_songs"]
+    logging.info("songs: %d selected, dropped: %s; playlist entries: %d kept, skipped: %s", len(chosen["songs"]),
+                 _counts(chosen["dropped"]), entries["kept"],
+                 _counts({k: n for k, n in entries.items() if k != "kept"}))
     songs = {int(s): codes for s, codes in chosen["songs"].items()}
     vocab = _genre_vocabulary(config, playlists, songs)
     genre_ids = {s: [vocab[c] for c in codes if c in vocab] for s, codes in songs.items()}

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
-from collections.abc import Iterator
 
 import numpy as np
 import tensorflow as tf
 
 from cmir_tf.data import melon, tfrecords
-from cmir_tf.data.atomic import atomic_path, os_error_from_tf
+from cmir_tf.data.atomic import atomic_path, tf_write_errors_named
 from cmir_tf.data.checksum import sha256_file
 
 
@@ -32,15 +30,6 @@ class ShardJob:
     short: str
 
 
-@contextlib.contextmanager
-def _as_os_error(path: str) -> Iterator[None]:
-    """TensorFlow's write errors (a full disk, a read-only folder) as an `OSError` naming `path`."""
-    try:
-        yield
-    except (tf.errors.ResourceExhaustedError, tf.errors.PermissionDeniedError) as e:
-        raise os_error_from_tf(e, path) from e
-
-
 def write_shard(job: ShardJob) -> dict:
     """Writes `job.path` (via a temporary name) and returns its statistics.
 
@@ -52,7 +41,7 @@ def write_shard(job: ShardJob) -> dict:
     padded = []
     count = 0
     cf = np.load(job.cf_path, mmap_mode="r")
-    with atomic_path(job.path) as tmp, _as_os_error(job.path):
+    with atomic_path(job.path) as tmp, tf_write_errors_named(job.path):
         with tf.io.TFRecordWriter(tmp) as writer:
             for i, song_id in enumerate(job.song_ids):
                 try:

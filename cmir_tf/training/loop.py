@@ -32,7 +32,7 @@ import tqdm
 from absl import logging
 
 from cmir_tf.data import make_dataset
-from cmir_tf.data.atomic import os_error_from_tf
+from cmir_tf.data.atomic import tf_write_errors_named
 from cmir_tf.data.lock import exclusive_lock
 from cmir_tf.data.prepared import DamagedFolderError, PreparedFolder
 from cmir_tf.export.genre_vocabulary import GenreVocabulary
@@ -76,15 +76,6 @@ def _interrupt_flag() -> Iterator[Callable[[], bool]]:
         yield lambda: bool(received)
     finally:
         signal.signal(signal.SIGINT, previous)
-
-
-@contextlib.contextmanager
-def _writing(path: str) -> Iterator[None]:
-    """TensorFlow's write errors (a full disk, a denied folder) as an `OSError` naming `path`."""
-    try:
-        yield
-    except (tf.errors.ResourceExhaustedError, tf.errors.PermissionDeniedError) as error:
-        raise os_error_from_tf(error, path) from error
 
 
 def remove_checkpoint_scratch(*folders: str) -> list[str]:
@@ -281,7 +272,7 @@ def _train_locked(config: TrainConfig, folder: PreparedFolder, chief: bool) -> d
     distributed_train_step = make_train_step(model, strategy)
 
     def save_latest():
-        with _writing(latest_dir):
+        with tf_write_errors_named(latest_dir):
             latest.save(checkpoint_number=progress.step)
 
     with _interrupt_flag() as interrupted:
@@ -348,7 +339,7 @@ def _train_locked(config: TrainConfig, folder: PreparedFolder, chief: bool) -> d
                          ", ".join(f"{name} {value:.4g}" for name, value in sorted(measures.items())))
             if measures["loss"] < float(progress.best_validation_loss):
                 progress.best_validation_loss.assign(measures["loss"])
-                with _writing(best_dir):
+                with tf_write_errors_named(best_dir):
                     best.save(checkpoint_number=progress.step)
             save_latest()
             if interrupted():
@@ -365,7 +356,7 @@ def _train_locked(config: TrainConfig, folder: PreparedFolder, chief: bool) -> d
     if chief:
         metadata = {**dataclasses.asdict(config), "best_step": int(progress.step), **result,
                     "train_split_fingerprint": folder.split_fingerprint()}
-        with _writing(result["export_dir"]):
+        with tf_write_errors_named(result["export_dir"]):
             export_audio_encoder(
                 model.audio_encoder, result["export_dir"], metadata, overwrite=True,
                 genre_encoder=model.genre_encoder, cf_encoder=model.cf_encoder,
