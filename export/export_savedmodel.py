@@ -14,10 +14,8 @@ prepared data folder the run trained on, for the genre vocabulary and word2vec s
 
 import cmir_tf.runtime  # noqa: F401  (first: oneDNN and quiet logs must be set before TensorFlow loads)
 import json
-import os
 
 import keras
-import numpy as np
 from absl import app, flags
 
 from cmir_tf.constants import VARIANTS

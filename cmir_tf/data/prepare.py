@@ -28,19 +28,19 @@ rerun reuses what is there, so a killed run resumes where it stopped and ends wi
 
 Inputs and flags are validated before anything is written: bad flags exit with status 2, unreadable input
 files with a one-line error naming the file (status 1), as do a read-only or full output folder and too
-little free space (nothing half-written stays: every file is written under a temporary name, then renamed). Songs in `splits.json` whose mel turns out bad while
-shards are written are counted in `report.json` and are absent from the records; `manifest.json` counts the
-records actually written. Mel files are checked for existence in the selection, not hashed: the input
+little free space (nothing half-written stays: every file is written under a temporary name, then renamed).
+Songs in `splits.json` whose mel turns out bad while shards are written are counted in `report.json` and in
+the stage's line, and are absent from the records; `manifest.json` counts the records actually written. Mel files are checked for existence in the selection, not hashed: the input
 fingerprint covers the JSON files only.
 
 Determinism: with the default `--cf_threads=1` two clean runs give byte-identical shards and manifests.
-More LightFM threads (Hogwild) are faster but give other CF vectors, hence other shard checksums, each run.
+More LightFM threads (Hogwild) are faster but give other CF vectors, hence other shard checksums, each run;
+the manifest records the CF vectors' sha256 (`cf_sha256`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import glob
 import json
 import math
 import multiprocessing
@@ -419,11 +419,11 @@ def define_flags() -> None:
     flags.DEFINE_integer("cf_epochs", d.cf_epochs, "LightFM epochs.")
     flags.DEFINE_float("cf_learning_rate", d.cf_learning_rate, "LightFM learning rate.")
     flags.DEFINE_integer("cf_max_sampled", d.cf_max_sampled, "LightFM WARP max_sampled.")
-    flags.DEFINE_integer("cf_threads", d.cf_threads, "LightFM threads. 1 (default): reproducible, a resumed fit "
-                         "equals an uninterrupted one bitwise; about 158 s per epoch at Melon scale on a 2-core "
-                         "EPYC (2.2 h for 50). 2 or more: about 2.3x faster on 2 cores (60-76 s per epoch) but "
-                         "Hogwild updates make the CF vectors, hence shards, differ every run (the manifest "
-                         "records their sha256).")
+    flags.DEFINE_integer("cf_threads", d.cf_threads, "LightFM threads. 1: reproducible, and a killed fit resumes "
+                         "to bitwise the same vectors; measured at full Melon scale on a 2-core AMD EPYC (Zen 4): "
+                         "158 s per epoch (2.2 h for 50). 2: 60-76 s per epoch there, but Hogwild updates make the "
+                         "CF vectors, hence the shards, differ every run (the manifest's cf_sha256 tells them "
+                         "apart).")
     flags.DEFINE_integer("seed", d.seed, "Seed of the split, word2vec and LightFM.")
     flags.DEFINE_float("shard_size_mb", d.shard_size_mb, "Target shard size in MB.")
     flags.DEFINE_integer("songs_per_shard", d.songs_per_shard, "Songs per shard; overrides --shard_size_mb if > 0.")
@@ -439,8 +439,11 @@ def main(argv: list[str]) -> None:
     names = [f.name for f in dataclasses.fields(PrepareConfig)]
     try:
         manifest = prepare(PrepareConfig(**{name: flags.FLAGS[name].value for name in names}))
-    except (PrepareUsageError, fingerprint.OtherRecipeError, DirectoryLockedError) as e:
+    except (PrepareUsageError, fingerprint.OtherRecipeError) as e:
         raise app.UsageError(str(e), exitcode=2) from e
+    except DirectoryLockedError as e:
+        print(f"prepare: error: {e}", file=sys.stderr)
+        sys.exit(2)
     except melon.MelonInputError as e:
         sys.exit(f"prepare: error: {e}")
     except OSError as e:

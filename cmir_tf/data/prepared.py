@@ -18,7 +18,6 @@ evaluation, the genre vocabulary) reaches the folder through this handle:
 from __future__ import annotations
 
 import glob
-import json
 import os
 import shlex
 
