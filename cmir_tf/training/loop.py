@@ -222,7 +222,6 @@ def train(config: TrainConfig, *, verify_data: bool = False) -> dict:
       OSError: `model_dir` cannot be written (read-only, full); the message names the path.
     """
     folder = PreparedFolder(config.data_dir)
-    folder.manifest()
     folder.verify(checksums=verify_data)
     chief = is_chief()
     lock_dir = config.model_dir if chief else os.path.dirname(_checkpoint_dirs(config.model_dir, chief)[0])
