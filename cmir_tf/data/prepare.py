@@ -399,7 +399,7 @@ def _prepare_locked(config: PrepareConfig) -> dict:
         "genre_vocab_size": len(vocab),
     }
     write_json(folder.manifest_path, manifest)
-    logging.info("records written %s; skipped mels: %s; short mels padded: %d (report.json)", manifest["counts"],
+    logging.info("shards written; skipped mels: %s; short mels padded: %d (report.json)",
                  _counts(report["skipped_mels"]), report["short_padded"])
     return manifest
 
@@ -448,7 +448,7 @@ def main(argv: list[str]) -> None:
         sys.exit(f"prepare: error: {e}")
     except OSError as e:
         sys.exit(f"prepare: error: {describe_write_error(e)}")
-    logging.info("prepared %s: %d shards", flags.FLAGS.output_dir, sum(len(v) for v in manifest["shards"].values()))
+    logging.info("records per split: %s", manifest["counts"])
 
 
 if __name__ == "__main__":
