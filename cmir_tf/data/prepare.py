@@ -338,15 +338,15 @@ def prepare(config: PrepareConfig) -> dict:
         stays.
     """
     validate(config)
+    inputs = _read_inputs(config)  # before the lock creates --output_dir: a failed read leaves nothing
     with exclusive_lock(config.output_dir, "prepare"):
-        return _prepare_locked(config)
+        return _prepare_locked(config, *inputs)
 
 
-def _prepare_locked(config: PrepareConfig) -> dict:
+def _prepare_locked(config: PrepareConfig, meta: list, genre_names: dict | None, playlists: list[dict]) -> dict:
     folder = PreparedFolder(config.output_dir)
     for stale in folder.scratch_files():
         os.remove(stale)  # temporary files of a killed run
-    meta, genre_names, playlists = _read_inputs(config)
     chosen_files = melon.PLAYLIST_CHOICES[config.playlists]
     files = tuple(f for f in chosen_files if os.path.exists(os.path.join(config.melon_dir, f)))
     recipe = json.loads(json.dumps(fingerprint.fingerprint(config.melon_dir, files, config.fingerprinted())))
