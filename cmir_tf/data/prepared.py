@@ -20,6 +20,7 @@ from __future__ import annotations
 import glob
 import os
 import shlex
+from typing import Any
 
 import numpy as np
 
@@ -124,9 +125,16 @@ class PreparedFolder:
     def genre_level(self) -> str:
         return self.manifest()["flags"]["genre_level"]
 
+    def _json(self, path: str) -> Any:
+        """A prepared JSON file; `NotPreparedError` (a FileNotFoundError) naming it when it is missing."""
+        if not os.path.exists(path):
+            raise NotPreparedError(f"{path} is missing: {self.path} is not a prepared folder (or an unfinished "
+                                   f"one); run python -m {PREPARE_MODULE} --output_dir={self.path} ...")
+        return melon.load_json(path)
+
     def split_ids(self, split: str) -> list[int]:
         """Song ids of `split` ("train", "validation" or "test") in splits.json."""
-        return melon.load_json(self.splits_path)[split]
+        return self._json(self.splits_path)[split]
 
     def split_fingerprint(self, split: str = "train") -> str:
         """`cmir_tf.data.splits.fingerprint` of `split`: what an export records as its training split."""
@@ -134,7 +142,7 @@ class PreparedFolder:
 
     def genre_vocab(self) -> dict[str, int]:
         """{genre code: id}, ids 1..V (0 is the padding)."""
-        return melon.load_json(self.genre_vocab_path)
+        return self._json(self.genre_vocab_path)
 
     def genre_names(self) -> dict[str, str]:
         """{genre code: name}; empty when Melon's genre_gn_all.json was absent."""
