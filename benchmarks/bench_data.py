@@ -30,6 +30,7 @@ from absl import flags
 
 from cmir_tf.synthetic import corpus as synthetic
 from cmir_tf.data import make_dataset, prepare
+from cmir_tf.data.prepared import PreparedFolder
 from cmir_tf.models import build_audio_encoder
 from cmir_tf.training.precision import machine_summary
 
@@ -47,8 +48,9 @@ def reader_rate(data_dir: str, batches: int, copies: int, batch_size: int = 128)
     The training shards are first copied `copies` times (the reader reads every `train-*` shard), so that
     an epoch holds enough batches for the start-up to weigh as little as in a real epoch.
     """
+    originals = PreparedFolder(data_dir).shard_files("train")
     for copy in range(1, copies):
-        for path in glob.glob(os.path.join(data_dir, "tfrecords", "train-0*.tfrecord")):
+        for path in originals:
             folder, name = os.path.split(path)
             shutil.copy(path, os.path.join(folder, name.replace("train-", f"train-copy{copy}-")))
     done, start = 0, time.perf_counter()
@@ -97,9 +99,9 @@ def main(argv):
         manifest = prepare.prepare(config)
         prepare_s = time.perf_counter() - start
         records = sum(manifest["counts"].values())
-        shutil.rmtree(os.path.join(config.output_dir, "tfrecords"))
-        for path in glob.glob(os.path.join(config.output_dir, "cache", "shards", "*")):
-            os.remove(path)
+        folder = PreparedFolder(config.output_dir)
+        for path in folder.shard_files("train") + folder.shard_files("validation") + folder.shard_files("test"):
+            os.remove(path)  # the shards alone are rewritten
         start = time.perf_counter()
         prepare.prepare(config)
         shards_s = time.perf_counter() - start

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from cmir_tf.data import melon, shards, splits, tfrecords
+from cmir_tf.data import checksum, melon, prepared, splits, tfrecords
 
 
 def _load(prepared, name):
@@ -32,10 +32,10 @@ def test_manifest_counts_and_shards(demo_corpus, prepared_demo):
     assert report["skipped_mels"] == {} and report["short_padded"] == 0
     for split in splits.SPLITS:
         listed = manifest["shards"][split]
-        assert [s["name"] for s in listed] == [shards.shard_name(split, i, len(listed)) for i in range(len(listed))]
+        assert [s["name"] for s in listed] == [prepared.shard_name(split, i, len(listed)) for i in range(len(listed))]
         assert sum(s["count"] for s in listed) == manifest["counts"][split]
         for s in listed:
-            assert shards.sha256_file(os.path.join(prepared_demo, "tfrecords", s["name"])) == s["sha256"]
+            assert checksum.sha256_file(os.path.join(prepared_demo, "tfrecords", s["name"])) == s["sha256"]
     assert not glob.glob(os.path.join(prepared_demo, "**", ".*.partial"), recursive=True)
 
 

@@ -18,7 +18,7 @@ def _songs_with_genres(melon_dir):
     return [s for s in melon.load_json(os.path.join(melon_dir, "song_meta.json")) if s["song_gn_gnr_basket"]]
 
 
-def test_corrupted_inputs_are_counted(demo_corpus, tmp_path):
+def test_corrupted_inputs_are_counted(demo_corpus, tmp_path, caplog):
     melon_dir = str(tmp_path / "melon")
     shutil.copytree(os.path.join(demo_corpus, "melon"), melon_dir)
     meta = melon.load_json(os.path.join(melon_dir, "song_meta.json"))
@@ -42,9 +42,14 @@ def test_corrupted_inputs_are_counted(demo_corpus, tmp_path):
         json.dump(playlists, f)
 
     out = str(tmp_path / "prepared")
-    manifest = prepare.prepare(prepare.PrepareConfig(melon_dir, out, **TINY_PREPARE))
+    with caplog.at_level("INFO"):
+        manifest = prepare.prepare(prepare.PrepareConfig(melon_dir, out, **TINY_PREPARE))
     with open(os.path.join(out, "report.json")) as f:
         report = json.load(f)
+    # every skipped input is counted in its stage's line, not only in report.json
+    assert f"dropped: missing_npy 1, no_genres {no_genres_before + 1}; playlist entries: " in caplog.text
+    assert "skipped: absent_from_metadata 1" in caplog.text
+    assert "skipped mels: all_zero 1, corrupt_npy 1, non_finite 1; short mels padded: 1" in caplog.text
     assert report["dropped_before_split"] == {
         "bad_id": 0,
         "duplicate_id": 0,

@@ -6,6 +6,7 @@ import glob
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -15,8 +16,10 @@ import time
 import numpy as np
 import pytest
 import tensorflow as tf
+from damage import flip_a_byte
 
-from cmir_tf.data import splits
+from cmir_tf.data.prepared import DamagedFolderError, PreparedFolder
+from cmir_tf.training import train
 from cmir_tf.training.config import ResumeMismatchError, TrainConfig, check_resume, store_config
 from cmir_tf.training.precision import (bf16_unavailable_reason, bf16_usable_flags, cpu_model_and_flags,
                                         select_precision)
@@ -96,7 +99,7 @@ def test_training_writes_the_summaries_checkpoints_and_export(uninterrupted_run,
     assert metadata["variant"] == "contr_cf_g" and metadata["precision"] == "float32"
     with open(os.path.join(uninterrupted_run, "config.json")) as f:
         assert json.load(f)["batch_size"] == 8
-    assert metadata["train_split_fingerprint"] == splits.load_fingerprint(prepared_demo)
+    assert metadata["train_split_fingerprint"] == PreparedFolder(prepared_demo).split_fingerprint()
 
 
 def test_kill_9_mid_epoch_then_rerun_gives_the_uninterrupted_weights(prepared_demo, uninterrupted_run, tmp_path):
@@ -119,12 +122,12 @@ def test_kill_9_mid_epoch_then_rerun_gives_the_uninterrupted_weights(prepared_de
     the whole ckpt-3, so that was safe but untested. The old comparison covered only names under model/,
     i.e. the BatchNorm statistics: Keras 3 stores the trainable weights under optimizer/_trainable_variables.
 
-    The kill is aimed, not timed: tests/pause_after_checkpoint.py blocks the run once ckpt-4 is complete and
+    The kill is aimed, not timed: tests/fault_at_checkpoint.py (pause) blocks the run once ckpt-4 is complete and
     the state file names it, and only then is SIGKILL sent.
     """
     model_dir = str(tmp_path / "killed")
     marker = str(tmp_path / "paused")
-    pause = [sys.executable, os.path.join(ROOT, "tests", "pause_after_checkpoint.py"), "4", marker]
+    pause = [sys.executable, os.path.join(ROOT, "tests", "fault_at_checkpoint.py"), f"pause={marker}", "4"]
     process = subprocess.Popen(
         pause + train_command(prepared_demo, model_dir)[2:], env=ENV, stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE, text=True,
@@ -204,7 +207,7 @@ def test_invalid_flag_is_a_one_line_usage_error_before_anything_is_written(prepa
     model_dir = tmp_path / "model"
     result = run_train(prepared_demo, str(model_dir), "--temperature=0")
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1] == "train.py: error: --temperature must be > 0, got 0.0"
+    assert result.stderr.strip().splitlines()[-1] == "cmir-train: error: --temperature must be > 0, got 0.0"
     assert not model_dir.exists()
 
 
@@ -334,3 +337,98 @@ def test_trained_contr_cf_g_beats_the_random_baselines_downstream(uninterrupted_
     assert trained >= random + 0.05
     playlists = evaluate_playlists(embedder, str(demo / "melon"), str(eval_corpus / "prepared"), exact=True)
     assert playlists["ndcg@100"] > playlists["random_baseline"]["ndcg@100"]
+
+
+def fault_command(mode: str, at: int, data_dir: str, model_dir: str) -> list[str]:
+    return [sys.executable, os.path.join(ROOT, "tests", "fault_at_checkpoint.py"), mode, str(at),
+            *train_command(data_dir, model_dir)[2:]]
+
+
+def last_line(stderr: str) -> str:
+    return stderr.strip().splitlines()[-1]
+
+
+def test_full_disk_then_ctrl_c_then_rerun_gives_the_uninterrupted_weights(prepared_demo, uninterrupted_run,
+                                                                          tmp_path):
+    """A disk that fills while ckpt-2 is saved ends in one line naming the folder, ckpt-1 intact and TF's
+    ckpt-2_temp scratch left; the next run removes the scratch, resumes from ckpt-1 and, sent SIGINT right
+    after saving ckpt-4, stops in one line; a third run ends bitwise where the uninterrupted one did."""
+    model_dir = str(tmp_path / "faults")
+    checkpoints = os.path.join(model_dir, "checkpoints")
+    full = subprocess.run(fault_command("enospc", 2, prepared_demo, model_dir), env=ENV, capture_output=True,
+                          text=True)
+    assert full.returncode == 1, full.stderr[-3000:]
+    assert last_line(full.stderr) == f"cmir-train: error: cannot write {checkpoints}: No space left on device"
+    assert "Traceback" not in full.stderr
+    assert tf.train.latest_checkpoint(checkpoints).endswith("ckpt-1")
+    assert os.path.isdir(os.path.join(checkpoints, "ckpt-2_temp"))
+
+    interrupted = subprocess.run(fault_command("sigint", 4, prepared_demo, model_dir), env=ENV,
+                                 capture_output=True, text=True)
+    assert interrupted.returncode == 130, interrupted.stderr[-3000:]
+    assert last_line(interrupted.stderr) == "cmir-train: interrupted at step 4; rerun the same command to resume"
+    assert "Traceback" not in interrupted.stderr and "resumed from" in interrupted.stderr
+    assert not glob.glob(os.path.join(checkpoints, "*_temp"))
+    assert tf.train.latest_checkpoint(checkpoints).endswith("ckpt-4")
+    assert not os.path.exists(os.path.join(model_dir, "export"))
+
+    result = run_train(prepared_demo, model_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    resumed = checkpoint_values(tf.train.latest_checkpoint(checkpoints))
+    reference = checkpoint_values(tf.train.latest_checkpoint(os.path.join(uninterrupted_run, "checkpoints")))
+    assert resumed.keys() == reference.keys()
+    for name, value in reference.items():
+        np.testing.assert_array_equal(resumed[name], value, err_msg=name)
+
+
+def test_a_second_train_on_the_same_model_dir_exits_2_naming_the_holder(prepared_demo, tmp_path):
+    model_dir = str(tmp_path / "locked")
+    holder = subprocess.Popen([sys.executable, os.path.join(ROOT, "tests", "hold_lock.py"), model_dir],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "locked\n"
+        result = run_train(prepared_demo, model_dir)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert last_line(result.stderr) == (f"cmir-train: error: {model_dir} is in use by another train.py "
+                                        f"(pid {holder.pid}); wait for it to finish, or use another folder")
+    assert not os.path.exists(os.path.join(model_dir, "config.json"))
+
+
+def test_a_read_only_model_dir_is_one_line_exit_1(prepared_demo, tmp_path):
+    model_dir = str(tmp_path / "read_only" / "model")
+    command = [sys.executable, os.path.join(ROOT, "tests", "read_only_dir.py"), str(tmp_path / "read_only"),
+               *train_command(prepared_demo, model_dir)[1:]]
+    result = subprocess.run(command, env=ENV, capture_output=True, text=True)
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert last_line(result.stderr) == f"cmir-train: error: cannot write {model_dir}: Read-only file system"
+
+
+def test_damaged_prepared_data_is_refused_at_start_up_or_named_when_read(prepared_demo, tmp_path):
+    """A truncated shard: refused at start-up by its size (one line, exit 1, the repair command). A shard
+    with one byte changed: refused at start-up with --verify_data; without it, the corrupt record met while
+    reading (TensorFlow's DataLossError names no file) ends in one line naming the shard."""
+    data_dir = str(tmp_path / "data")
+    shutil.copytree(prepared_demo, data_dir)
+    shard = PreparedFolder(data_dir).shard_files("validation")[0]
+    original = open(shard, "rb").read()
+    with open(shard, "r+b") as f:
+        f.truncate(len(original) // 2)
+    truncated = run_train(data_dir, str(tmp_path / "model_a"))
+    assert truncated.returncode == 1, truncated.stderr[-3000:]
+    assert last_line(truncated.stderr).startswith(f"cmir-train: error: shard {shard} is {len(original) // 2} bytes")
+    assert f"rewrite it with: python -m cmir_tf.data.prepare --melon_dir=" in truncated.stderr
+    assert not os.path.exists(os.path.join(str(tmp_path / "model_a"), "config.json"))
+
+    with open(shard, "wb") as f:
+        f.write(original)
+    flip_a_byte(shard)
+    config = TrainConfig(data_dir=data_dir, model_dir=str(tmp_path / "model_b"))
+    with pytest.raises(DamagedFolderError, match=f"shard {re.escape(shard)} does not match the sha256"):
+        train(config, verify_data=True)
+    read = run_train(data_dir, str(tmp_path / "model_c"), "--epochs=1", "--steps_per_epoch=1")
+    assert read.returncode == 1, read.stderr[-3000:]
+    assert last_line(read.stderr).startswith(f"cmir-train: error: shard {shard} does not match the sha256")
+    assert "Traceback" not in read.stderr

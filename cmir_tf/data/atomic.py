@@ -10,6 +10,7 @@ that where several processes could meet). Files get the usual permissions (0o666
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -24,6 +25,14 @@ def temporary_path(path: str) -> str:
     """`<folder>/.<name>.partial`, where `atomic_path` writes `path` before renaming it."""
     folder, name = os.path.split(os.path.abspath(path))
     return os.path.join(folder, f".{name}{TEMPORARY_SUFFIX}")
+
+
+def real_path(path: str) -> str:
+    """The file a `temporary_path` stands for (`path` itself when it is no temporary name)."""
+    folder, name = os.path.split(path)
+    if name.startswith(".") and name.endswith(TEMPORARY_SUFFIX):
+        return os.path.join(folder, name[1 : -len(TEMPORARY_SUFFIX)])
+    return path
 
 
 @contextlib.contextmanager
@@ -47,6 +56,31 @@ def atomic_write(path: str, write: Callable[[IO[bytes]], None]) -> None:
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
             write(f)
+
+
+def describe_write_error(error: OSError) -> str:
+    """One line naming the file that could not be written and why ("cannot write PATH: No space left on
+    device"), the temporary name of `atomic_path` mapped back to the file it stands for."""
+    path = real_path(str(error.filename)) if error.filename else None
+    reason = error.strerror or str(error)
+    return f"cannot write {path}: {reason}" if path else str(error)
+
+
+# TensorFlow's file errors by class name (this module imports no TensorFlow), as the OS error they stand for.
+_TF_ERRNO = {"ResourceExhaustedError": errno.ENOSPC, "PermissionDeniedError": errno.EACCES}
+
+
+@contextlib.contextmanager
+def tf_write_errors_named(path: str) -> Iterator[None]:
+    """Re-raises TensorFlow's write errors in the block (a full disk is `ResourceExhaustedError`, a denied
+    folder `PermissionDeniedError`) as the `OSError` they stand for, naming `path`."""
+    try:
+        yield
+    except Exception as error:
+        code = _TF_ERRNO.get(type(error).__name__)
+        if code is None:
+            raise
+        raise OSError(code, os.strerror(code), path) from error
 
 
 def write_json(path: str, obj: Any) -> None:

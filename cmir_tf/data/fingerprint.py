@@ -10,18 +10,10 @@ from __future__ import annotations
 import glob
 import os
 
-from cmir_tf.data import melon, shards
+from cmir_tf.data import melon
 from cmir_tf.data.atomic import write_json
-
-CONFIG_PATH = os.path.join("cache", "config.json")
-STAGE_OUTPUTS = (
-    os.path.join("cache", "songs.json"),
-    "genre_vocab.json",
-    "splits.json",
-    os.path.join("cache", "cf_song_ids.npy"),
-    os.path.join("tfrecords", "*.tfrecord"),
-    "manifest.json",
-)
+from cmir_tf.data.checksum import sha256_file
+from cmir_tf.data.prepared import PreparedFolder
 
 
 class OtherRecipeError(ValueError):
@@ -33,7 +25,7 @@ def fingerprint(melon_dir: str, playlist_files: tuple[str, ...], flags: dict) ->
     names = ("song_meta.json", "genre_gn_all.json", *playlist_files)
     paths = {name: os.path.join(melon_dir, name) for name in names}
     return {
-        "inputs": {name: shards.sha256_file(path) for name, path in paths.items() if os.path.exists(path)},
+        "inputs": {name: sha256_file(path) for name, path in paths.items() if os.path.exists(path)},
         "flags": flags,
     }
 
@@ -56,12 +48,12 @@ def differences(previous: dict, current: dict) -> list[str]:
 
 def has_output(output_dir: str) -> bool:
     """Whether any stage has written its output to `output_dir`."""
-    return any(glob.glob(os.path.join(output_dir, pattern)) for pattern in STAGE_OUTPUTS)
+    return any(glob.glob(pattern) for pattern in PreparedFolder(output_dir).stage_outputs())
 
 
 def check(output_dir: str, current: dict) -> None:
     """Raises `OtherRecipeError` when `output_dir` holds output of another fingerprint."""
-    path = os.path.join(output_dir, CONFIG_PATH)
+    path = PreparedFolder(output_dir).recipe_path
     if not os.path.exists(path) or not has_output(output_dir):
         return
     previous = melon.load_json(path)
@@ -75,4 +67,4 @@ def check(output_dir: str, current: dict) -> None:
 
 def write(output_dir: str, current: dict) -> None:
     """Records `current` (called just before a stage writes its output)."""
-    write_json(os.path.join(output_dir, CONFIG_PATH), current)
+    write_json(PreparedFolder(output_dir).recipe_path, current)

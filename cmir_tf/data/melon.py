@@ -78,10 +78,16 @@ def load_playlists(melon_dir: str, which: str = "train") -> list[dict]:
     `test.json` (those present). `train.json` is required; each playlist must hold a `songs` list."""
     if which not in PLAYLIST_CHOICES:
         raise ValueError(f"playlists must be one of {sorted(PLAYLIST_CHOICES)}, got {which!r}")
+    return read_playlists(melon_dir, PLAYLIST_CHOICES[which])
+
+
+def read_playlists(melon_dir: str, files: Sequence[str]) -> list[dict]:
+    """The playlists of the Melon playlist `files` present in `melon_dir` (e.g. those a prepared folder was
+    made from, `PreparedFolder.playlist_files()`); `train.json` is required."""
     if not os.path.exists(os.path.join(melon_dir, "train.json")):
         raise MelonInputError(f"{melon_dir} has no train.json: not a Melon Playlist Dataset directory")
     playlists = []
-    for name in PLAYLIST_CHOICES[which]:
+    for name in files:
         path = os.path.join(melon_dir, name)
         if not os.path.exists(path):
             continue

@@ -11,23 +11,14 @@ once per epoch; `repeat` is not applied.
 
 from __future__ import annotations
 
-import glob
-import os
-
 import numpy as np
 import tensorflow as tf
 
 from cmir_tf.constants import CHUNK_FRAMES, N_MELS
 from cmir_tf.data import tfrecords
+from cmir_tf.data.prepared import PreparedFolder
 
 CHUNK_MODES = ("center", "all")
-
-
-def shard_files(data_dir: str, split: str) -> list[str]:
-    files = sorted(glob.glob(os.path.join(data_dir, "tfrecords", f"{split}-*-of-*.tfrecord")))
-    if not files:
-        raise FileNotFoundError(f"no {split} shards in {data_dir}/tfrecords: run python -m cmir_tf.data.prepare")
-    return files
 
 
 def _epoch_seed(seed: int, epoch: int) -> int:
@@ -88,7 +79,7 @@ def make_dataset(
     """
     if chunks not in CHUNK_MODES:
         raise ValueError(f"chunks must be one of {CHUNK_MODES}, got {chunks!r}")
-    files = shard_files(data_dir, split)
+    files = PreparedFolder(data_dir).shard_files(split)
     epoch_seed = _epoch_seed(seed, epoch)
     if training:
         files = [files[i] for i in np.random.default_rng(epoch_seed).permutation(len(files))]

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 
 import numpy as np
 import tensorflow as tf
 
 from cmir_tf.data import melon, tfrecords
-from cmir_tf.data.atomic import atomic_path
+from cmir_tf.data.atomic import atomic_path, tf_write_errors_named
+from cmir_tf.data.checksum import sha256_file
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,18 +30,6 @@ class ShardJob:
     short: str
 
 
-def shard_name(split: str, index: int, count: int) -> str:
-    return f"{split}-{index:05d}-of-{count:05d}.tfrecord"
-
-
-def sha256_file(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def write_shard(job: ShardJob) -> dict:
     """Writes `job.path` (via a temporary name) and returns its statistics.
 
@@ -53,7 +41,7 @@ def write_shard(job: ShardJob) -> dict:
     padded = []
     count = 0
     cf = np.load(job.cf_path, mmap_mode="r")
-    with atomic_path(job.path) as tmp:
+    with atomic_path(job.path) as tmp, tf_write_errors_named(job.path):
         with tf.io.TFRecordWriter(tmp) as writer:
             for i, song_id in enumerate(job.song_ids):
                 try:

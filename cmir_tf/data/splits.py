@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 from collections.abc import Sequence
 
 import numpy as np
@@ -55,9 +53,3 @@ def fingerprint(song_ids: Sequence[int]) -> str:
     """16 hex digits of the sha256 of a split's sorted song ids: equal exactly when the song sets are equal."""
     text = ",".join(str(s) for s in sorted(int(s) for s in song_ids))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def load_fingerprint(data_dir: str, split: str = "train") -> str:
-    """`fingerprint` of `split` in a prepared directory's `splits.json`."""
-    with open(os.path.join(data_dir, "splits.json")) as f:
-        return fingerprint(json.load(f)[split])

@@ -24,7 +24,7 @@ import os
 import numpy as np
 
 from cmir_tf.data import melon
-from cmir_tf.data.prepare import PLAYLIST_IDS, PLAYLIST_VECTORS
+from cmir_tf.data.prepared import PreparedFolder
 from cmir_tf.evaluation.embeddings import Embedder, offered_outputs
 from cmir_tf.evaluation.neighbours import exact_neighbours
 from cmir_tf.evaluation.playlist import (K, build_queries, embed_melon_songs, load_test_songs, random_rankings,
@@ -39,10 +39,12 @@ class PlaylistVectorsMissingError(ValueError):
 def load_playlist_vectors(data_dir: str) -> dict[int, np.ndarray]:
     """Playlist id -> (301,) LightFM user vector, from a prepared data folder (`PlaylistVectorsMissingError`
     when it has none)."""
-    paths = [os.path.join(data_dir, name) for name in (PLAYLIST_VECTORS, PLAYLIST_IDS)]
+    folder = PreparedFolder(data_dir)
+    paths = (folder.playlist_vectors_path, folder.playlist_ids_path)
     if not all(os.path.exists(p) for p in paths):
-        raise PlaylistVectorsMissingError(f"{data_dir} has no {PLAYLIST_VECTORS}: it was prepared before prepare kept the "
-                                "LightFM playlist vectors; prepare the data again into a new folder")
+        raise PlaylistVectorsMissingError(
+            f"{data_dir} has no {os.path.basename(paths[0])}: it was prepared before prepare kept the LightFM "
+            "playlist vectors; prepare the data again into a new folder")
     vectors, ids = np.load(paths[0]), np.load(paths[1])
     return dict(zip(ids.tolist(), vectors))
 
@@ -80,7 +82,8 @@ def evaluate_cold_start(space: JointSpace, embedder: Embedder, melon_dir: str, d
         raise ValueError("cold-start needs the joint-space `embedding` output, got " + embedder.output)
     vectors = load_playlist_vectors(data_dir)
     test_songs = load_test_songs(data_dir) if test_songs is None else np.unique(test_songs)
-    ids, truth, without_vector = cold_start_queries(melon.load_playlists(melon_dir), test_songs, vectors)
+    playlists = melon.read_playlists(melon_dir, PreparedFolder(data_dir).playlist_files())  # as the folder was made
+    ids, truth, without_vector = cold_start_queries(playlists, test_songs, vectors)
     sample = None
     if query_sample and query_sample < len(ids):
         keep = seeded_sample(len(ids), query_sample, seed).tolist()

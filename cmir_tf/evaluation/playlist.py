@@ -22,6 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from cmir_tf.data.melon import PLAYLIST_CHOICES
+from cmir_tf.data.prepared import PreparedFolder
 from cmir_tf.evaluation import neighbours, protocol
 from cmir_tf.evaluation.embeddings import (EmbeddingCache, Embedder, compute_outputs, dataset_key, offered_outputs,
                                            track_embedder)
@@ -47,8 +48,7 @@ def load_playlists(melon_dir: str, files: tuple[str, ...] = PLAYLIST_CHOICES["tr
 
 def load_test_songs(data_dir: str) -> np.ndarray:
     """Sorted unique song ids of the prepared data's test split (`splits.json`)."""
-    with open(os.path.join(data_dir, "splits.json")) as f:
-        return np.unique(np.asarray(json.load(f)["test"], dtype=np.int64))
+    return np.unique(np.asarray(PreparedFolder(data_dir).split_ids("test"), dtype=np.int64))
 
 
 def mel_path(melon_dir: str, song_id: int) -> str:

@@ -12,22 +12,16 @@
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 
-from cmir_tf.data import splits
-from cmir_tf.data.melon import PLAYLIST_CHOICES, PLAYLIST_FILES
+from cmir_tf.data.prepared import PreparedFolder
 from cmir_tf.export.exported import ExportedModel
 
 
 def playlist_files(data_dir: str) -> tuple[str, ...]:
     """The playlist files `data_dir` was prepared from (prepare format 1, without the entry, used them all)."""
-    path = os.path.join(data_dir, "manifest.json")
-    if not os.path.exists(path):
-        return PLAYLIST_CHOICES["train"]
-    with open(path) as f:
-        return tuple(json.load(f).get("playlist_files", PLAYLIST_FILES))
+    return PreparedFolder(data_dir).playlist_files()
 
 
 def read_test_songs(path: str) -> np.ndarray:
@@ -47,7 +41,7 @@ def read_test_songs(path: str) -> np.ndarray:
 def training_split_warning(model: ExportedModel, data_dir: str, test_songs_given: bool) -> str | None:
     """A warning when `model` was not trained on the train split of `data_dir`, else None."""
     recorded = model.train_split_fingerprint
-    data_split = splits.load_fingerprint(data_dir)
+    data_split = PreparedFolder(data_dir).split_fingerprint()
     if recorded == data_split:
         return None
     what = ("records no training split (e.g. the authors' published encoders)" if recorded is None

@@ -22,6 +22,7 @@ from importlib import resources
 import numpy as np
 
 from cmir_tf.data import melon
+from cmir_tf.data.prepared import PreparedFolder
 from cmir_tf.evaluation import gtzan
 from cmir_tf.evaluation.embeddings import Embedder, embed_listed_files
 from cmir_tf.evaluation.metrics import macro_tagging_scores
@@ -94,8 +95,7 @@ def evaluate_gtzan_zero_shot(space: JointSpace, embedder: Embedder, gtzan_dir: s
 
 def song_codes(melon_dir: str, data_dir: str, song_ids: list[int]) -> dict[int, list[str]]:
     """Genre codes of `song_ids` from `song_meta.json`, at the `genre_level` the data was prepared with."""
-    with open(os.path.join(data_dir, "manifest.json")) as f:
-        level = json.load(f)["flags"]["genre_level"]
+    level = PreparedFolder(data_dir).genre_level()
     wanted = set(song_ids)
     return {song["id"]: melon.song_genres(song, level)
             for song in melon.load_json(os.path.join(melon_dir, "song_meta.json")) if song["id"] in wanted}

@@ -32,6 +32,7 @@ from absl import app, flags
 from cmir_tf import commands
 from cmir_tf.constants import VARIANTS
 from cmir_tf.data.atomic import atomic_write
+from cmir_tf.data.prepared import PreparedFolder
 from cmir_tf.experiments import report, summary
 
 UNTRAINED = "untrained"
@@ -125,7 +126,7 @@ def prepare_demo(config: AblationConfig) -> None:
         start = time.perf_counter()
         generate(config.path("corpus"), workers=os.cpu_count() or 1)
         _stage(f"demo corpus generated in {time.perf_counter() - start:.0f} s")
-    if not os.path.exists(os.path.join(data["data_dir"], "manifest.json")):
+    if not PreparedFolder(data["data_dir"]).is_prepared():
         start = time.perf_counter()
         prepare.prepare(prepare.PrepareConfig(data["melon_dir"], data["data_dir"], **DEMO_PREPARE))
         _stage(f"demo corpus prepared in {time.perf_counter() - start:.0f} s")

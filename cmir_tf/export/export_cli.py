@@ -27,13 +27,12 @@ import json
 import os
 import re
 
-import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
 from cmir_tf import commands
 from cmir_tf.constants import VARIANTS
-from cmir_tf.data import splits
+from cmir_tf.data.prepared import PreparedFolder
 from cmir_tf.export.checkpoint import TRAINING_OBJECT_PATH, restore_audio_encoder
 from cmir_tf.export.genre_vocabulary import GenreVocabulary
 from cmir_tf.export.saved_model import export_audio_encoder
@@ -93,8 +92,8 @@ def main(argv: list[str]) -> None:
             prefix = restore_audio_encoder(encoder, FLAGS.checkpoint, FLAGS.checkpoint_object)
             step = re.search(r"ckpt-(\d+)$", prefix)
             metadata = {**record, **metadata, "source": prefix, "best_step": int(step.group(1)) if step else None}
-            if data_dir and os.path.isfile(os.path.join(data_dir, "splits.json")):
-                metadata["train_split_fingerprint"] = splits.load_fingerprint(data_dir)
+            if data_dir and os.path.isfile(PreparedFolder(data_dir).splits_path):
+                metadata["train_split_fingerprint"] = PreparedFolder(data_dir).split_fingerprint()
         if variant:
             metadata["variant"] = variant
         modalities = contrastive_modalities(variant) if FLAGS.checkpoint and variant else set()
@@ -113,10 +112,10 @@ def joint_space_encoders(modalities: set[str], variant: str, data_dir: str | Non
     """The genre / CF encoders (and genre vocabulary) of `modalities`, restored from `--checkpoint`."""
     joint = {}
     if "genre" in modalities:
-        if not data_dir or not os.path.isfile(os.path.join(data_dir, "genre_word2vec.npy")):
+        if not data_dir or not os.path.isfile(PreparedFolder(data_dir).genre_word2vec_path):
             raise app.UsageError(f"--variant={variant} has a genre encoder: pass --data_dir, the run's prepared "
                                  f"data folder (its vocabulary){f'; {data_dir} has none' if data_dir else ''}")
-        word2vec = np.load(os.path.join(data_dir, "genre_word2vec.npy"))
+        word2vec = PreparedFolder(data_dir).genre_word2vec()
         joint["genre_encoder"] = build_genre_encoder(word2vec, num_heads)
         joint["vocabulary"] = GenreVocabulary.from_prepared(data_dir)
         restore_audio_encoder(joint["genre_encoder"], FLAGS.checkpoint, "model.genre_encoder")

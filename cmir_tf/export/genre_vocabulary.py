@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
 
-VOCAB_FILE = "genre_vocab.json"  # prepared data: {code: id}, ids 1..V (0 = padding)
-NAMES_FILE = "genre_names.json"  # prepared data: {code: name} from Melon's genre_gn_all.json (may be absent)
+from cmir_tf.data.prepared import PreparedFolder
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,15 +22,11 @@ class GenreVocabulary:
 
     @classmethod
     def from_prepared(cls, data_dir: str) -> GenreVocabulary:
-        """Reads `genre_vocab.json` and, if present, `genre_names.json` of a prepared data folder."""
-        with open(os.path.join(data_dir, VOCAB_FILE)) as f:
-            ids = json.load(f)
+        """Reads the genre vocabulary and, if present, the genre names of a prepared data folder."""
+        folder = PreparedFolder(data_dir)
+        ids = folder.genre_vocab()
         if sorted(ids.values()) != list(range(1, len(ids) + 1)):
-            raise ValueError(f"{os.path.join(data_dir, VOCAB_FILE)}: ids must be 1..{len(ids)}")
-        names_path = os.path.join(data_dir, NAMES_FILE)
-        names = {}
-        if os.path.exists(names_path):
-            with open(names_path) as f:
-                names = json.load(f)
+            raise ValueError(f"{folder.genre_vocab_path}: ids must be 1..{len(ids)}")
+        names = folder.genre_names()
         codes = tuple(sorted(ids, key=ids.get))
         return cls(codes, tuple(str(names.get(code, "")) for code in codes))

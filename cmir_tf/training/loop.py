@@ -10,15 +10,26 @@ resume needs the position inside an epoch checkpointed with the model and optimi
 skipped up to it, the global step drives the checkpoint and TensorBoard cadence across epochs, a non-finite
 loss must stop the run before a checkpoint, and validation adds embedding-space measures (retrieval,
 alignment, uniformity) over counted rows to the loss terms. This loop calls `train_step` under the strategy.
+
+Faults (docs/robustness.md): one run at a time per `model_dir` (`cmir_tf.data.lock`); the prepared folder's
+shards are checked against its manifest first (sizes, and checksums with `verify_data`); a SIGINT (Ctrl-C)
+lets the running step finish, saves a checkpoint and raises `TrainingInterrupted`; a checkpoint that cannot
+be written (full disk, read-only folder) raises an `OSError` naming the folder, the previous checkpoints
+intact; TensorFlow's `ckpt-N_temp` scratch folders of a killed save are removed at start-up.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import glob
 import json
 import os
 import shutil
+import signal
+import threading
 import time
+from collections.abc import Callable, Iterator
 
 import keras
 import numpy as np
@@ -26,7 +37,10 @@ import tensorflow as tf
 import tqdm
 from absl import logging
 
-from cmir_tf.data import make_dataset, splits
+from cmir_tf.data import make_dataset
+from cmir_tf.data.atomic import tf_write_errors_named
+from cmir_tf.data.lock import exclusive_lock
+from cmir_tf.data.prepared import DamagedFolderError, PreparedFolder
 from cmir_tf.export.genre_vocabulary import GenreVocabulary
 from cmir_tf.export.saved_model import export_audio_encoder
 from cmir_tf.models import CrossModalModel, LossWeights, build_variant
@@ -41,23 +55,56 @@ class NonFiniteLossError(RuntimeError):
     """The training loss became NaN or infinite; the last good checkpoint is kept."""
 
 
-def load_manifest(data_dir: str) -> dict:
-    """The prepared directory's manifest, or a FileNotFoundError that says how to prepare one."""
-    path = os.path.join(data_dir, "manifest.json")
-    if not os.path.exists(path):
-        raise FileNotFoundError(
-            f"no prepared data in {data_dir!r} ({path} is missing). Prepare it first:\n"
-            f"  python -m cmir_tf.data.prepare --melon_dir=PATH/TO/melon --output_dir={data_dir}\n"
-            "(for the demo corpus: python -m cmir_tf.synthetic.corpus --output_dir=demo_run/corpus, "
-            "then prepare with --melon_dir=demo_run/corpus/melon)"
-        )
-    with open(path) as f:
-        return json.load(f)
+class TrainingInterrupted(KeyboardInterrupt):
+    """SIGINT (Ctrl-C) stopped training after a checkpoint of `step`; rerunning resumes exactly there."""
+
+    def __init__(self, step: int):
+        super().__init__(f"interrupted at step {step}; rerun the same command to resume")
+        self.step = step
+
+
+@contextlib.contextmanager
+def _interrupt_flag() -> Iterator[Callable[[], bool]]:
+    """While active, a first SIGINT only sets a flag (the yielded callable reads it) so that the loop stops at
+    a step boundary; a second one interrupts at once. Off the main thread (no signal handlers), nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    received = []
+
+    def on_sigint(signum, frame):
+        if received:
+            raise KeyboardInterrupt
+        received.append(signum)
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield lambda: bool(received)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def remove_checkpoint_scratch(*folders: str) -> list[str]:
+    """Removes TensorFlow's `ckpt-N_temp` folders, left by a save that was killed or failed; returns them."""
+    stale = [p for folder in folders for p in glob.glob(os.path.join(folder, "*_temp")) if os.path.isdir(p)]
+    for path in stale:
+        shutil.rmtree(path)
+    return stale
+
+
+def _damaged_data(folder: PreparedFolder, error: tf.errors.DataLossError) -> DamagedFolderError:
+    """The one-line error for a corrupt record met while reading: the damaged shard, found by checksum."""
+    try:
+        folder.verify(checksums=True)
+    except DamagedFolderError as damaged:
+        return damaged
+    return DamagedFolderError(f"a corrupt record in {folder.path} ({error.message.splitlines()[0]}), although "
+                              f"every shard matches its checksum; rewrite the folder with: {folder.repair_command()}")
 
 
 def build_model(config: TrainConfig) -> CrossModalModel:
     """The variant of `config`, compiled with Adam; call under the strategy's scope."""
-    word2vec = np.load(os.path.join(config.data_dir, "genre_word2vec.npy"))
+    word2vec = PreparedFolder(config.data_dir).genre_word2vec()
     model = build_variant(
         config.variant,
         word2vec,
@@ -158,25 +205,43 @@ def _checkpoint_dirs(model_dir: str, chief: bool) -> tuple[str, str]:
     return os.path.join(scratch, "checkpoints"), os.path.join(scratch, "best")
 
 
-def train(config: TrainConfig) -> dict:
+def train(config: TrainConfig, *, verify_data: bool = False) -> dict:
     """Trains (or resumes) one variant and exports its best audio encoder to `model_dir/export`.
 
     With `config.deterministic`, TensorFlow's op determinism is on: a resumed run then gives bitwise the
-    weights of an uninterrupted one on the same machine and software.
+    weights of an uninterrupted one on the same machine and software. `verify_data` checks every shard's
+    sha256 against the manifest before training (reads all the data); sizes are always checked.
 
     Returns:
       `{"steps", "epochs", "best_validation_loss", "export_dir"}`.
 
     Raises:
-      FileNotFoundError: `data_dir` holds no prepared data (the message gives the prepare command).
+      NotPreparedError (a FileNotFoundError): `data_dir` holds no prepared data (the message gives the
+        prepare command).
+      DamagedFolderError: a shard differs from its manifest record, found at start-up or by a corrupt record
+        while reading (the message names the shard and the prepare command that rewrites it).
+      DirectoryLockedError: another process trains in `model_dir` (its pid named).
       ResumeMismatchError: `model_dir` holds a run with other training-defining flags (each one named).
       PrecisionUnavailableError: mixed_bfloat16 requested where it cannot run (oneDNN capped below AVX-512).
       NonFiniteLossError: the loss became NaN/inf (the message names the step and the last good checkpoint).
+      TrainingInterrupted: SIGINT; a checkpoint of the step reached was saved first.
+      OSError: `model_dir` cannot be written (read-only, full); the message names the path.
     """
-    manifest = load_manifest(config.data_dir)
+    folder = PreparedFolder(config.data_dir)
+    folder.verify(checksums=verify_data)
+    chief = is_chief()
+    lock_dir = config.model_dir if chief else os.path.dirname(_checkpoint_dirs(config.model_dir, chief)[0])
+    with exclusive_lock(lock_dir, "train.py"):
+        try:
+            return _train_locked(config, folder, chief)
+        except tf.errors.DataLossError as error:
+            raise _damaged_data(folder, error) from None
+
+
+def _train_locked(config: TrainConfig, folder: PreparedFolder, chief: bool) -> dict:
+    manifest = folder.manifest()
     config = dataclasses.replace(config, precision=resolve_precision(config.precision))
     check_resume(config, manifest.get("input_fingerprint"))
-    chief = is_chief()
     if chief:
         store_config(config, manifest.get("input_fingerprint"))
     keras.utils.set_random_seed(config.seed)  # Python, NumPy and TensorFlow seeds
@@ -194,6 +259,8 @@ def train(config: TrainConfig) -> dict:
         model=model, optimizer=model.optimizer, progress=progress, dropout_seeds=dropout_seeds
     )
     latest_dir, best_dir = _checkpoint_dirs(config.model_dir, chief)
+    for stale in remove_checkpoint_scratch(latest_dir, best_dir):
+        logging.info("removed %s, the scratch folder of an unfinished checkpoint save", stale)
     latest = tf.train.CheckpointManager(checkpoint, latest_dir, config.keep_checkpoints, step_counter=progress.step)
     best = tf.train.CheckpointManager(checkpoint, best_dir, max_to_keep=1, step_counter=progress.step)
     writers = SummaryWriters(config.model_dir, enabled=chief)
@@ -208,71 +275,80 @@ def train(config: TrainConfig) -> dict:
         raise ValueError(f"{manifest['counts']['train']} training records is less than one batch of {config.batch_size}")
 
     distributed_train_step = make_train_step(model, strategy)
-    def save_latest():
-        latest.save(checkpoint_number=progress.step)
 
-    while int(progress.epoch) < config.epochs:
-        epoch, done = int(progress.epoch), int(progress.step_in_epoch)
-        batches = iter(
-            strategy.distribute_datasets_from_function(
-                lambda context: make_dataset(
-                    config.data_dir,
-                    "train",
-                    config.batch_size,
-                    training=True,
-                    seed=config.seed,
-                    epoch=epoch,
-                    skip_batches=done,
-                    input_context=context,
-                    shuffle_buffer=config.shuffle_buffer,
+    def save_latest():
+        with tf_write_errors_named(latest_dir):
+            latest.save(checkpoint_number=progress.step)
+
+    with _interrupt_flag() as interrupted:
+        while int(progress.epoch) < config.epochs:
+            epoch, done = int(progress.epoch), int(progress.step_in_epoch)
+            batches = iter(
+                strategy.distribute_datasets_from_function(
+                    lambda context: make_dataset(
+                        config.data_dir,
+                        "train",
+                        config.batch_size,
+                        training=True,
+                        seed=config.seed,
+                        epoch=epoch,
+                        skip_batches=done,
+                        input_context=context,
+                        shuffle_buffer=config.shuffle_buffer,
+                    )
                 )
             )
-        )
-        tick, tick_step = time.perf_counter(), int(progress.step)
-        # Counted in examples, so tqdm shows examples/s and the epoch's ETA; off on non-chief workers and
-        # when stderr is not a terminal (TensorBoard keeps the full record).
-        bar = tqdm.tqdm(
-            total=steps_per_epoch * config.batch_size,
-            initial=done * config.batch_size,
-            desc=f"epoch {epoch + 1}/{config.epochs}",
-            unit="ex",
-            disable=None if chief else True,
-            leave=False,
-        )
-        for _ in range(done, steps_per_epoch):
-            logs = distributed_train_step(next(batches))
-            progress.step.assign_add(1)
-            progress.step_in_epoch.assign_add(1)
-            step = int(progress.step)
-            bar.update(config.batch_size)
-            if not np.isfinite(float(logs["loss"])):
-                raise NonFiniteLossError(
-                    f"training loss is {float(logs['loss'])} at step {step} (epoch {epoch}); stopped. "
-                    f"Last good checkpoint: {latest.latest_checkpoint or 'none'}"
-                )
-            if step % config.log_every == 0:
-                elapsed = time.perf_counter() - tick
-                scalars = {name: float(value) for name, value in logs.items()}
-                scalars["learning_rate"] = float(model.optimizer.learning_rate)
-                scalars["examples_per_second"] = (step - tick_step) * config.batch_size / elapsed
-                writers.scalars("train", scalars, step)
-                bar.set_postfix(loss=f"{scalars['loss']:.4g}", refresh=False)
-                for metric in model.metrics:
-                    metric.reset_state()
-                tick, tick_step = time.perf_counter(), step
-            if step % config.checkpoint_every == 0:
-                save_latest()
-        bar.close()
-        progress.epoch.assign_add(1)
-        progress.step_in_epoch.assign(0)
-        measures = validate(model, config)
-        writers.scalars("validation", measures, int(progress.step))
-        logging.info("epoch %d/%d, step %d: validation %s", epoch + 1, config.epochs, int(progress.step),
-                     ", ".join(f"{name} {value:.4g}" for name, value in sorted(measures.items())))
-        if measures["loss"] < float(progress.best_validation_loss):
-            progress.best_validation_loss.assign(measures["loss"])
-            best.save(checkpoint_number=progress.step)
-        save_latest()
+            tick, tick_step = time.perf_counter(), int(progress.step)
+            # Counted in examples, so tqdm shows examples/s and the epoch's ETA; off on non-chief workers and
+            # when stderr is not a terminal (TensorBoard keeps the full record).
+            bar = tqdm.tqdm(
+                total=steps_per_epoch * config.batch_size,
+                initial=done * config.batch_size,
+                desc=f"epoch {epoch + 1}/{config.epochs}",
+                unit="ex",
+                disable=None if chief else True,
+                leave=False,
+            )
+            for _ in range(done, steps_per_epoch):
+                logs = distributed_train_step(next(batches))
+                progress.step.assign_add(1)
+                progress.step_in_epoch.assign_add(1)
+                step = int(progress.step)
+                bar.update(config.batch_size)
+                if not np.isfinite(float(logs["loss"])):
+                    raise NonFiniteLossError(
+                        f"training loss is {float(logs['loss'])} at step {step} (epoch {epoch}); stopped. "
+                        f"Last good checkpoint: {latest.latest_checkpoint or 'none'}"
+                    )
+                if step % config.log_every == 0:
+                    elapsed = time.perf_counter() - tick
+                    scalars = {name: float(value) for name, value in logs.items()}
+                    scalars["learning_rate"] = float(model.optimizer.learning_rate)
+                    scalars["examples_per_second"] = (step - tick_step) * config.batch_size / elapsed
+                    writers.scalars("train", scalars, step)
+                    bar.set_postfix(loss=f"{scalars['loss']:.4g}", refresh=False)
+                    for metric in model.metrics:
+                        metric.reset_state()
+                    tick, tick_step = time.perf_counter(), step
+                if step % config.checkpoint_every == 0 or interrupted():
+                    save_latest()
+                if interrupted():
+                    bar.close()
+                    raise TrainingInterrupted(step)
+            bar.close()
+            progress.epoch.assign_add(1)
+            progress.step_in_epoch.assign(0)
+            measures = validate(model, config)
+            writers.scalars("validation", measures, int(progress.step))
+            logging.info("epoch %d/%d, step %d: validation %s", epoch + 1, config.epochs, int(progress.step),
+                         ", ".join(f"{name} {value:.4g}" for name, value in sorted(measures.items())))
+            if measures["loss"] < float(progress.best_validation_loss):
+                progress.best_validation_loss.assign(measures["loss"])
+                with tf_write_errors_named(best_dir):
+                    best.save(checkpoint_number=progress.step)
+            save_latest()
+            if interrupted():
+                raise TrainingInterrupted(int(progress.step))
 
     result = {
         "steps": int(progress.step),
@@ -284,12 +360,13 @@ def train(config: TrainConfig) -> dict:
         checkpoint.restore(best.latest_checkpoint).assert_existing_objects_matched()
     if chief:
         metadata = {**dataclasses.asdict(config), "best_step": int(progress.step), **result,
-                    "train_split_fingerprint": splits.load_fingerprint(config.data_dir)}
-        export_audio_encoder(
-            model.audio_encoder, result["export_dir"], metadata, overwrite=True,
-            genre_encoder=model.genre_encoder, cf_encoder=model.cf_encoder,
-            vocabulary=GenreVocabulary.from_prepared(config.data_dir) if model.genre_encoder else None,
-        )
+                    "train_split_fingerprint": folder.split_fingerprint()}
+        with tf_write_errors_named(result["export_dir"]):
+            export_audio_encoder(
+                model.audio_encoder, result["export_dir"], metadata, overwrite=True,
+                genre_encoder=model.genre_encoder, cf_encoder=model.cf_encoder,
+                vocabulary=GenreVocabulary.from_prepared(config.data_dir) if model.genre_encoder else None,
+            )
     else:
         shutil.rmtree(os.path.dirname(latest_dir), ignore_errors=True)
     return result

@@ -1,0 +1,193 @@
+"""`PreparedFolder`: the one owner of a prepared folder's layout (the `--output_dir` of prepare).
+
+Every file name of a prepared folder lives here, and every consumer (prepare's stages, the reader, training,
+evaluation, the genre vocabulary) reaches the folder through this handle:
+
+  manifest.json       written last by prepare: counts, shapes, flags, input fingerprints, the playlist files
+                      used, and per shard its record count, size in bytes and sha256 (what `verify` checks)
+  report.json         every skipped input by reason
+  splits.json         {"train"|"validation"|"test": song ids}
+  genre_vocab.json, genre_word2vec.npy, genre_names.json   the genre vocabulary, its word2vec matrix, names
+  cf_playlist_vectors.npy, cf_playlist_ids.npy   LightFM playlist (user) vectors and their playlist ids
+  tfrecords/<split>-<i>-of-<n>.tfrecord   the shards
+  cache/              prepare's stage files: config.json (recipe), songs.json, cf_vectors.npy,
+                      cf_song_ids.npy, cf_model.pkl (LightFM fit in progress), shards/<shard>.json
+  .lock               the lock file of the one prepare writing the folder (`cmir_tf.data.lock`)
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shlex
+from typing import Any
+
+import numpy as np
+
+from cmir_tf.data.atomic import TEMPORARY_SUFFIX
+from cmir_tf.data import melon, splits
+from cmir_tf.data.checksum import sha256_file
+
+MANIFEST = "manifest.json"
+REPORT = "report.json"
+SPLITS = "splits.json"
+GENRE_VOCAB = "genre_vocab.json"
+GENRE_WORD2VEC = "genre_word2vec.npy"
+GENRE_NAMES = "genre_names.json"
+PLAYLIST_VECTORS = "cf_playlist_vectors.npy"  # LightFM user vectors (factors, bias), for cold-start evaluation
+PLAYLIST_IDS = "cf_playlist_ids.npy"  # their Melon playlist ids (row order)
+TFRECORDS = "tfrecords"
+CACHE = "cache"
+PREPARE_MODULE = "cmir_tf.data.prepare"
+
+
+class NotPreparedError(FileNotFoundError):
+    """The folder holds no finished prepared data (no manifest.json); the message gives the prepare command."""
+
+
+class DamagedFolderError(RuntimeError):
+    """A shard's size or checksum differs from the manifest's record; the message names the shard and the fix."""
+
+
+def shard_name(split: str, index: int, count: int) -> str:
+    return f"{split}-{index:05d}-of-{count:05d}.tfrecord"
+
+
+class PreparedFolder:
+    """A prepared data folder: where each file is, and reading and checking what prepare wrote.
+
+    Paths are properties; nothing is read when the handle is made, so prepare uses it on a folder it has
+    not written yet.
+    """
+
+    def __init__(self, path: str):
+        self.path = path
+        self._manifest: dict | None = None
+
+    def _file(self, *parts: str) -> str:
+        return os.path.join(self.path, *parts)
+
+    # ---- layout ----
+    manifest_path = property(lambda self: self._file(MANIFEST))
+    report_path = property(lambda self: self._file(REPORT))
+    splits_path = property(lambda self: self._file(SPLITS))
+    genre_vocab_path = property(lambda self: self._file(GENRE_VOCAB))
+    genre_word2vec_path = property(lambda self: self._file(GENRE_WORD2VEC))
+    genre_names_path = property(lambda self: self._file(GENRE_NAMES))
+    playlist_vectors_path = property(lambda self: self._file(PLAYLIST_VECTORS))
+    playlist_ids_path = property(lambda self: self._file(PLAYLIST_IDS))
+    tfrecords_dir = property(lambda self: self._file(TFRECORDS))
+    recipe_path = property(lambda self: self._file(CACHE, "config.json"))
+    songs_path = property(lambda self: self._file(CACHE, "songs.json"))
+    cf_vectors_path = property(lambda self: self._file(CACHE, "cf_vectors.npy"))
+    cf_song_ids_path = property(lambda self: self._file(CACHE, "cf_song_ids.npy"))  # written last by the CF stage
+    cf_model_path = property(lambda self: self._file(CACHE, "cf_model.pkl"))
+
+    def shard_path(self, name: str) -> str:
+        return self._file(TFRECORDS, name)
+
+    def shard_stats_path(self, name: str) -> str:
+        """prepare's record of a finished shard (count, bytes, sha256, skipped songs)."""
+        return self._file(CACHE, "shards", name + ".json")
+
+    def stage_outputs(self) -> list[str]:
+        """Files (or patterns) whose presence means a stage has finished: the recipe is then bound."""
+        return [self.songs_path, self.genre_vocab_path, self.splits_path, self.cf_song_ids_path,
+                self.shard_path("*.tfrecord"), self.manifest_path]
+
+    def scratch_files(self) -> list[str]:
+        """Temporary files of a killed writer (`cmir_tf.data.atomic`)."""
+        return glob.glob(self._file("**", f".*{TEMPORARY_SUFFIX}"), recursive=True)
+
+    # ---- reading ----
+    def is_prepared(self) -> bool:
+        return os.path.exists(self.manifest_path)
+
+    def manifest(self) -> dict:
+        """manifest.json, read once; `NotPreparedError` saying how to prepare the folder when it is missing."""
+        if self._manifest is None:
+            if not self.is_prepared():
+                raise NotPreparedError(
+                    f"no prepared data in {self.path!r} ({self.manifest_path} is missing). Prepare it first:\n"
+                    f"  python -m {PREPARE_MODULE} --melon_dir=PATH/TO/melon --output_dir={self.path}\n"
+                    "(for the demo corpus: python -m cmir_tf.synthetic.corpus --output_dir=demo_run/corpus, "
+                    "then prepare with --melon_dir=demo_run/corpus/melon)"
+                )
+            self._manifest = melon.load_json(self.manifest_path)
+        return self._manifest
+
+    def playlist_files(self) -> tuple[str, ...]:
+        """The Melon playlist files the folder was prepared from: the manifest's `playlist_files`; train.json
+        alone (the paper's protocol) without a manifest; all of them for format 1, which had no entry."""
+        if not self.is_prepared():
+            return melon.PLAYLIST_CHOICES["train"]
+        return tuple(self.manifest().get("playlist_files", melon.PLAYLIST_FILES))
+
+    def genre_level(self) -> str:
+        return self.manifest()["flags"]["genre_level"]
+
+    def _json(self, path: str) -> Any:
+        """A prepared JSON file; `NotPreparedError` (a FileNotFoundError) naming it when it is missing."""
+        if not os.path.exists(path):
+            raise NotPreparedError(f"{path} is missing: {self.path} is not a prepared folder (or an unfinished "
+                                   f"one); run python -m {PREPARE_MODULE} --output_dir={self.path} ...")
+        return melon.load_json(path)
+
+    def split_ids(self, split: str) -> list[int]:
+        """Song ids of `split` ("train", "validation" or "test") in splits.json."""
+        return self._json(self.splits_path)[split]
+
+    def split_fingerprint(self, split: str = "train") -> str:
+        """`cmir_tf.data.splits.fingerprint` of `split`: what an export records as its training split."""
+        return splits.fingerprint(self.split_ids(split))
+
+    def genre_vocab(self) -> dict[str, int]:
+        """{genre code: id}, ids 1..V (0 is the padding)."""
+        return self._json(self.genre_vocab_path)
+
+    def genre_names(self) -> dict[str, str]:
+        """{genre code: name}; empty when Melon's genre_gn_all.json was absent."""
+        return melon.load_json(self.genre_names_path) if os.path.exists(self.genre_names_path) else {}
+
+    def genre_word2vec(self) -> np.ndarray:
+        """(V + 1, F_w) float32; row i + 1 is the vector of genre id i + 1, row 0 zeros."""
+        return np.load(self.genre_word2vec_path)
+
+    def shard_files(self, split: str) -> list[str]:
+        files = sorted(glob.glob(self.shard_path(f"{split}-*-of-*.tfrecord")))
+        if not files:
+            raise NotPreparedError(f"no {split} shards in {self.tfrecords_dir}: run python -m {PREPARE_MODULE}")
+        return files
+
+    # ---- checking ----
+    def repair_command(self, verify: bool = False) -> str:
+        """The prepare command that rewrites damaged shards: the recorded input folder and flags."""
+        manifest = self.manifest()
+        recorded = [f"--{name}={value}" for name, value in sorted(manifest["flags"].items()) if value is not None]
+        words = ["python", "-m", PREPARE_MODULE, f"--melon_dir={manifest.get('melon_dir', 'PATH/TO/melon')}",
+                 f"--output_dir={self.path}", *recorded, *(["--verify_data"] if verify else [])]
+        return shlex.join(words)
+
+    def verify(self, checksums: bool = False) -> int:
+        """Checks every shard the manifest lists: present and of the recorded size; with `checksums`, also its
+        sha256 (reads every byte). Returns the number of shards checked.
+
+        Raises:
+          NotPreparedError: no manifest.
+          DamagedFolderError: naming the first damaged shard and the prepare command that rewrites it.
+        """
+        manifest = self.manifest()
+        records = [record for split in splits.SPLITS for record in manifest["shards"][split]]
+        for record in records:
+            path = self.shard_path(record["name"])
+            problem = None
+            if not os.path.exists(path):
+                problem = "is missing"
+            elif os.path.getsize(path) != record["bytes"]:
+                problem = f"is {os.path.getsize(path)} bytes, the manifest records {record['bytes']}"
+            elif checksums and sha256_file(path) != record["sha256"]:
+                problem = "does not match the sha256 the manifest records"
+            if problem:
+                raise DamagedFolderError(f"shard {path} {problem}; rewrite it with: "
+                                         f"{self.repair_command(verify=problem.startswith('does'))}")
+        return len(records)
