@@ -17,7 +17,6 @@ from cmir_tf import commands, runtime
 runtime.configure()  # first, as every cmir-tf command: oneDNN on x86 and quiet logs, before TensorFlow loads
 
 # ruff: noqa: E402
-import glob
 import json
 import os
 import shutil

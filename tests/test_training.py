@@ -419,7 +419,7 @@ def test_damaged_prepared_data_is_refused_at_start_up_or_named_when_read(prepare
     truncated = run_train(data_dir, str(tmp_path / "model_a"))
     assert truncated.returncode == 1, truncated.stderr[-3000:]
     assert last_line(truncated.stderr).startswith(f"cmir-train: error: shard {shard} is {len(original) // 2} bytes")
-    assert f"rewrite it with: python -m cmir_tf.data.prepare --melon_dir=" in truncated.stderr
+    assert "rewrite it with: python -m cmir_tf.data.prepare --melon_dir=" in truncated.stderr
     assert not os.path.exists(os.path.join(str(tmp_path / "model_a"), "config.json"))
 
     with open(shard, "wb") as f:
