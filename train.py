@@ -12,7 +12,7 @@ import sys
 
 from absl import app, flags, logging
 
-from cmir_tf.constants import VARIANTS
+from cmir_tf.constants import ALL_VARIANTS
 from cmir_tf.training import PRECISIONS, STRATEGIES, NonFiniteLossError, TrainConfig, train
 from cmir_tf.training.config import VARIANT_ALIASES, ResumeMismatchError
 from cmir_tf.training.precision import PrecisionUnavailableError
@@ -50,7 +50,7 @@ def _define_flags() -> None:
     for name, field in _DEFAULTS.items():
         default = field.default
         if name == "variant":
-            flags.DEFINE_enum(name, default, VARIANTS + tuple(VARIANT_ALIASES), _HELP[name])
+            flags.DEFINE_enum(name, default, ALL_VARIANTS + tuple(VARIANT_ALIASES), _HELP[name])
         elif name == "strategy":
             flags.DEFINE_enum(name, default, STRATEGIES, _HELP[name])
         elif name == "precision":

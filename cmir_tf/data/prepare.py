@@ -16,6 +16,8 @@ rerun reuses what is there, so a killed run resumes where it stopped and ends wi
   tfrecords/<split>-<i>-of-<n>.tfrecord and cache/shards/<name>.json (per-shard counts and checksum); the
                       songs of a split are written in a random order seeded by --seed, so that neither
                       a shard nor a shuffle buffer holds neighbouring ids (often one album or artist)
+  partners.npz        intra-modal partner lists of the train and validation splits, each within its split
+                      (`partners.py`)
   report.json         every skipped item by reason
   manifest.json       written last: counts, shapes, flags, fingerprints, shard checksums
 
@@ -45,7 +47,7 @@ from absl import app, flags, logging
 from tqdm import tqdm
 
 from cmir_tf.constants import CF_DIM, CHUNK_FRAMES, MAX_GENRES, N_MELS
-from cmir_tf.data import cf_lightfm, fingerprint, genre_word2vec, melon, selection, shards, splits
+from cmir_tf.data import cf_lightfm, fingerprint, genre_word2vec, melon, partners, selection, shards, splits
 from cmir_tf.data.atomic import write_json, write_npy
 
 FORMAT_VERSION = 2  # 2: songs in shuffled order within a split, `--playlists`, per-file input fingerprints
@@ -286,6 +288,7 @@ def prepare(config: PrepareConfig) -> dict:
 
     cf_rows = _song_vectors(config, playlists, split_ids)
     shard_stats = _write_shards(config, _shard_jobs(config, split_ids, genre_ids, cf_rows))
+    partners.write_partner_lists(config.output_dir, playlists, meta, genre_ids)
     report = _report(chosen, vocab_dropped, shard_stats)
     write_json(os.path.join(config.output_dir, "report.json"), report)
 
