@@ -164,3 +164,34 @@ def test_new_variants_have_flagfiles_and_names(prepared_demo):
         with open(os.path.join(ROOT, f"{alias}.flags")) as f:
             assert f"--variant={variant}\n" in f.read()
         assert canonical_variant(alias) == variant and variant in paper.DISPLAY_NAMES
+
+
+def test_pl_pos_resumed_mid_epoch_after_kill_9_equals_the_uninterrupted_run_bitwise(prepared_demo, tmp_path):
+    """As tests/test_training.py's kill -9 test, for `pl_pos` (the real audio encoder, partner crops read by the
+    reader): killed once ckpt-3 (epoch 2, one batch in) is complete, rerun, compared with an uninterrupted run."""
+    from test_training import ENV, checkpoint_values
+
+    flags = [os.path.join(ROOT, "train.py"), f"--flagfile={os.path.join(ROOT, 'plpos.flags')}",
+             f"--data_dir={prepared_demo}", "--precision=float32", "--deterministic", "--batch_size=8",
+             "--epochs=2", "--steps_per_epoch=2", "--validation_steps=1", "--checkpoint_every=1",
+             "--log_every=1", "--shuffle_buffer=32", "--seed=3"]
+    reference_dir, killed_dir, marker = str(tmp_path / "reference"), str(tmp_path / "killed"), str(tmp_path / "paused")
+    reference = subprocess.run([sys.executable, *flags, f"--model_dir={reference_dir}"], env=ENV, capture_output=True,
+                               text=True)
+    assert reference.returncode == 0, reference.stderr[-3000:]
+    pause = [sys.executable, os.path.join(ROOT, "tests", "pause_after_checkpoint.py"), "3", marker]
+    process = subprocess.Popen(pause + flags[1:] + [f"--model_dir={killed_dir}"], env=ENV,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    while not os.path.exists(marker) and process.poll() is None:
+        time.sleep(0.05)  # polling only: the run is blocked once the marker exists
+    process.send_signal(signal.SIGKILL)
+    _, stderr = process.communicate()
+    assert os.path.exists(marker), stderr[-3000:]
+    resumed = subprocess.run([sys.executable, *flags, f"--model_dir={killed_dir}"], env=ENV, capture_output=True,
+                             text=True)
+    assert resumed.returncode == 0 and "resumed from" in resumed.stderr, resumed.stderr[-3000:]
+    values = [checkpoint_values(tf.train.latest_checkpoint(os.path.join(d, "checkpoints")))
+              for d in (killed_dir, reference_dir)]
+    assert values[0].keys() == values[1].keys() and values[0]["progress/step/.ATTRIBUTES/VARIABLE_VALUE"] == 4
+    for name, value in values[1].items():
+        np.testing.assert_array_equal(values[0][name], value, err_msg=name)

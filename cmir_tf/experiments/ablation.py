@@ -1,6 +1,7 @@
-"""The paper's ablation in one command: six variants -> Tables 1-3, a figure and `ablation.json`.
+"""The paper's ablation in one command: six variants -> Tables 1-3, the claims table, a figure, `ablation.json`.
 
   python -m cmir_tf.experiments.ablation --output_dir=ablation_run            # on the demo corpus
+  python -m cmir_tf.experiments.ablation --variants=all --seeds=3 ...          # + intra-modal variants
   python -m cmir_tf.experiments.ablation --output_dir=runs/ablation --data_dir=/data/melon_prepared \
       --melon_dir=/data/melon --gtzan_dir=/data/gtzan --jamendo_dir=/data/mtg-jamendo --epochs=100 ...
 
@@ -13,7 +14,7 @@ run also measures the random baselines. Output folder:
   models/<row>-seed<k>/           model_dir of each training run (export/ = the SavedModel)
   runs/<row>-seed<k>.json         that export's evaluation (what a rerun reuses)
   embedding_cache/                embeddings per model and dataset
-  ablation.json, tables.md, ablation.png
+  ablation.json, tables.md, claims.md (the Results section's claims, `claims.py`), ablation.png
 
 A rerun skips finished trainings, exports, evaluations and cached embeddings, and resumes an interrupted
 training from its checkpoint.
@@ -29,9 +30,9 @@ import time
 
 from absl import app, flags
 
-from cmir_tf.constants import VARIANTS
+from cmir_tf.constants import ALL_VARIANTS, VARIANTS
 from cmir_tf.evaluation.files import atomic_write
-from cmir_tf.experiments import report, summary
+from cmir_tf.experiments import claims, report, summary
 
 UNTRAINED = "untrained"
 DEMO_PREPARE = dict(word2vec_dim=64, songs_per_shard=500)  # as `make demo`
@@ -65,9 +66,9 @@ class AblationConfig:
         given = [getattr(self, f) for f in DATA_FLAGS]
         if any(given) and not all(given):
             raise ValueError(f"give all of {', '.join('--' + f for f in DATA_FLAGS)} or none (demo corpus)")
-        unknown = set(self.variants) - set(VARIANTS)
+        unknown = set(self.variants) - set(ALL_VARIANTS)
         if unknown or not self.variants:
-            raise ValueError(f"variants must be a non-empty subset of {VARIANTS}, got {self.variants}")
+            raise ValueError(f"variants must be a non-empty subset of {ALL_VARIANTS}, got {self.variants}")
         if not self.jamendo_categories or set(self.jamendo_categories) - set(summary.JAMENDO_CATEGORIES):
             raise ValueError(f"jamendo_categories must be a non-empty subset of {summary.JAMENDO_CATEGORIES}")
         if self.seeds < 1 or self.repeats < 1:
@@ -117,6 +118,7 @@ def check_same_settings(config: AblationConfig) -> None:
 def prepare_demo(config: AblationConfig) -> None:
     """Generates and prepares the demo corpus unless already there (both steps are atomic / resumable)."""
     from cmir_tf.data import prepare
+    from cmir_tf.data.partners import PARTNERS_FILE
     from cmir_tf.synthetic.corpus import generate
 
     data = config.data()
@@ -124,7 +126,7 @@ def prepare_demo(config: AblationConfig) -> None:
         start = time.perf_counter()
         generate(config.path("corpus"), workers=os.cpu_count() or 1)
         _stage(f"demo corpus generated in {time.perf_counter() - start:.0f} s")
-    if not os.path.exists(os.path.join(data["data_dir"], "manifest.json")):
+    if not all(os.path.exists(os.path.join(data["data_dir"], f)) for f in ("manifest.json", PARTNERS_FILE)):
         start = time.perf_counter()
         prepare.prepare(prepare.PrepareConfig(data["melon_dir"], data["data_dir"], **DEMO_PREPARE))
         _stage(f"demo corpus prepared in {time.perf_counter() - start:.0f} s")
@@ -199,10 +201,14 @@ def write_outputs(config: AblationConfig, runs: dict[str, list[dict]], seconds: 
     runs = {row: [{t: r[t] for t in tasks} for r in row_runs] for row, row_runs in runs.items()}
     summaries = {row: summary.summarize(row_runs) for row, row_runs in runs.items()}
     summaries["random"] = summary.summarize_random(runs[UNTRAINED])
-    result = {**summaries, "config": dataclasses.asdict(config), "data": config.data(), "seconds": seconds}
+    checks = claims.check_claims(summaries)
+    result = {**summaries, "claims": [dataclasses.asdict(c) for c in checks], "config": dataclasses.asdict(config),
+              "data": config.data(), "seconds": seconds}
     _write_json(config.path("ablation.json"), result)
     tables = report.markdown_tables(summaries, config.seeds, config.repeats)
     atomic_write(config.path("tables.md"), lambda f: f.write(tables.encode()))
+    claims_text = claims.markdown(checks, config.seeds)
+    atomic_write(config.path("claims.md"), lambda f: f.write(claims_text.encode()))
     report.save_figure(summaries, config.path("ablation.png"))
     return result
 
@@ -225,9 +231,10 @@ def run(config: AblationConfig) -> dict:
         # The table layout wants model rows first, then the untrained reference.
         ordered = {r: runs[r] for r in (*config.variants, UNTRAINED) if r in runs}
         result = write_outputs(config, ordered, time.perf_counter() - start)
-    with open(config.path("tables.md")) as f:
-        print(f.read())
-    _stage(f"wrote {config.path('ablation.json')}, tables.md and ablation.png")
+    for name in ("tables.md", "claims.md"):
+        with open(config.path(name)) as f:
+            print(f.read())
+    _stage(f"wrote {config.path('ablation.json')}, tables.md, claims.md and ablation.png")
     return result
 
 
@@ -236,7 +243,8 @@ def _define_flags() -> None:
     for name in DATA_FLAGS:
         flags.DEFINE_string(name, "", f"Real data: --{name} (all four, or none for the demo corpus).")
     flags.DEFINE_string("gtzan_splits_dir", None, "Other GTZAN split lists (default: the fault-filtered ones).")
-    flags.DEFINE_list("variants", list(VARIANTS), "Variants to train.")
+    flags.DEFINE_list("variants", list(VARIANTS), f"Variants to train: any of {', '.join(ALL_VARIANTS)}; "
+                      "'all' for every one (the paper's six and the intra-modal ones, docs/intra_modal.md).")
     flags.DEFINE_integer("seeds", 1, "Training seeds per variant (0..N-1); N > 1 reports training-seed variance.")
     flags.DEFINE_integer("batch_size", AblationConfig.batch_size, "Training batch size (every variant).")
     flags.DEFINE_integer("epochs", AblationConfig.epochs, "Training epochs (every variant).")
@@ -259,7 +267,8 @@ def main(argv: list[str]) -> None:
     fields = {f.name for f in dataclasses.fields(AblationConfig)}
     values = {name: FLAGS[name].value for name in fields}
     try:
-        config = AblationConfig(**{**values, "variants": tuple(values["variants"]),
+        variants = ALL_VARIANTS if values["variants"] == ["all"] else tuple(values["variants"])
+        config = AblationConfig(**{**values, "variants": variants,
                                    "jamendo_categories": tuple(values["jamendo_categories"])})
     except ValueError as error:
         raise app.UsageError(str(error)) from error
