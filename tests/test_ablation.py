@@ -55,6 +55,9 @@ def test_two_variants_end_to_end_and_resumed(tmp_path, demo_corpus, prepared_dem
     with open(config.path("tables.md")) as f:
         tables = f.read()
     assert all(name in tables for name in ("ContrG", "B-lineCF", "Untrained encoder", "Random", "not reported"))
+    with open(config.path("claims.md")) as f:
+        assert "| contrastive beats its baseline on GTZAN | GTZAN accuracy | ContrG vs B-lineG |" in f.read()
+    assert {c["verdict"] for c in stored["claims"]} <= {"too few seeds", "not measured"}  # one seed
     with open(config.path("ablation.png"), "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
     # A rerun retrains and re-evaluates nothing: every finished file keeps its modification time.

@@ -11,8 +11,8 @@ Storage (`partners.npz` in the prepared folder, written by a rename once the sha
 kind `k`: `s.song_ids` (N,) sorted; `s.k.song_group_offsets` (N + 1,) / `s.k.song_groups` (nnz,) the groups of
 each song (CSR), `s.k.group_offsets` (G + 1,) / `s.k.group_members` (nnz,) each group's song rows; only groups of
 two or more songs are kept, so a song has a partner iff it has a group. Memory is the number of
-song-group memberships (Melon: ~6 M for playlists), never the number of partner pairs (a popular playlist
-of 1,000 songs holds 10^6 pairs). And where each song's mel is stored: `s.shard` (N,) index into
+song-group memberships (Melon: a few million playlist entries), never the number of partner pairs (a
+popular playlist of 1,000 songs holds 10^6 pairs). And where each song's mel is stored: `s.shard` (N,) index into
 `s.shard_names`, `s.mel_offset` (N,) byte offset of the mel's float16 bytes inside that shard, `s.frames` (N,).
 
 Drawing (`RecordViews`), for the record numbered `index` in an epoch (the reader's enumeration before its
@@ -211,7 +211,8 @@ class PartnerLists:
         shard = int(self.shard[row])
         if shard not in self._maps:
             self._maps[shard] = np.memmap(self._paths[shard], dtype=np.uint8, mode="r")
-        start = int(self.mel_offset[row]) + int(rng.integers(self.frames[row] - CHUNK_FRAMES + 1)) * _MEL_BYTES_PER_FRAME
+        offset = int(rng.integers(self.frames[row] - CHUNK_FRAMES + 1))  # frames
+        start = int(self.mel_offset[row]) + offset * _MEL_BYTES_PER_FRAME
         data = self._maps[shard][start:start + CHUNK_FRAMES * _MEL_BYTES_PER_FRAME]
         return np.frombuffer(data.tobytes(), "<f2").reshape(CHUNK_FRAMES, N_MELS)
 
@@ -250,8 +251,8 @@ class RecordViews:
             view_seed = tf.random.experimental.stateless_fold_in(crop_seed, 1)
             out[view_key("self")] = tf.cast(random_crop(mel, view_seed), tf.float32)
         if self.kinds:
-            values = tf.numpy_function(self._partner_crops, [song_id, index], [tf.float16, tf.float32] * len(self.kinds),
-                                       stateful=False)
+            dtypes = [tf.float16, tf.float32] * len(self.kinds)
+            values = tf.numpy_function(self._partner_crops, [song_id, index], dtypes, stateful=False)
             for number, kind in enumerate(self.kinds):
                 out[view_key(kind)] = tf.cast(tf.ensure_shape(values[2 * number], [CHUNK_FRAMES, N_MELS]), tf.float32)
                 out[mask_key(kind)] = tf.ensure_shape(values[2 * number + 1], [])
