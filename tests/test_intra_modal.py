@@ -176,9 +176,10 @@ def test_pl_pos_resumed_mid_epoch_after_kill_9_equals_the_uninterrupted_run_bitw
              "--epochs=2", "--steps_per_epoch=2", "--validation_steps=1", "--checkpoint_every=1",
              "--log_every=1", "--shuffle_buffer=32", "--seed=3"]
     reference_dir, killed_dir, marker = str(tmp_path / "reference"), str(tmp_path / "killed"), str(tmp_path / "paused")
-    reference = subprocess.run([sys.executable, *flags, f"--model_dir={reference_dir}"], env=ENV, capture_output=True,
-                               text=True)
-    assert reference.returncode == 0, reference.stderr[-3000:]
+    # Both runs are single-threaded (--deterministic): the reference runs beside the killed and resumed ones.
+    reference_log = open(tmp_path / "reference.log", "w+")  # a file, not a pipe nobody reads meanwhile
+    reference = subprocess.Popen([sys.executable, *flags, f"--model_dir={reference_dir}"], env=ENV,
+                                 stdout=subprocess.DEVNULL, stderr=reference_log)
     pause = [sys.executable, os.path.join(ROOT, "tests", "pause_after_checkpoint.py"), "3", marker]
     process = subprocess.Popen(pause + flags[1:] + [f"--model_dir={killed_dir}"], env=ENV,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -190,6 +191,8 @@ def test_pl_pos_resumed_mid_epoch_after_kill_9_equals_the_uninterrupted_run_bitw
     resumed = subprocess.run([sys.executable, *flags, f"--model_dir={killed_dir}"], env=ENV, capture_output=True,
                              text=True)
     assert resumed.returncode == 0 and "resumed from" in resumed.stderr, resumed.stderr[-3000:]
+    with reference_log:
+        assert reference.wait() == 0, (reference_log.seek(0), reference_log.read()[-3000:])
     values = [checkpoint_values(tf.train.latest_checkpoint(os.path.join(d, "checkpoints")))
               for d in (killed_dir, reference_dir)]
     assert values[0].keys() == values[1].keys() and values[0]["progress/step/.ATTRIBUTES/VARIABLE_VALUE"] == 4
