@@ -7,7 +7,7 @@ BASE_STAMP := $(VENV)/.installed-base
 DEMO_DIR ?= demo_run
 ABLATION_DIR ?= ablation_run
 
-.PHONY: install test demo ablation bench clean
+.PHONY: install test demo ablation ablation-extended bench clean
 
 # Two install stamps: the package alone (what `make demo` needs), then the test and torch extras on top.
 $(BASE_STAMP): setup.cfg pyproject.toml
@@ -53,6 +53,12 @@ demo: $(BASE_STAMP)
 # not part of `make test` (docs: README "The ablation"). Real data: add --data_dir/--melon_dir/--gtzan_dir/--jamendo_dir.
 ablation: $(STAMP)
 	$(PY) -m cmir_tf ablation --output_dir=$(ABLATION_DIR)
+
+# The same plus the intra-modal variants (docs/intra_modal.md) and three training seeds, for claims.md's
+# verdicts; in the same ABLATION_DIR it reuses every row `make ablation` finished (seed 0).
+ABLATION_EXTENDED_FLAGS ?= --seeds=3
+ablation-extended: $(STAMP)
+	$(PY) -m cmir_tf.experiments.ablation --output_dir=$(ABLATION_DIR) --variants=all $(ABLATION_EXTENDED_FLAGS)
 
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done

@@ -11,4 +11,6 @@ CF_DIM = 301  # 300 LightFM item factors followed by the item bias
 FEATURES_DIM = 1024  # flattened CNN output
 EMBEDDING_DIM = 128  # projection / shared contrastive space
 
-VARIANTS = ("contr_g", "contr_cf", "contr_cf_g", "bline_g", "bline_cf", "bline_cf_g")
+VARIANTS = ("contr_g", "contr_cf", "contr_cf_g", "bline_g", "bline_cf", "bline_cf_g")  # the paper's six
+INTRA_MODAL_VARIANTS = ("self", "pl_pos", "artist_pos", "genre_pos", "hybrid")  # docs/intra_modal.md
+ALL_VARIANTS = VARIANTS + INTRA_MODAL_VARIANTS

@@ -21,6 +21,8 @@ rerun reuses what is there, so a killed run resumes where it stopped and ends wi
                       a shard nor a shuffle buffer holds neighbouring ids (often one album or artist).
                       A rerun rewrites a shard whose size differs from its record (with --verify_data,
                       also one whose sha256 differs). Free disk space is checked against an estimate first.
+  partners.npz        intra-modal partner lists of the train and validation splits, each within its split
+                      (`partners.py`)
   report.json         every skipped item by reason
   manifest.json       written last: counts, shapes, flags, fingerprints, shard sizes and checksums, the
                       CF vectors' checksums
@@ -56,7 +58,7 @@ from tqdm import tqdm
 
 from cmir_tf import commands
 from cmir_tf.constants import CF_DIM, CHUNK_FRAMES, MAX_GENRES, N_MELS
-from cmir_tf.data import cf_lightfm, fingerprint, genre_word2vec, melon, selection, shards, splits
+from cmir_tf.data import cf_lightfm, fingerprint, genre_word2vec, melon, partners, selection, shards, splits
 from cmir_tf.data.atomic import describe_write_error, write_json, write_npy
 from cmir_tf.data.checksum import sha256_file
 from cmir_tf.data.lock import DirectoryLockedError, exclusive_lock
@@ -376,6 +378,7 @@ def _prepare_locked(config: PrepareConfig, meta: list, genre_names: dict | None,
 
     cf_rows = _song_vectors(config, playlists, split_ids)
     shard_stats = _write_shards(config, _shard_jobs(config, split_ids, genre_ids, cf_rows))
+    partners.write_partner_lists(config.output_dir, playlists, meta, genre_ids)
     report = _report(chosen, vocab_dropped, shard_stats)
     write_json(folder.report_path, report)
 

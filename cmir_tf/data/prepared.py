@@ -9,6 +9,7 @@ evaluation, the genre vocabulary) reaches the folder through this handle:
   splits.json         {"train"|"validation"|"test": song ids}
   genre_vocab.json, genre_word2vec.npy, genre_names.json   the genre vocabulary, its word2vec matrix, names
   cf_playlist_vectors.npy, cf_playlist_ids.npy   LightFM playlist (user) vectors and their playlist ids
+  partners.npz        intra-modal partner lists (train and validation splits, each within its split)
   tfrecords/<split>-<i>-of-<n>.tfrecord   the shards
   cache/              prepare's stage files: config.json (recipe), songs.json, cf_vectors.npy,
                       cf_song_ids.npy, cf_model.pkl (LightFM fit in progress), shards/<shard>.json
@@ -36,6 +37,7 @@ GENRE_WORD2VEC = "genre_word2vec.npy"
 GENRE_NAMES = "genre_names.json"
 PLAYLIST_VECTORS = "cf_playlist_vectors.npy"  # LightFM user vectors (factors, bias), for cold-start evaluation
 PLAYLIST_IDS = "cf_playlist_ids.npy"  # their Melon playlist ids (row order)
+PARTNERS = "partners.npz"  # intra-modal partner lists of the train and validation splits (`cmir_tf.data.partners`)
 TFRECORDS = "tfrecords"
 CACHE = "cache"
 PREPARE_MODULE = "cmir_tf.data.prepare"
@@ -76,6 +78,7 @@ class PreparedFolder:
     genre_names_path = property(lambda self: self._file(GENRE_NAMES))
     playlist_vectors_path = property(lambda self: self._file(PLAYLIST_VECTORS))
     playlist_ids_path = property(lambda self: self._file(PLAYLIST_IDS))
+    partners_path = property(lambda self: self._file(PARTNERS))
     tfrecords_dir = property(lambda self: self._file(TFRECORDS))
     recipe_path = property(lambda self: self._file(CACHE, "config.json"))
     songs_path = property(lambda self: self._file(CACHE, "songs.json"))

@@ -4,18 +4,22 @@ Determinism (what exact resume relies on): for a given (data_dir, split, seed, e
 training dataset always yields the same batches in the same order. The shard order is a permutation drawn
 from (seed, epoch), shards are interleaved in a fixed order, records are numbered before a shuffle seeded by
 (seed, epoch) that is not reshuffled, and each record's crop offset is a stateless random draw keyed on
-(seed, epoch, record number). `skip_batches=k` drops the first k * batch_size shuffled records before they
+(seed, epoch, record number). `views` adds second views of each song for the intra-modal terms (`partners.py`:
+another crop of the same record, or a crop of a partner song drawn per (seed, epoch, record number)).
+`skip_batches=k` drops the first k * batch_size shuffled records before they
 are parsed, and the rest of the stream is exactly what an un-skipped dataset yields after k batches. Call
 once per epoch; `repeat` is not applied.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import tensorflow as tf
 
 from cmir_tf.constants import CHUNK_FRAMES, N_MELS
-from cmir_tf.data import tfrecords
+from cmir_tf.data import partners, tfrecords
 from cmir_tf.data.prepared import PreparedFolder
 
 CHUNK_MODES = ("center", "all")
@@ -56,6 +60,7 @@ def make_dataset(
     input_context: tf.distribute.InputContext | None = None,
     chunks: str = "center",
     shuffle_buffer: int = 1024,
+    views: Sequence[str] = (),
 ) -> tf.data.Dataset:
     """One epoch of `split` from a prepared directory.
 
@@ -72,6 +77,9 @@ def make_dataset(
       chunks: evaluation only: "center" (one centred chunk per song) or "all" (every whole chunk; the
         song's other features repeated).
       shuffle_buffer: records in the shuffle buffer (about 125 kB each at 1,300 frames).
+      views: second views for the intra-modal terms, among `partners.VIEWS` ("self", "playlist", "artist",
+        "genre"); train and validation splits, `chunks="center"` only. Each adds `partners.view_key(v)`
+        (B, 256, 48) float32 and, for partner kinds, `partners.mask_key(v)` (B,) float32 0/1.
 
     Returns:
       A dataset of dicts `mel` (B, 256, 48) float32 dB, `genre_ids` (B, 10) int32 (0 = padding), `cf`
@@ -81,6 +89,9 @@ def make_dataset(
         raise ValueError(f"chunks must be one of {CHUNK_MODES}, got {chunks!r}")
     files = PreparedFolder(data_dir).shard_files(split)
     epoch_seed = _epoch_seed(seed, epoch)
+    if views and chunks != "center":
+        raise ValueError("views need chunks='center'")
+    record_views = partners.RecordViews(data_dir, split, views, epoch_seed) if views else None
     if training:
         files = [files[i] for i in np.random.default_rng(epoch_seed).permutation(len(files))]
     pipelines, pipeline_id = 1, 0
@@ -106,16 +117,20 @@ def make_dataset(
         def parse(index, serialized):
             example = tfrecords.parse_example(serialized, mel_dtype=tf.float16)  # cast after the crop
             crop_seed = tf.stack([tf.constant(epoch_seed, tf.int64), index])
-            return {**example, "mel": tf.cast(random_crop(example["mel"], crop_seed), tf.float32)}
+            views = record_views(example["mel"], example["song_id"], index, crop_seed) if record_views else {}
+            return {**example, "mel": tf.cast(random_crop(example["mel"], crop_seed), tf.float32), **views}
 
     else:
+        ds = ds.enumerate()  # record numbers seed the views
         if chunks == "center":
             ds = ds.skip(skip_batches * batch_size)
 
-        def parse(serialized):
+        def parse(index, serialized):
             example = tfrecords.parse_example(serialized, mel_dtype=tf.float16)
             crop = center_crop if chunks == "center" else all_chunks
-            return {**example, "mel": tf.cast(crop(example["mel"]), tf.float32)}
+            crop_seed = tf.stack([tf.constant(epoch_seed, tf.int64), index])
+            views = record_views(example["mel"], example["song_id"], index, crop_seed) if record_views else {}
+            return {**example, "mel": tf.cast(crop(example["mel"]), tf.float32), **views}
 
     ds = ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if not training and chunks == "all":

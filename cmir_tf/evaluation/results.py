@@ -7,6 +7,12 @@ NDCG@100 / MAP@100, the paper's audio-neighbour method and cold-start continuati
 genre tagging). "–" marks a number a model cannot give (no genre or CF encoder). Each table ends with the
 latest random baseline per embedding dimension (GTZAN, tagging) or the latest random ranking / scores, and
 notes the runs that skipped files.
+
+Tables 1-3 end each row with the paper's published values (`cmir_tf.evaluation.paper`, Ferraro et al. 2021)
+for the run's paper row: a run named after one (`ContrCF-G`, `contr_cf_g`, `ContrCF-G-demo`); "not reported"
+where the paper prints none (every PR-AUC, other names). The simulated columns keep their order and the paper's
+columns follow them, GTZAN accuracy in both as a fraction (the paper's percent / 100); Table 1 ends with the
+paper's three pre-trained reference embeddings.
 """
 
 from __future__ import annotations
@@ -15,17 +21,19 @@ import json
 import os
 
 from cmir_tf.data.atomic import atomic_write
+from cmir_tf.evaluation import paper
 
 TASKS = ("gtzan", "jamendo", "playlist", "zero_shot")
 TITLES = {
-    "gtzan": "Table 1: GTZAN genre classification (fault-filtered split), accuracy, mean ± std over repeats; "
-             "zero-shot: no GTZAN training",
+    "gtzan": "Table 1: GTZAN genre classification (fault-filtered split), accuracy as a fraction (the paper's "
+             "percent / 100), mean ± std over repeats; zero-shot: no GTZAN training",
     "jamendo": "Table 2: MTG-Jamendo auto-tagging (split 0), macro ROC-AUC / PR-AUC, mean ± std over repeats",
     "playlist": "Table 3: Melon playlist continuation, top 100: the paper's audio neighbours of the seed songs, and "
                 "cold-start (test songs' audio vs the playlist's LightFM vector, in the joint space)",
     "zero_shot": "Table 4: zero-shot genre tagging of the Melon test split (no probe), macro over genre codes",
 }
 CATEGORY_NAMES = {"genre": "Genre", "instrument": "Instrument", "moodtheme": "Mood/theme"}
+RANDOM_ROWS = {"playlist": "random"}  # the paper row of a task's random baseline, where the paper has one
 
 
 def _mean_std(summary: dict) -> str:
@@ -64,14 +72,38 @@ def _baseline(task: str, result: dict) -> dict:
     return baseline
 
 
+def _paper_cells(task: str, row: str) -> list[str]:
+    """The paper's values for `row` (a run name or paper row), in `_paper_header`'s order; [] for Table 4."""
+    if task == "gtzan":
+        return [paper.cell(paper.published("gtzan", row))]
+    if task == "jamendo":
+        return [paper.cell(paper.published("jamendo", row, c, m))
+                for c in CATEGORY_NAMES for m in ("roc_auc", "pr_auc")]
+    if task == "playlist":
+        return [paper.cell(paper.published("playlist", row, metric=m), 4) for m in ("ndcg@100", "map@100")]
+    return []
+
+
+def _paper_header(task: str) -> list[str]:
+    if task == "gtzan":
+        return ["Paper accuracy"]
+    if task == "jamendo":
+        return [f"Paper {CATEGORY_NAMES[c]} {m}" for c in CATEGORY_NAMES for m in ("ROC-AUC", "PR-AUC")]
+    if task == "playlist":
+        return ["Paper NDCG@100", "Paper MAP@100"]
+    return []
+
+
 def _header(task: str) -> list[str]:
     if task == "gtzan":
-        return ["Model", "Accuracy", "Zero-shot accuracy"]
-    if task == "jamendo":
-        return ["Model"] + [f"{name} {m}" for name in CATEGORY_NAMES.values() for m in ("ROC-AUC", "PR-AUC")]
-    if task == "zero_shot":
-        return ["Model", "ROC-AUC", "PR-AUC"]
-    return ["Model", "NDCG@100", "MAP@100", "Cold-start NDCG@100", "Cold-start MAP@100"]
+        columns = ["Model", "Accuracy", "Zero-shot accuracy"]
+    elif task == "jamendo":
+        columns = ["Model"] + [f"{name} {m}" for name in CATEGORY_NAMES.values() for m in ("ROC-AUC", "PR-AUC")]
+    elif task == "zero_shot":
+        columns = ["Model", "ROC-AUC", "PR-AUC"]
+    else:
+        columns = ["Model", "NDCG@100", "MAP@100", "Cold-start NDCG@100", "Cold-start MAP@100"]
+    return columns + _paper_header(task)
 
 
 def markdown_table(task: str, runs: dict[str, dict]) -> str:
@@ -90,13 +122,17 @@ def markdown_table(task: str, runs: dict[str, dict]) -> str:
     lines = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     baselines: dict[str, dict] = {}  # label -> latest random baseline
     for name, result in runs.items():
-        lines.append("| " + " | ".join([name] + _cells(task, result)) + " |")
+        lines.append("| " + " | ".join([name] + _cells(task, result) + _paper_cells(task, name)) + " |")
         if "random_baseline" in result:
             label = {"playlist": "Random ranking", "zero_shot": "Random scores"}.get(
                 task, f"Random embeddings ({result.get('dim')}-d)")
             baselines[label] = _baseline(task, result)
     for label, baseline in sorted(baselines.items()):
-        lines.append("| " + " | ".join([label] + _cells(task, baseline)) + " |")
+        lines.append("| " + " | ".join([label] + _cells(task, baseline)
+                                       + _paper_cells(task, RANDOM_ROWS.get(task, label))) + " |")
+    if task == "gtzan":
+        lines += [f"| {label} (paper's reference) | – | – | {paper.cell(value)} |"
+                  for label, value in paper.GTZAN_LITERATURE.items()]
     notes = [f"- {name}: skipped {r['skipped']['missing']} missing and {r['skipped']['undecodable']} "
              f"undecodable files" for name, r in runs.items()
              if r.get("skipped", {}).get("missing") or r.get("skipped", {}).get("undecodable")]

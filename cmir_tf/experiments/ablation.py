@@ -1,7 +1,8 @@
-"""`cmir-ablation` (`python -m cmir_tf ablation`): the paper's ablation, six variants -> Tables 1-3, a figure
-and `ablation.json`.
+"""`cmir-ablation` (`python -m cmir_tf ablation`): the paper's ablation, six variants -> Tables 1-3, the claims
+table, a figure and `ablation.json`.
 
   cmir-ablation --output_dir=ablation_run            # on the demo corpus
+  cmir-ablation --variants=all --seeds=3 ...          # + intra-modal variants
   cmir-ablation --output_dir=runs/ablation --data_dir=/data/melon_prepared \
       --melon_dir=/data/melon --gtzan_dir=/data/gtzan --jamendo_dir=/data/mtg-jamendo --epochs=100 ...
 
@@ -14,7 +15,7 @@ run also measures the random baselines. Output folder:
   models/<row>-seed<k>/           model_dir of each training run (export/ = the SavedModel)
   runs/<row>-seed<k>.json         that export's evaluation (what a rerun reuses)
   embedding_cache/                embeddings per model and dataset
-  ablation.json, tables.md, ablation.png
+  ablation.json, tables.md, claims.md (the Results section's claims, `claims.py`), ablation.png
 
 A rerun skips finished trainings, exports, evaluations and cached embeddings, and resumes an interrupted
 training from its checkpoint.
@@ -30,10 +31,10 @@ import time
 from absl import app, flags
 
 from cmir_tf import commands
-from cmir_tf.constants import VARIANTS
+from cmir_tf.constants import ALL_VARIANTS, VARIANTS
 from cmir_tf.data.atomic import atomic_write
 from cmir_tf.data.prepared import PreparedFolder
-from cmir_tf.experiments import report, summary
+from cmir_tf.experiments import claims, report, summary
 
 UNTRAINED = "untrained"
 DEMO_PREPARE = dict(word2vec_dim=64, songs_per_shard=500)  # as `make demo`
@@ -67,9 +68,9 @@ class AblationConfig:
         given = [getattr(self, f) for f in DATA_FLAGS]
         if any(given) and not all(given):
             raise ValueError(f"give all of {', '.join('--' + f for f in DATA_FLAGS)} or none (demo corpus)")
-        unknown = set(self.variants) - set(VARIANTS)
+        unknown = set(self.variants) - set(ALL_VARIANTS)
         if unknown or not self.variants:
-            raise ValueError(f"variants must be a non-empty subset of {VARIANTS}, got {self.variants}")
+            raise ValueError(f"variants must be a non-empty subset of {ALL_VARIANTS}, got {self.variants}")
         if not self.jamendo_categories or set(self.jamendo_categories) - set(summary.JAMENDO_CATEGORIES):
             raise ValueError(f"jamendo_categories must be a non-empty subset of {summary.JAMENDO_CATEGORIES}")
         if self.seeds < 1 or self.repeats < 1:
@@ -126,7 +127,8 @@ def prepare_demo(config: AblationConfig) -> None:
         start = time.perf_counter()
         generate(config.path("corpus"), workers=os.cpu_count() or 1)
         _stage(f"demo corpus generated in {time.perf_counter() - start:.0f} s")
-    if not PreparedFolder(data["data_dir"]).is_prepared():
+    folder = PreparedFolder(data["data_dir"])
+    if not (folder.is_prepared() and os.path.exists(folder.partners_path)):
         start = time.perf_counter()
         prepare.prepare(prepare.PrepareConfig(data["melon_dir"], data["data_dir"], **DEMO_PREPARE))
         _stage(f"demo corpus prepared in {time.perf_counter() - start:.0f} s")
@@ -201,10 +203,14 @@ def write_outputs(config: AblationConfig, runs: dict[str, list[dict]], seconds: 
     runs = {row: [{t: r[t] for t in tasks} for r in row_runs] for row, row_runs in runs.items()}
     summaries = {row: summary.summarize(row_runs) for row, row_runs in runs.items()}
     summaries["random"] = summary.summarize_random(runs[UNTRAINED])
-    result = {**summaries, "config": dataclasses.asdict(config), "data": config.data(), "seconds": seconds}
+    checks = claims.check_claims(summaries)
+    result = {**summaries, "claims": [dataclasses.asdict(c) for c in checks], "config": dataclasses.asdict(config),
+              "data": config.data(), "seconds": seconds}
     _write_json(config.path("ablation.json"), result)
     tables = report.markdown_tables(summaries, config.seeds, config.repeats)
     atomic_write(config.path("tables.md"), lambda f: f.write(tables.encode()))
+    claims_text = claims.markdown(checks, config.seeds)
+    atomic_write(config.path("claims.md"), lambda f: f.write(claims_text.encode()))
     report.save_figure(summaries, config.path("ablation.png"))
     return result
 
@@ -227,9 +233,10 @@ def run(config: AblationConfig) -> dict:
         # The table layout wants model rows first, then the untrained reference.
         ordered = {r: runs[r] for r in (*config.variants, UNTRAINED) if r in runs}
         result = write_outputs(config, ordered, time.perf_counter() - start)
-    with open(config.path("tables.md")) as f:
-        print(f.read())
-    _stage(f"wrote {config.path('ablation.json')}, tables.md and ablation.png")
+    for name in ("tables.md", "claims.md"):
+        with open(config.path(name)) as f:
+            print(f.read())
+    _stage(f"wrote {config.path('ablation.json')}, tables.md, claims.md and ablation.png")
     return result
 
 
@@ -238,7 +245,8 @@ def _define_flags() -> None:
     for name in DATA_FLAGS:
         flags.DEFINE_string(name, "", f"Real data: --{name} (all four, or none for the demo corpus).")
     flags.DEFINE_string("gtzan_splits_dir", None, "Other GTZAN split lists (default: the fault-filtered ones).")
-    flags.DEFINE_list("variants", list(VARIANTS), "Variants to train.")
+    flags.DEFINE_list("variants", list(VARIANTS), f"Variants to train: any of {', '.join(ALL_VARIANTS)}; "
+                      "'all' for every one (the paper's six and the intra-modal ones, docs/intra_modal.md).")
     flags.DEFINE_integer("seeds", 1, "Training seeds per variant (0..N-1); N > 1 reports training-seed variance.")
     flags.DEFINE_integer("batch_size", AblationConfig.batch_size, "Training batch size (every variant).")
     flags.DEFINE_integer("epochs", AblationConfig.epochs, "Training epochs (every variant).")
@@ -260,7 +268,8 @@ def main(argv: list[str]) -> None:
     fields = {f.name for f in dataclasses.fields(AblationConfig)}
     values = {name: FLAGS[name].value for name in fields}
     try:
-        config = AblationConfig(**{**values, "variants": tuple(values["variants"]),
+        variants = ALL_VARIANTS if values["variants"] == ["all"] else tuple(values["variants"])
+        config = AblationConfig(**{**values, "variants": variants,
                                    "jamendo_categories": tuple(values["jamendo_categories"])})
     except ValueError as error:
         raise app.UsageError(str(error)) from error

@@ -3,7 +3,8 @@
 Inputs are summaries from `cmir_tf.experiments.summary`, keyed by row (`contr_g`, ..., `untrained`,
 `random`). Each simulated cell is `mean ± probe std` (playlist cells: no probe, mean only); with several
 training seeds a `[seed std]` follows. The paper's published value sits in the column to its right
-(`paper.cell`: "n/a" where unknown).
+(`paper.cell`: "not reported" where the paper prints none, e.g. every PR-AUC), in the unit of the simulation
+that each caption states; Table 1 ends with the paper's three pre-trained reference embeddings.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 from cmir_tf.data.atomic import atomic_write
-from cmir_tf.experiments import paper
+from cmir_tf.evaluation import paper
 
-CATEGORY_TITLES = {"genre": "Genre", "instrument": "Instrument", "moodtheme": "Mood/theme"}
+CATEGORY_TITLES = {"genre": "Genre", "moodtheme": "Mood/theme", "instrument": "Instrument"}  # the paper's order
 TAGGING_TITLES = {"roc_auc": "ROC-AUC", "pr_auc": "PR-AUC"}
 PLAYLIST_TITLES = {"ndcg@100": "NDCG@100", "map@100": "MAP@100"}
 
@@ -49,21 +50,23 @@ def markdown_tables(summaries: dict[str, dict], seeds: int, repeats: int) -> str
     name = paper.DISPLAY_NAMES.get
     note = (f"Simulation: mean ± std over {repeats} probe repeats"
             + (f", [std over {seeds} training seeds]" if seeds > 1 else "") + "; paper: published value.")
-    table1 = _table("Table 1: GTZAN genre classification, accuracy", ["Model", "Simulation", "Paper"],
+    table1 = _table("Table 1: GTZAN genre classification, accuracy as a fraction (the paper's percent / 100)",
+                    ["Model", "Simulation", "Paper"],
                     [[name(r, r), _cell(_get(summaries, r, "gtzan", "accuracy")),
-                      paper.cell(paper.GTZAN_ACCURACY.get(r))] for r in rows])
+                      paper.cell(paper.published("gtzan", r))] for r in rows]
+                    + [[f"{r} (paper's reference)", "–", paper.cell(v)] for r, v in paper.GTZAN_LITERATURE.items()])
     header2 = ["Model"] + [f"{c} {m} {kind}" for c in CATEGORY_TITLES.values() for m in TAGGING_TITLES.values()
                            for kind in ("(sim.)", "(paper)")]
-    table2 = _table("Table 2: MTG-Jamendo auto-tagging, macro ROC-AUC and PR-AUC", header2, [
+    table2 = _table("Table 2: MTG-Jamendo auto-tagging, macro ROC-AUC and PR-AUC (fractions)", header2, [
         [name(r, r)] + [cell for c in CATEGORY_TITLES for m in TAGGING_TITLES
                         for cell in (_cell(_get(summaries, r, "jamendo", c, m)),
-                                     paper.cell(paper.JAMENDO.get(r, {}).get(c, {}).get(m)))]
+                                     paper.cell(paper.published("jamendo", r, c, m)))]
         for r in rows])
     header3 = ["Model"] + [f"{m} {kind}" for m in PLAYLIST_TITLES.values() for kind in ("(sim.)", "(paper)")]
-    table3 = _table("Table 3: Melon playlist continuation", header3, [
+    table3 = _table("Table 3: Melon playlist continuation, NDCG@100 and MAP@100 (fractions)", header3, [
         [name(r, r)] + [cell for m in PLAYLIST_TITLES
                         for cell in (_cell(_get(summaries, r, "playlist", m), 4, probed=False),
-                                     paper.cell(paper.PLAYLIST.get(r, {}).get(m)))]
+                                     paper.cell(paper.published("playlist", r, metric=m), 4))]
         for r in rows])
     return "\n".join([note, "", table1, table2, table3])
 

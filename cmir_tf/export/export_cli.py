@@ -31,7 +31,7 @@ import tensorflow as tf
 from absl import app, flags
 
 from cmir_tf import commands
-from cmir_tf.constants import VARIANTS
+from cmir_tf.constants import ALL_VARIANTS
 from cmir_tf.data.prepared import PreparedFolder
 from cmir_tf.export.checkpoint import TRAINING_OBJECT_PATH, restore_audio_encoder
 from cmir_tf.export.genre_vocabulary import GenreVocabulary
@@ -48,7 +48,7 @@ def define_flags() -> None:
     flags.DEFINE_string("checkpoint", None, "tf.train.Checkpoint prefix, or a folder holding checkpoints.")
     flags.DEFINE_string("checkpoint_object", TRAINING_OBJECT_PATH, "Dotted path of the encoder in the checkpoint.")
     flags.DEFINE_string("output_dir", None, "SavedModel folder to write.")
-    flags.DEFINE_enum("variant", None, VARIANTS, "Training variant (recorded in the asset JSON).")
+    flags.DEFINE_enum("variant", None, ALL_VARIANTS, "Training variant (recorded in the asset JSON).")
     flags.DEFINE_string("metadata_json", "{}", "JSON object of training flags to record in the asset JSON.")
     flags.DEFINE_bool("overwrite", False, "Replace an existing --output_dir.")
     flags.DEFINE_string("data_dir", None, "Prepared data folder of the run (genre vocabulary, word2vec matrix).")

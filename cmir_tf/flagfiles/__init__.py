@@ -1,4 +1,5 @@
-"""The paper's training flagfiles, shipped with the package: one `<variant>.flags` per variant of Ferraro et al.
+"""The training flagfiles, shipped with the package: one `<variant>.flags` per variant (the six of Ferraro et al.
+2021 and the intra-modal ones of docs/intra_modal.md).
 
     cmir-train --flagfile=$(python -m cmir_tf.flagfiles contrcf_g) --data_dir=PREPARED --model_dir=RUN
 

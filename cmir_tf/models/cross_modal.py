@@ -1,7 +1,9 @@
-"""The six training variants as one Keras Model with its own `train_step`.
+"""The training variants as one Keras Model with its own `train_step`.
 
 Contrastive variants align the audio embedding with other modalities by NT-Xent; baselines predict the
-modality from the audio embedding with a linear head (the authors' `Multiobjective`).
+modality from the audio embedding with a linear head (the authors' `Multiobjective`). The intra-modal
+variants (docs/intra_modal.md) align it with the audio embedding of a positive: another crop of the song or a
+partner song (`cmir_tf.losses.intra_modal`).
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from cmir_tf.constants import CF_DIM, EMBEDDING_DIM, VARIANTS
-from cmir_tf.losses import cf_regression_loss, genre_prediction_loss, nt_xent
+from cmir_tf.constants import ALL_VARIANTS, CF_DIM, EMBEDDING_DIM
+from cmir_tf.data.partners import mask_key, view_key
+from cmir_tf.losses import TERM_VIEWS, cf_regression_loss, genre_prediction_loss, nt_xent, views_of
 from cmir_tf.models.audio_encoder import build_audio_encoder
 from cmir_tf.models.cf_encoder import build_cf_encoder
 from cmir_tf.models.genre_encoder import build_genre_encoder
@@ -26,6 +29,11 @@ VARIANT_LOSSES: dict[str, tuple[str, ...]] = {
     "bline_g": ("genre_prediction",),
     "bline_cf": ("cf_prediction",),
     "bline_cf_g": ("genre_prediction", "cf_prediction"),
+    "self": ("self",),
+    "pl_pos": ("playlist_positive",),
+    "artist_pos": ("artist_positive",),
+    "genre_pos": ("genre_positive",),
+    "hybrid": ("audio_genre", "audio_cf", "genre_cf", "playlist_positive"),
 }
 
 
@@ -34,18 +42,24 @@ PREDICTION_TERMS = ("genre_prediction", "cf_prediction")
 
 def contrastive_modalities(variant: str) -> set[str]:
     """The modalities (`audio`, `genre`, `cf`) that a variant's NT-Xent terms pair up."""
-    return {m for term in VARIANT_LOSSES[variant] if term not in PREDICTION_TERMS for m in term.split("_")}
+    return {m for term in VARIANT_LOSSES[variant] if term not in (*PREDICTION_TERMS, *TERM_VIEWS)
+            for m in term.split("_")}
 
 
 @dataclasses.dataclass(frozen=True)
 class LossWeights:
-    """The paper's lambdas: total = a2g * L(audio, genre) + a2p * L(audio, cf) + g2p * L(genre, cf)."""
+    """The paper's lambdas: total = a2g * L(audio, genre) + a2p * L(audio, cf) + g2p * L(genre, cf), plus the
+    weights of the prediction and intra-modal terms (one per term, named as the term)."""
 
     audio_genre: float = 1.0
     audio_cf: float = 1.0
     genre_cf: float = 1.0
     genre_prediction: float = 1.0
     cf_prediction: float = 1.0
+    self: float = 1.0
+    playlist_positive: float = 1.0
+    artist_positive: float = 1.0
+    genre_positive: float = 1.0
 
 
 class CrossModalModel(keras.Model):
@@ -54,6 +68,9 @@ class CrossModalModel(keras.Model):
     Batches are dicts with `mel` (B, 256, 48) float32, `genre_ids` (B, 10) int32, `cf` (B, 301) float32 and
     optionally `has_cf` (B,) 0/1: songs without a CF vector take no part in the CF terms (`audio_cf`,
     `genre_cf`, `cf_prediction`: neither anchors nor negatives, nor regressed); all have one if absent.
+    Intra-modal variants also need the reader's views (`views`, `make_dataset(views=...)`): the positive's
+    mel (B, 256, 48) and, for partner kinds, its (B,) 0/1 mask; anchors and views go through the audio
+    encoder as one (B * (1 + views), 256, 48) batch.
     Every step reports each loss term (`<term>_loss`) and the weighted total (`loss`). Under `tf.distribute`
     each replica computes its own mean (NT-Xent negatives come from every replica) and gradients of
     `loss / replicas` are summed, so training equals one device holding the global batch.
@@ -76,9 +93,10 @@ class CrossModalModel(keras.Model):
     ):
         super().__init__(name=kwargs.pop("name", variant), **kwargs)
         if variant not in VARIANT_LOSSES:
-            raise ValueError(f"unknown variant {variant!r}; choose one of {', '.join(VARIANTS)}")
+            raise ValueError(f"unknown variant {variant!r}; choose one of {', '.join(ALL_VARIANTS)}")
         self.variant = variant
         self.terms = VARIANT_LOSSES[variant]
+        self.views = views_of(self.terms)
         self.temperature = temperature
         self.loss_weights = loss_weights
         self.weight_decay = weight_decay
@@ -108,7 +126,9 @@ class CrossModalModel(keras.Model):
 
     def call(self, batch: dict, training: bool = False) -> dict[str, tf.Tensor]:
         """Returns the embeddings / predictions this variant's losses need, keyed by modality."""
-        outputs = {"audio": self.audio_encoder(batch["mel"], training=training)["embedding"]}
+        mel = tf.concat([batch["mel"], *(batch[view_key(v)] for v in self.views)], axis=0)
+        audio = tf.split(self.audio_encoder(mel, training=training)["embedding"], 1 + len(self.views), axis=0)
+        outputs = {"audio": audio[0], **{f"audio/{v}": z for v, z in zip(self.views, audio[1:])}}
         if self.genre_encoder is not None:
             outputs["genre"] = self.genre_encoder(batch["genre_ids"], training=training)
         if self.cf_encoder is not None:
@@ -129,6 +149,10 @@ class CrossModalModel(keras.Model):
                 terms[name] = genre_prediction_loss(out["genre_logits"], batch["genre_ids"])
             elif name == "cf_prediction":
                 terms[name] = cf_regression_loss(out["cf_predicted"], batch["cf"], has_cf)
+            elif name in TERM_VIEWS:
+                view = TERM_VIEWS[name]
+                mask = batch[mask_key(view)] if mask_key(view) else None
+                terms[name] = nt_xent(out["audio"], out[f"audio/{view}"], self.temperature, mask)
             else:
                 first, second = name.split("_")
                 mask = has_cf if "cf" in (first, second) else None
@@ -172,10 +196,11 @@ def build_variant(
     loss_weights: LossWeights = LossWeights(),
     weight_decay: float = 0.0,
 ) -> CrossModalModel:
-    """Builds one of the six variants (see `VARIANT_LOSSES`) with freshly initialised encoders.
+    """Builds one of the variants (see `VARIANT_LOSSES`) with freshly initialised encoders.
 
     Args:
-      variant: one of `contr_g`, `contr_cf`, `contr_cf_g`, `bline_g`, `bline_cf`, `bline_cf_g`.
+      variant: one of `contr_g`, `contr_cf`, `contr_cf_g`, `bline_g`, `bline_cf`, `bline_cf_g` (the paper's)
+        or `self`, `pl_pos`, `artist_pos`, `genre_pos`, `hybrid` (intra-modal, docs/intra_modal.md).
       genre_word2vec: (V + 1, F_w) genre vectors, row 0 padding; sets the genre vocabulary for every variant.
       dropout: dropout rate of every encoder.
       num_heads: attention heads of the genre encoder.
@@ -184,7 +209,7 @@ def build_variant(
       weight_decay: coupled L2 coefficient (PyTorch Adam's `weight_decay`).
     """
     if variant not in VARIANT_LOSSES:
-        raise ValueError(f"unknown variant {variant!r}; choose one of {', '.join(VARIANTS)}")
+        raise ValueError(f"unknown variant {variant!r}; choose one of {', '.join(ALL_VARIANTS)}")
     modalities = contrastive_modalities(variant)
     return CrossModalModel(
         variant,

@@ -15,7 +15,7 @@ import sys
 from absl import app, flags, logging
 
 from cmir_tf import commands
-from cmir_tf.constants import VARIANTS
+from cmir_tf.constants import ALL_VARIANTS
 from cmir_tf.data.atomic import describe_write_error
 from cmir_tf.data.lock import DirectoryLockedError
 from cmir_tf.data.prepared import DamagedFolderError
@@ -60,7 +60,7 @@ def define_flags() -> None:
     for name, field in _DEFAULTS.items():
         default = field.default
         if name == "variant":
-            flags.DEFINE_enum(name, default, VARIANTS + tuple(VARIANT_ALIASES), _HELP[name])
+            flags.DEFINE_enum(name, default, ALL_VARIANTS + tuple(VARIANT_ALIASES), _HELP[name])
         elif name == "strategy":
             flags.DEFINE_enum(name, default, STRATEGIES, _HELP[name])
         elif name == "precision":

@@ -11,12 +11,12 @@ import dataclasses
 import json
 import os
 
-from cmir_tf.constants import VARIANTS
+from cmir_tf.constants import ALL_VARIANTS
 from cmir_tf.data.atomic import write_json
 
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
-# The paper's spelling of each variant (ContrCF-G -> contrcf_g) -> the internal one (contr_cf_g).
-VARIANT_ALIASES = {variant.replace("_", "", 1): variant for variant in VARIANTS}
+# The paper's spelling of each variant (ContrCF-G -> contrcf_g; pl_pos -> plpos) -> the internal one (contr_cf_g).
+VARIANT_ALIASES = {variant.replace("_", "", 1): variant for variant in ALL_VARIANTS if "_" in variant}
 # Fields that do not change the trained weights, so a resume may change them: where the files are (the data
 # itself is compared by its prepare fingerprint), how often to log and checkpoint, how many devices or workers
 # share the global batch, whether kernels are forced deterministic, and how many epochs to run in all (no
@@ -36,11 +36,11 @@ CONFIG_FILE = "config.json"
 
 def canonical_variant(name: str) -> str:
     """`contrcf_g` or `contr_cf_g` -> `contr_cf_g`; ValueError for an unknown name."""
-    if name in VARIANTS:
+    if name in ALL_VARIANTS:
         return name
     if name in VARIANT_ALIASES:
         return VARIANT_ALIASES[name]
-    raise ValueError(f"unknown variant {name!r}; choose one of {', '.join(VARIANTS + tuple(VARIANT_ALIASES))}")
+    raise ValueError(f"unknown variant {name!r}; choose one of {', '.join(ALL_VARIANTS + tuple(VARIANT_ALIASES))}")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -126,7 +126,8 @@ def build_model(config: TrainConfig) -> CrossModalModel:
 def validate(model: CrossModalModel, config: TrainConfig) -> dict[str, float]:
     """Loss terms and embedding-space measures over the validation split (centre chunks), batch-weighted."""
     dataset = make_dataset(
-        config.data_dir, "validation", config.batch_size, training=False, seed=config.seed, chunks="center"
+        config.data_dir, "validation", config.batch_size, training=False, seed=config.seed, chunks="center",
+        views=model.views,
     )
     if config.validation_steps:
         dataset = dataset.take(config.validation_steps)
@@ -295,6 +296,7 @@ def _train_locked(config: TrainConfig, folder: PreparedFolder, chief: bool) -> d
                         skip_batches=done,
                         input_context=context,
                         shuffle_buffer=config.shuffle_buffer,
+                        views=model.views,
                     )
                 )
             )
