@@ -1,6 +1,6 @@
 """Exports a trained audio encoder as the cmir_tf SavedModel (signatures in `cmir_tf.export.saved_model`).
 
-    python export/export_savedmodel.py --checkpoint=RUN/checkpoints/best --variant=contr_cf_g --output_dir=DIR
+    python export/export_savedmodel.py --checkpoint=RUN/best --variant=contr_cf_g --data_dir=PREPARED --output_dir=DIR
     python export/export_savedmodel.py --weights=audio_encoder.weights.h5 --output_dir=DIR
 
 `--checkpoint` reads a `tf.train.Checkpoint` (a prefix, or a folder: its latest checkpoint) in which the

@@ -16,6 +16,7 @@ ASSET_PATH = os.path.join("assets", "cmir_tf.json")
 REEXPORT_HINT = (
     "re-export it from its training checkpoint with this version of cmir_tf: "
     "python export/export_savedmodel.py --checkpoint=RUN/best --variant=VARIANT --output_dir=NEW_DIR "
+    "[--data_dir=PREPARED_DIR, the run's prepared data: contrastive variants with genres need it] "
     "(a model trained on mels of another front end must also be retrained to match this one)"
 )
 
