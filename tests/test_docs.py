@@ -22,9 +22,10 @@ INLINE = re.compile(r"`([^`\n]+)`")
 FLAG = re.compile(r"(?<![\w-])--([a-z][a-z0-9_]*)(?![\w-])")
 # Commands of this project as the docs show them, and how to find what each names.
 MODULE = re.compile(r"python -m (cmir_tf(?:\.\w+)+)")
+SUBCOMMAND = re.compile(r"python -m cmir_tf ([a-z][\w-]*)")  # = the console script cmir-NAME
 SCRIPT = re.compile(r"python ([\w/]+\.py)\b")
 MAKE = re.compile(r"(?<![\w-])make (\w+)")
-CONSOLE = re.compile(r"(?<![\w-])(cmir-\w+)")
+CONSOLE = re.compile(r"(?<![\w-])(cmir-[a-z]+(?:-[a-z]+)*)")
 # Flags that belong to absl (every command has them) or to other programs the docs show (TensorBoard, pytest).
 FOREIGN_FLAGS = {"flagfile", "help", "helpfull", "helpshort", "verbosity", "logdir", "durations"}
 
@@ -110,13 +111,16 @@ def test_every_command_names_something_that_exists():
         for code in _code(doc):
             for module in MODULE.findall(code):
                 base = os.path.join(ROOT, *module.split("."))
-                if not (os.path.isfile(base + ".py") or os.path.isfile(os.path.join(base, "__main__.py"))):
+                runs = os.path.isfile(os.path.join(base, "__main__.py")) or (
+                    os.path.isfile(base + ".py") and 'if __name__ == "__main__":' in _text(base + ".py"))
+                if not runs:
                     missing.append(f"{where}: python -m {module}")
             for script in SCRIPT.findall(code):
                 if not os.path.isfile(os.path.join(ROOT, script)):
                     missing.append(f"{where}: python {script}")
             missing += [f"{where}: make {t}" for t in MAKE.findall(code) if t not in targets]
             missing += [f"{where}: {c}" for c in CONSOLE.findall(code) if c not in scripts and c != "cmir-tf"]
+            missing += [f"{where}: python -m cmir_tf {c}" for c in SUBCOMMAND.findall(code) if f"cmir-{c}" not in scripts]
     assert not missing, missing
 
 
