@@ -111,3 +111,16 @@ def audio_export(tmp_path_factory) -> str:
 
     path = str(tmp_path_factory.mktemp("audio_export") / "model")
     return export_audio_encoder(build_audio_encoder(), path, {"variant": "bline_g"})
+
+
+@pytest.fixture(scope="session")
+def perturbed_export(tmp_path_factory) -> tuple:
+    """(encoder, its SavedModel folder): `test_export.perturbed_encoder()`, whose BatchNorm statistics are far
+    from the identity so that inference mode matters, exported with `test_export.METADATA`."""
+    from test_export import METADATA, perturbed_encoder
+
+    from cmir_tf.export import export_audio_encoder
+
+    encoder = perturbed_encoder()
+    path = str(tmp_path_factory.mktemp("perturbed_export") / "model")
+    return encoder, export_audio_encoder(encoder, path, METADATA)
