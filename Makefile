@@ -26,7 +26,7 @@ install: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q tests
 
-# The main job end to end on the embedded demo corpus (docs: README "The demo corpus"). Each step skips or
+# The main job end to end on the embedded demo corpus (docs: docs/demo_corpus.md, docs/evaluation.md). Each step skips or
 # resumes what an earlier run finished, so a rerun is quick. Budget: <= 10 min from a fresh clone on 2 AVX2
 # cores, venv included; the flags below are what to retune (shorter songs and clips mean fewer chunks to embed).
 DEMO_CORPUS_FLAGS ?= --min_frames=256 --max_frames=512 --gtzan_seconds=4 --jamendo_seconds=8
@@ -50,7 +50,7 @@ demo: $(BASE_STAMP)
 	@echo "TensorBoard: $(VENV)/bin/tensorboard --logdir $(DEMO_DIR)/contr_cf_g/tensorboard"
 
 # The paper's ablation (six variants, an untrained reference, Tables 1-3, figure) on the demo corpus; resumable,
-# not part of `make test` (docs: README "The ablation"). Real data: add --data_dir/--melon_dir/--gtzan_dir/--jamendo_dir.
+# not part of `make test` (docs: docs/evaluation.md). Real data: add --data_dir/--melon_dir/--gtzan_dir/--jamendo_dir.
 ablation: $(STAMP)
 	$(PY) -m cmir_tf ablation --output_dir=$(ABLATION_DIR)
 

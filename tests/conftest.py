@@ -98,3 +98,29 @@ def eval_corpus(tmp_path_factory):
     (prepared / "splits.json").write_text(json.dumps(
         {"train": [s for s in songs if s % 5 > 1], "validation": songs[1::5], "test": songs[::5]}))
     return root
+
+
+# Exported models shared by every test that only reads them (exporting one takes several seconds on 2 cores).
+# A test that changes an export's files works on a copy (`shutil.copytree`).
+@pytest.fixture(scope="session")
+def audio_export(tmp_path_factory) -> str:
+    """SavedModel folder of a randomly initialised audio encoder exported as the baseline variant `bline_g`
+    records it: the audio signatures only (`embed_mel`, `embed_track_mel`, `embed_waveform`), no joint space."""
+    from cmir_tf.export import export_audio_encoder
+    from cmir_tf.models import build_audio_encoder
+
+    path = str(tmp_path_factory.mktemp("audio_export") / "model")
+    return export_audio_encoder(build_audio_encoder(), path, {"variant": "bline_g"})
+
+
+@pytest.fixture(scope="session")
+def perturbed_export(tmp_path_factory) -> tuple:
+    """(encoder, its SavedModel folder): `test_export.perturbed_encoder()`, whose BatchNorm statistics are far
+    from the identity so that inference mode matters, exported with `test_export.METADATA`."""
+    from test_export import METADATA, perturbed_encoder
+
+    from cmir_tf.export import export_audio_encoder
+
+    encoder = perturbed_encoder()
+    path = str(tmp_path_factory.mktemp("perturbed_export") / "model")
+    return encoder, export_audio_encoder(encoder, path, METADATA)

@@ -12,15 +12,13 @@ import soundfile as sf
 import tensorflow as tf
 
 from cmir_tf.audio import load_audio
-from cmir_tf.export import export_audio_encoder
 from cmir_tf.export.embed_cli import embed_files, find_inputs
 from cmir_tf.export.exported import ExportedModel, NotACmirModelError
-from cmir_tf.models import build_audio_encoder
 
 
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    return export_audio_encoder(build_audio_encoder(), str(tmp_path_factory.mktemp("cli") / "model"))
+@pytest.fixture
+def model_dir(audio_export):
+    return audio_export
 
 
 def _tone(seconds: float, rate: int = 16000, hz: float = 300.0) -> np.ndarray:

@@ -10,8 +10,6 @@ from absl import app
 
 from cmir_tf.audio import chunk_mel
 from cmir_tf.evaluation import SavedModelEmbedder
-from cmir_tf.export.saved_model import export_audio_encoder
-from cmir_tf.models import build_audio_encoder
 
 
 
@@ -23,10 +21,9 @@ def evaluate():
     return cli
 
 
-@pytest.fixture(scope="module")
-def corpus(eval_corpus):
-    model = export_audio_encoder(build_audio_encoder(), str(eval_corpus / "model"), {"variant": "untrained"})
-    return eval_corpus, model
+@pytest.fixture
+def corpus(eval_corpus, audio_export):
+    return eval_corpus, audio_export
 
 
 def _run(evaluate, argv):

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -42,12 +43,9 @@ def _music(seconds: float) -> np.ndarray:
     return (tone + 0.05 * rng.normal(size=t.size)).astype(np.float32)
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    encoder = perturbed_encoder()
-    export_dir = str(tmp_path_factory.mktemp("export") / "model")
-    export_audio_encoder(encoder, export_dir, METADATA)
-    return encoder, export_dir
+@pytest.fixture
+def exported(perturbed_export):
+    return perturbed_export
 
 
 FRESH_PROCESS = textwrap.dedent(
@@ -163,8 +161,10 @@ def test_non_finite_waveform_is_a_clear_error(exported):
     assert np.all(short["log_mel"].numpy() == -200.0)
 
 
-def test_existing_directory_needs_overwrite(exported):
-    encoder, export_dir = exported
+def test_existing_directory_needs_overwrite(exported, tmp_path):
+    encoder, shared = exported
+    export_dir = str(tmp_path / "model")
+    shutil.copytree(shared, export_dir)  # the shared export stays as it is
     with pytest.raises(FileExistsError):
         export_audio_encoder(encoder, export_dir)
     export_audio_encoder(encoder, export_dir, {"variant": "bline_g"}, overwrite=True)

@@ -356,7 +356,7 @@ def test_a_killed_exports_scratch_folder_is_removed_by_the_next_export(tmp_path)
 
 
 def test_a_re_export_carries_the_runs_training_record(prepared_demo, tmp_path):
-    from cmir_tf.data import splits
+    from cmir_tf.data.prepared import PreparedFolder
     from cmir_tf.training.config import TrainConfig, store_config
     from cmir_tf.training.loop import build_model
 
@@ -378,5 +378,5 @@ def test_a_re_export_carries_the_runs_training_record(prepared_demo, tmp_path):
     assert again.variant == "contr_g" and again.modalities == ("genre",)
     assert again.metadata["best_step"] == 7 and again.metadata["batch_size"] == 8
     assert again.training_precision == "mixed_bfloat16" and again.asset["dtype_policy"] == "float32"
-    assert again.train_split_fingerprint == splits.load_fingerprint(prepared_demo)
+    assert again.train_split_fingerprint == PreparedFolder(prepared_demo).split_fingerprint()
     assert protocol.training_split_warning(again, prepared_demo, test_songs_given=False) is None

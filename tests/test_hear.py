@@ -5,14 +5,11 @@ import pytest
 import tensorflow as tf
 
 from cmir_tf import hear
-from cmir_tf.export import export_audio_encoder
-from cmir_tf.models import build_audio_encoder
 
 
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    path = str(tmp_path_factory.mktemp("hear") / "model")
-    return export_audio_encoder(build_audio_encoder(), path, {"variant": "contr_g"})
+@pytest.fixture
+def model_dir(audio_export):
+    return audio_export
 
 
 def _audio(n_sounds: int, n_samples: int) -> tf.Tensor:

@@ -15,7 +15,7 @@ from cmir_tf.audio import load_audio
 from cmir_tf.export import export_audio_encoder
 from cmir_tf.export.genre_vocabulary import GenreVocabulary
 from cmir_tf.joint import JointSpace, MissingSignatureError
-from cmir_tf.models import build_audio_encoder, build_variant
+from cmir_tf.models import build_variant
 from cmir_tf.search import AudioIndex, build_index
 
 JOINT_SIGNATURES = {"embed_genres", "genre_vocabulary", "embed_cf"}
@@ -33,11 +33,10 @@ def joint_model(prepared_demo, tmp_path_factory):
     return model, path
 
 
-@pytest.fixture(scope="module")
-def audio_only_model(tmp_path_factory):
+@pytest.fixture
+def audio_only_model(audio_export):
     """What a baseline variant exports: the audio signatures only."""
-    return export_audio_encoder(build_audio_encoder(), str(tmp_path_factory.mktemp("audio") / "model"),
-                                {"variant": "bline_g"})
+    return audio_export
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,8 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from test_export import perturbed_encoder
 
-from cmir_tf.export import export_audio_encoder, litert, load_keras_encoder
+from cmir_tf.export import litert, load_keras_encoder
 from cmir_tf.export.keras_file import KERAS_FILE
 from cmir_tf.export.litert import load_interpreter
 from cmir_tf.finetune import FineTuneConfig, build_classifier, fine_tune
@@ -19,9 +18,9 @@ from cmir_tf.finetune import FineTuneConfig, build_classifier, fine_tune
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@pytest.fixture(scope="module")
-def export_dir(tmp_path_factory) -> str:
-    return export_audio_encoder(perturbed_encoder(), str(tmp_path_factory.mktemp("reuse") / "model"))
+@pytest.fixture
+def export_dir(perturbed_export) -> str:
+    return perturbed_export[1]
 
 
 def _mel(batch: int, seed: int = 0) -> np.ndarray:

@@ -323,12 +323,15 @@ def test_trained_contr_cf_g_beats_the_random_baselines_downstream(uninterrupted_
     embedder = SavedModelEmbedder(os.path.join(uninterrupted_run, "export"), output="features")
     probe = ProbeConfig(epochs=30, patience=5)
     demo = eval_corpus / "demo"
-    gtzan = evaluate_gtzan(embedder, str(demo / "gtzan"), config=probe, repeats=1,
+    # GTZAN, 3 training and 3 test clips per genre: one probe repeat swings by several of the 30 test tracks
+    # (seed 0: 0.13 on an AMD EPYC Zen 4, 0.233 on a Zen 3), so the bound is on the mean of 5 repeats (seeds
+    # 0-4), above chance (0.1). Measured on an AMD EPYC Zen 3 (AVX2): single repeats 0.067-0.367 over seeds 0-19
+    # (mean 0.208, std 0.07, so a mean of 5 has a std of about 0.03); means of 5 consecutive seeds 0.180-0.233
+    # (seeds 0-4: 0.220); random embeddings through the same protocol 0.122 (6 repeats). `make ablation`
+    # measures the GTZAN margin at full scale (docs/evaluation.md, "Simulation results").
+    gtzan = evaluate_gtzan(embedder, str(demo / "gtzan"), config=probe, repeats=5, baseline=False,
                            splits_dir=str(eval_corpus / "gtzan_lists"))
-    # GTZAN is not asserted: on the demo corpus redesigned for the ablation (genre only partly audible), 3
-    # training clips per genre after 6 steps are at chance (measured 0.13 vs 0.20); `make ablation` measures the
-    # GTZAN margin at full scale (README "Simulation results").
-    assert 0.0 <= gtzan["accuracy"]["mean"] <= 1.0
+    assert gtzan["accuracy"]["mean"] > 0.12
     # Averaged over the three tag categories and 3 probe repeats: one repeat on 50 tracks swings by ~0.06
     # (measured: the random baseline's genre ROC-AUC 0.59 in one repeat, 0.48 over three). Measured here (AMD EPYC
     # Zen 4): trained 0.586 vs random 0.454.

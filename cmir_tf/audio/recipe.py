@@ -11,7 +11,7 @@ from cmir_tf.audio.mel import FRONT_END_PARAMS
 
 REEXPORT_HINT = (
     "re-export it from its training checkpoint with this version of cmir_tf: "
-    "python export/export_savedmodel.py --checkpoint=RUN/best --variant=VARIANT --data_dir=PREPARED_DIR "
+    "python -m cmir_tf export --checkpoint=RUN/best --variant=VARIANT --data_dir=PREPARED_DIR "
     "--output_dir=NEW_DIR (RUN: the run's --model_dir; PREPARED_DIR: its --data_dir, needed by the variants "
     "with a genre encoder and for the training record; a model trained on mels of another front end must "
     "also be retrained to match this one)"

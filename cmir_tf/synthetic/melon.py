@@ -1,6 +1,6 @@
 """The Melon-format part of the demo corpus: metadata, playlists and render jobs with planted structure.
 
-Generative model (README "The demo corpus"):
+Generative model (docs/demo_corpus.md):
 - 5 top genres GN0100..GN0500 with 4 detailed genres each (GNxx01..GNxx04): 25 codes. Each detailed genre
   has a timbre, a variation of its top genre's (`synth.vary`). A song sounds like its own detailed genre
   jittered by `synth.SONG_JITTER`, except for a fraction `INAUDIBLE_GENRE` of songs that sound like a random
