@@ -23,6 +23,7 @@ import annoy
 import numpy as np
 from tqdm import tqdm
 
+from cmir_tf.data.lock import exclusive_lock
 from cmir_tf.joint import JointSpace, unit_rows
 
 ANNOY_FILE, VECTORS_FILE, META_FILE = "songs.ann", "songs.npy", "index.json"
@@ -40,10 +41,23 @@ def build_index(space: JointSpace, paths: Sequence[str], index_dir: str, *, n_tr
                 overwrite: bool = False, seed: int = 0) -> BuildSummary:
     """Embeds `paths` (whole files, progress bar) and writes the index folder `index_dir` atomically.
 
-    Undecodable files are skipped and listed in the summary. Raises `FileExistsError` if `index_dir` exists
-    and not `overwrite`, `ValueError` if no file could be embedded.
+    One build at a time per index: the lock is a sibling folder, `.<name>.building` (the index folder itself
+    is replaced whole), removed when the build ends. Undecodable files are skipped and listed in the summary. Raises
+    `FileExistsError` if `index_dir` exists and not `overwrite`, `ValueError` if no file could be embedded,
+    `DirectoryLockedError` while another process builds the same index.
     """
     index_dir = os.path.abspath(index_dir)
+    folder, name = os.path.split(index_dir)
+    lock_dir = os.path.join(folder, f".{name}.building")
+    with exclusive_lock(lock_dir, "cmir-search index"):
+        try:
+            return _build_index(space, paths, index_dir, n_trees=n_trees, overwrite=overwrite, seed=seed)
+        finally:  # removed while still held: only a writer that opened it in that instant could miss the lock
+            shutil.rmtree(lock_dir, ignore_errors=True)
+
+
+def _build_index(space: JointSpace, paths: Sequence[str], index_dir: str, *, n_trees: int, overwrite: bool,
+                 seed: int) -> BuildSummary:
     if os.path.exists(index_dir) and not overwrite:
         raise FileExistsError(f"{index_dir} exists; pass --overwrite to replace it")
     summary, kept, vectors = BuildSummary(), [], []

@@ -24,6 +24,7 @@ from absl import flags
 
 from cmir_tf import commands
 from cmir_tf.audio import FrontEndMismatchError
+from cmir_tf.data.lock import DirectoryLockedError
 from cmir_tf.export.embed_cli import find_inputs
 from cmir_tf.export.exported import ExportedModel, NotACmirModelError
 from cmir_tf.joint import JointSpace, MissingSignatureError
@@ -152,7 +153,8 @@ def main(argv: list[str]) -> int:
         if len(argv) < 3:
             raise UsageError(f"`{argv[1]}` needs arguments")
         return {"tags": tags, "index": index, "genre": genre, "similar": similar}[argv[1]](argv[2:])
-    except (UsageError, MissingSignatureError, NotACmirModelError, FrontEndMismatchError, ModelMismatchError) as e:
+    except (UsageError, MissingSignatureError, NotACmirModelError, FrontEndMismatchError, ModelMismatchError,
+            DirectoryLockedError) as e:
         print(f"cmir-search: error: {e}", file=sys.stderr)
         return 2
     except InputError as e:

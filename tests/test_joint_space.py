@@ -12,6 +12,7 @@ import soundfile as sf
 import tensorflow as tf
 
 from cmir_tf.audio import load_audio
+from cmir_tf.data.lock import DirectoryLockedError
 from cmir_tf.export import export_audio_encoder
 from cmir_tf.export.genre_vocabulary import GenreVocabulary
 from cmir_tf.joint import JointSpace, MissingSignatureError
@@ -164,3 +165,19 @@ def test_cmir_search_commands(joint_model, music, tmp_path):
     assert ranked.returncode == 0, ranked.stderr
     cosines = [float(line.split("\t")[0]) for line in ranked.stdout.splitlines()]
     assert len(cosines) == 3 and cosines == sorted(cosines, reverse=True)
+
+
+def test_a_second_build_of_the_same_index_is_refused_while_one_runs(joint_model, music, tmp_path):
+    index_dir = str(tmp_path / "music.idx")
+    lock_dir = str(tmp_path / ".music.idx.building")
+    holder = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(__file__), "hold_lock.py"), lock_dir],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(DirectoryLockedError, match=f"pid {holder.pid}"):
+            build_index(JointSpace(joint_model[1]), [str(music / "song0.wav")], index_dir, n_trees=2)
+        assert not os.path.exists(index_dir)
+    finally:
+        holder.communicate("\n", timeout=60)
+    build_index(JointSpace(joint_model[1]), [str(music / "song0.wav")], index_dir, n_trees=2)
+    assert sorted(os.listdir(tmp_path)) == ["music.idx"]  # the lock folder goes with the build
