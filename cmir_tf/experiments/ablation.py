@@ -4,7 +4,7 @@ table, a figure and `ablation.json`.
   cmir-ablation --output_dir=ablation_run            # on the demo corpus
   cmir-ablation --variants=all --seeds=3 ...          # + intra-modal variants
   cmir-ablation --output_dir=runs/ablation --data_dir=/data/melon_prepared \
-      --melon_dir=/data/melon --gtzan_dir=/data/gtzan --jamendo_dir=/data/mtg-jamendo --epochs=100 ...
+      --melon_dir=/data/melon --gtzan_dir=/data/gtzan --jamendo_dir=/data/mtg-jamendo --epochs=400 ...
 
 Every variant trains with the same seeds, budget and precision (`TrainConfig`, in-process); an untrained
 encoder (random initialisation, same seeds) is the reference row. Each export is evaluated on GTZAN,

@@ -60,7 +60,7 @@ class TrainConfig:
     lambda_audio_genre: float = 1.0  # lambda_A2G
     lambda_audio_playlist: float = 1.0  # lambda_A2P
     lambda_genre_playlist: float = 1.0  # lambda_G2P
-    epochs: int = 100
+    epochs: int = 400
     steps_per_epoch: int = 0  # 0: one pass over the training split
     validation_steps: int = 0  # 0: the whole validation split
     seed: int = 0
