@@ -50,6 +50,7 @@ import numpy as np
 from absl import flags, logging
 
 from cmir_tf.data import cf_lightfm, melon, prepare, shards, splits
+from cmir_tf.data.prepared import PreparedFolder
 from cmir_tf.evaluation import cold_start, neighbours, playlist
 from cmir_tf.evaluation.embeddings import SavedModelEmbedder
 from cmir_tf.evaluation.metrics import macro_tagging_scores
@@ -213,7 +214,8 @@ def run(work: str) -> None:
                "entries; broken mels {broken}") as box:
         box.update(generate(melon_dir, scale, FLAGS.seed, FLAGS.mel_pool))
     config = prepare.PrepareConfig(melon_dir=melon_dir, output_dir=out)
-    os.makedirs(os.path.join(out, "cache"), exist_ok=True)
+    folder = PreparedFolder(out)
+    os.makedirs(os.path.dirname(folder.cf_vectors_path), exist_ok=True)
 
     with timed("prepare: read JSON", linear, "linear in entries"):
         meta, genre_names, playlists = prepare._read_inputs(config)
@@ -241,7 +243,7 @@ def run(work: str) -> None:
         with timed(f"LightFM WARP, {threads} thread(s)", lambda s: linear(s) * 50 / epochs,
                    f"{epochs} epochs timed, x 50 / {epochs} epochs, linear in entries"):
             vectors, _ = cf_lightfm.fit_vectors(matrix, epochs=epochs, threads=threads, seed=config.seed)
-    cf_path = os.path.join(out, "cache", "cf_vectors.npy")
+    cf_path = folder.cf_vectors_path
     np.save(cf_path, vectors)
     cf_rows = {s: r for r, s in enumerate(cf_songs.tolist())}
 

@@ -124,3 +124,15 @@ def perturbed_export(tmp_path_factory) -> tuple:
     encoder = perturbed_encoder()
     path = str(tmp_path_factory.mktemp("perturbed_export") / "model")
     return encoder, export_audio_encoder(encoder, path, METADATA)
+
+
+@pytest.fixture(autouse=True)
+def absl_log_level_kept():
+    """Restores absl's logger level after each test: an in-process `app.run` (a CLI's main run by a test)
+    sets it from `--verbosity`, which would hide the INFO stage lines later tests read from `caplog`."""
+    from absl import logging as absl_logging
+
+    logger = absl_logging.get_absl_logger()
+    level = logger.level
+    yield
+    logger.setLevel(level)

@@ -118,4 +118,4 @@ def test_the_six_paper_flagfiles_are_packaged_and_named_by_python_m(capsys):
     path = capsys.readouterr().out.strip()
     assert path == os.path.join(PACKAGE, "flagfiles", "contrcf_g.flags") and "--variant=contr_cf_g" in open(path).read()
     assert flagfiles_main.main(["cmir_tf.flagfiles", "contrcf-g"]) == 2
-    assert "choose one of blinecf" in capsys.readouterr().err
+    assert "choose one of artistpos, blinecf, blinecf_g, blineg, contrcf" in capsys.readouterr().err

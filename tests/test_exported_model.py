@@ -3,7 +3,7 @@ per evaluate run, float32 exports of a mixed_bfloat16 model, indexes keyed by th
 CLI errors, export scratch cleanup and the re-export's training record.
 
 One tiny contr_cf_g model, built under mixed_bfloat16, is exported once for the module; the CLIs run
-in-process (`main`/`_main` with argv, their absl flags defined for the test and removed after it).
+in-process (`main` with argv, their absl flags defined for the test and removed after it).
 """
 
 import contextlib
@@ -94,7 +94,7 @@ def cli_flags(define):
     saved["__flags_by_module"] = {module: list(found) for module, found in by_module.items()}
     for module, found in list(by_module.items()):
         if module.startswith("cmir_tf"):
-            for flag in found:
+            for flag in list(found):  # a copy: delattr removes the flag from `found` too
                 if flag.name in FLAGS:
                     delattr(FLAGS, flag.name)
     define()
@@ -119,11 +119,11 @@ def run_cli(define, main, argv: list[str]) -> int:
 def search(*argv: str) -> int:
     from cmir_tf import search_cli
 
-    return run_cli(search_cli.define_flags, search_cli._main, list(argv))
+    return run_cli(search_cli.define_flags, search_cli.main, list(argv))
 
 
 def embed(*argv: str) -> int:
-    return run_cli(embed_cli.define_flags, embed_cli._main, list(argv))
+    return run_cli(embed_cli.define_flags, embed_cli.main, list(argv))
 
 
 def evaluate(*argv: str) -> int:
@@ -174,7 +174,7 @@ def test_another_front_end_is_refused_by_every_consumer(old_recipe, bf16_model, 
     for name, refuse in refusals.items():
         assert refuse() == 2, name
         message = one_line_error(capsys)
-        assert "another front end" in message and "export/export_savedmodel.py --checkpoint=" in message, name
+        assert "another front end" in message and "python -m cmir_tf export --checkpoint=" in message, name
     assert not os.path.exists(tmp_path / "out") and not os.path.exists(tmp_path / "other")
 
 

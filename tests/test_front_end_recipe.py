@@ -47,7 +47,7 @@ def test_the_refusal_names_each_difference_and_how_to_re_export(tmp_path):
         check_front_end(VERSION_1, model)
     message = str(refused.value)
     assert "version: model '(absent)', here 2" in message and "mel_warping: model" in message
-    assert "export/export_savedmodel.py --checkpoint=" in message and "--data_dir=" in message
+    assert "python -m cmir_tf export --checkpoint=" in message and "--data_dir=" in message
     for load in (lambda: SavedModelEmbedder(model), lambda: ExportedModel(model)):
         with pytest.raises(FrontEndMismatchError, match="version: model"):
             load()

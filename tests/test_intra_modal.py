@@ -180,7 +180,7 @@ def test_pl_pos_resumed_mid_epoch_after_kill_9_equals_the_uninterrupted_run_bitw
     reference_log = open(tmp_path / "reference.log", "w+")  # a file, not a pipe nobody reads meanwhile
     reference = subprocess.Popen([sys.executable, *flags, f"--model_dir={reference_dir}"], env=ENV,
                                  stdout=subprocess.DEVNULL, stderr=reference_log)
-    pause = [sys.executable, os.path.join(ROOT, "tests", "pause_after_checkpoint.py"), "3", marker]
+    pause = [sys.executable, os.path.join(ROOT, "tests", "fault_at_checkpoint.py"), f"pause={marker}", "3"]
     process = subprocess.Popen(pause + flags[1:] + [f"--model_dir={killed_dir}"], env=ENV,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     while not os.path.exists(marker) and process.poll() is None:

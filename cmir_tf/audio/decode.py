@@ -65,7 +65,7 @@ def load_audio(path: str) -> np.ndarray:
     Every format libsndfile reads (wav, flac, ogg/vorbis/opus, mp3, au, aiff, ...) is accepted, at any bit
     depth and sample rate. Channels are averaged; other rates are resampled with soxr (high quality). Samples
     are not clipped: a float file with a peak between 1 and 4 is passed through with a warning, one above 4
-    refused; an all-silent result is warned about (`cmir_tf.audio.input_contract`).
+    refused (only the resampler's overshoot of a file within [-1, 1] is cut back to it); an all-silent result is warned about (`cmir_tf.audio.input_contract`).
 
     Args:
       path: audio file.
@@ -93,5 +93,9 @@ def load_audio(path: str) -> np.ndarray:
     waveform = data.mean(axis=1, dtype=np.float32)
     warn_if_silent(data, waveform, path)
     if rate != SAMPLE_RATE:
-        waveform = soxr.resample(waveform, rate, SAMPLE_RATE, quality="HQ").astype(np.float32)
+        resampled = soxr.resample(waveform, rate, SAMPLE_RATE, quality="HQ").astype(np.float32)
+        # A file within [-1, 1] stays there: the resampler's ringing (about 1 % over a full-scale tone) is cut;
+        # a louder float file keeps its level, as the contract says.
+        within = np.abs(waveform).max() <= 1.0
+        waveform = np.clip(resampled, -1.0, 1.0) if within else resampled
     return waveform
