@@ -31,6 +31,7 @@ import platform
 import re
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 
 from absl import logging as absl_logging
@@ -78,7 +79,7 @@ def configure(argv: Sequence[str] | None = None, environ: dict | None = None) ->
     if not any(isinstance(f, FrameworkDetailFilter) for f in absl_logger.filters):
         absl_logger.addFilter(FrameworkDetailFilter())
     if "tensorflow" not in sys.modules and environ.get("TF_CPP_MIN_LOG_LEVEL") == "3":
-        with load_time_noise_dropped():
+        with fd2_lines_dropped(LOAD_TIME_NOISE):
             import tensorflow  # noqa: F401
 
 
@@ -96,13 +97,18 @@ class FrameworkDetailFilter(logging.Filter):
         return record.levelno >= logging.ERROR or not record.pathname.startswith(self.roots)
 
 
+_FD2_LOCK = threading.Lock()  # one redirect of file descriptor 2 at a time
+
+
 @contextlib.contextmanager
-def load_time_noise_dropped() -> Iterator[None]:
+def fd2_lines_dropped(noise: re.Pattern) -> Iterator[None]:
     """Sends file descriptor 2 to a temporary file for the block, then copies it to stderr without the lines
-    `LOAD_TIME_NOISE` matches (C++ code writes to the descriptor, not to Python's `sys.stderr`)."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile(mode="w+b") as captured:
+    `noise` matches (C and C++ code write to the descriptor, not to Python's `sys.stderr`). One redirect at a
+    time: another thread's output meanwhile is delayed, not lost. Used for TensorFlow's load-time lines
+    (`LOAD_TIME_NOISE`) and libmpg123's chatter (`cmir_tf.audio.decode`)."""
+    with _FD2_LOCK, tempfile.TemporaryFile(mode="w+b") as captured:
+        sys.stderr.flush()
+        saved = os.dup(2)
         os.dup2(captured.fileno(), 2)
         try:
             yield
@@ -112,5 +118,7 @@ def load_time_noise_dropped() -> Iterator[None]:
             os.close(saved)
             captured.seek(0)
             lines = captured.read().decode(errors="replace").splitlines(keepends=True)
-            sys.stderr.write("".join(line for line in lines if not LOAD_TIME_NOISE.match(line)))
-            sys.stderr.flush()
+            kept = "".join(line for line in lines if not noise.match(line))
+            if kept:
+                sys.stderr.write(kept)
+                sys.stderr.flush()

@@ -6,10 +6,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import sys
-import tempfile
-import threading
-from collections.abc import Iterator
 
 import numpy as np
 import soundfile as sf
@@ -17,44 +13,21 @@ import soxr
 
 from cmir_tf.audio.input_contract import check_levels, warn_if_silent
 from cmir_tf.constants import SAMPLE_RATE
+from cmir_tf.runtime import fd2_lines_dropped
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".au", ".snd", ".aif", ".aiff", ".aifc", ".caf")
 # What libmpg123 (inside libsndfile) prints on file descriptor 2 for damaged or truncated MP3s, e.g.
 # "Note: Hit end of (available) data during resync." and "Warning: Xing stream size off by more than 1%".
 DECODER_CHATTER = re.compile(r"^(Note|Warning|\[[^\]]*mpg123[^\]]*\])[: ]")
-_FD2_LOCK = threading.Lock()  # one redirect of file descriptor 2 at a time
 
 
 class AudioDecodeError(ValueError):
     """An audio file that cannot be decoded or holds no samples."""
 
 
-@contextlib.contextmanager
-def _decoder_chatter_dropped() -> Iterator[None]:
-    """Sends file descriptor 2 to a temporary file for the block, then passes on to stderr every line but the
-    decoder's `DECODER_CHATTER` (C code writes to the descriptor, not to Python's `sys.stderr`). Other threads'
-    output in the meantime is delayed, not lost."""
-    with _FD2_LOCK, tempfile.TemporaryFile(mode="w+b") as captured:
-        sys.stderr.flush()
-        saved = os.dup(2)
-        os.dup2(captured.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            captured.seek(0)
-            lines = captured.read().decode(errors="replace").splitlines(keepends=True)
-            kept = "".join(line for line in lines if not DECODER_CHATTER.match(line))
-            if kept:
-                sys.stderr.write(kept)
-                sys.stderr.flush()
-
-
 def _read(path: str) -> tuple[np.ndarray, int]:
     """(n, channels) float32 samples and the rate; MP3s with the decoder's chatter kept off the console."""
-    quiet = _decoder_chatter_dropped() if path.lower().endswith(".mp3") else contextlib.nullcontext()
+    quiet = fd2_lines_dropped(DECODER_CHATTER) if path.lower().endswith(".mp3") else contextlib.nullcontext()
     with quiet:
         return sf.read(path, dtype="float32", always_2d=True)
 
