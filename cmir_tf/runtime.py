@@ -78,9 +78,20 @@ def configure(argv: Sequence[str] | None = None, environ: dict | None = None) ->
     absl_logger = absl_logging.get_absl_logger()
     if not any(isinstance(f, FrameworkDetailFilter) for f in absl_logger.filters):
         absl_logger.addFilter(FrameworkDetailFilter())
-    if "tensorflow" not in sys.modules and environ.get("TF_CPP_MIN_LOG_LEVEL") == "3":
+    load_tensorflow(environ)
+
+
+def load_tensorflow(environ: dict | None = None) -> None:
+    """Imports TensorFlow, without its load-time lines when `environ` (default `os.environ`) asks for quiet C++
+    logs (`TF_CPP_MIN_LOG_LEVEL=3`, as `configure()` sets it and child processes inherit it)."""
+    environ = os.environ if environ is None else environ
+    if "tensorflow" in sys.modules:
+        return
+    if environ.get("TF_CPP_MIN_LOG_LEVEL") == "3":
         with fd2_lines_dropped(LOAD_TIME_NOISE):
             import tensorflow  # noqa: F401
+    else:
+        import tensorflow  # noqa: F401
 
 
 class FrameworkDetailFilter(logging.Filter):

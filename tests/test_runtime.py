@@ -88,6 +88,18 @@ def test_a_cli_is_quiet_by_default_and_verbose_on_request(demo_corpus, tmp_path)
         assert "oneDNN custom operations are on" in verbose
 
 
+def test_render_workers_of_a_quiet_command_are_quiet(tmp_path):
+    """`cmir-corpus` renders in spawned processes; each loads TensorFlow for the mels, without its load-time lines."""
+    env = {name: value for name, value in os.environ.items() if name not in ("TF_CPP_MIN_LOG_LEVEL", "GRPC_VERBOSITY")}
+    result = subprocess.run(
+        [sys.executable, "-m", "cmir_tf", "corpus", f"--output_dir={tmp_path / 'corpus'}", "--workers=2",
+         "--melon_songs=4", "--melon_playlists=2", "--min_frames=256", "--max_frames=260", "--gtzan_per_genre=1",
+         "--gtzan_seconds=1", "--jamendo_tracks=2", "--jamendo_seconds=1"],
+        env=env, capture_output=True, text=True, timeout=600, check=True)
+    assert not TF_LOG_LINE.search(result.stderr) and "InitializeLog" not in result.stderr, result.stderr
+    assert len(glob.glob(str(tmp_path / "corpus" / "melon" / "arena_mel" / "*" / "*.npy"))) == 4
+
+
 # Imports that may come before the policy: they load no framework.
 LIGHT_IMPORTS = ("__future__", "cmir_tf", "cmir_tf.runtime", "cmir_tf.commands", "os", "sys")
 

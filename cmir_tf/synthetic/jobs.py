@@ -32,6 +32,9 @@ class RenderJob:
 
 @functools.lru_cache(maxsize=1)
 def _mel_function():
+    from cmir_tf import runtime  # noqa: PLC0415
+
+    runtime.load_tensorflow()  # quiet in a render worker of a quiet command (it inherits the environment)
     import tensorflow as tf  # noqa: PLC0415 (workers that write only audio never load TensorFlow)
 
     from cmir_tf.audio import log_mel_spectrogram  # noqa: PLC0415
