@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import layers
 from tqdm import tqdm
 
@@ -56,12 +57,16 @@ def build_tagging_mlp(x_train: np.ndarray, n_tags: int, hidden_units: tuple[int,
 class Probe:
     """A probe MLP compiled once and re-initialised for every repeat.
 
-    Its train, evaluation and predict functions are traced once per input shape and reused by every
-    repeat (building a model per repeat retraced them each time: slow, and TensorFlow's retracing warning).
+    Training is Keras' `fit` protocol (Adam, minibatches of a fresh shuffle each epoch, the last one partial,
+    early stopping on the validation loss with the best epoch's weights restored) in a loop of its own: one
+    traced call runs a whole epoch, so the per-epoch dataset and iterator `fit` builds, which cost more than
+    the training itself on these small MLPs, are gone. The epoch, loss and predict functions are traced once
+    per input shape and reused by every repeat (no retracing warning).
 
     Args:
       model: from `build_genre_mlp` / `build_tagging_mlp` (its `Normalization` already adapted).
-      loss: Keras loss name.
+      loss: Keras loss name (`sparse_categorical_crossentropy`: integer labels (n,); `binary_crossentropy`:
+        multi-hot labels (n, tags)).
       config: training settings.
     """
 
@@ -69,6 +74,21 @@ class Probe:
         self.model = model
         self.config = config
         model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=loss)
+        model.optimizer.build(model.trainable_variables)
+        self._loss = keras.losses.get(loss)
+        self._train_epoch = tf.function(self._train_epoch_eager)
+        self._mean_loss = tf.function(lambda x, y: tf.reduce_mean(self._loss(y, model(x, training=False))))
+        self._forward = tf.function(lambda x: model(x, training=False))
+
+    def _train_epoch_eager(self, x: tf.Tensor, y: tf.Tensor, order: tf.Tensor) -> None:
+        """One epoch of Adam steps over `x` (n, D) and `y` in the row order `order` (n,) int32."""
+        size = self.config.batch_size
+        for start in tf.range(0, tf.shape(order)[0], size):
+            rows = order[start:start + size]
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(self._loss(tf.gather(y, rows), self.model(tf.gather(x, rows), training=True)))
+            variables = self.model.trainable_variables
+            self.model.optimizer.apply(tape.gradient(loss, variables), variables)
 
     def _reinitialise(self) -> None:
         """Draws fresh weights from each layer's initializers (seeded by Keras' global seed) and clears the
@@ -87,16 +107,26 @@ class Probe:
                 variable.assign(keras.ops.zeros_like(variable))
 
     def fit(self, train: tuple[np.ndarray, np.ndarray], validation: tuple[np.ndarray, np.ndarray]) -> None:
-        """Adam from fresh weights, early stopping on validation loss, best weights restored."""
+        """Adam from fresh weights, shuffled by NumPy's global generator (seeded by `repeat`); stops once the
+        validation loss has not improved for `patience` epochs and restores the best epoch's weights."""
         self._reinitialise()
-        stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=self.config.patience,
-                                             restore_best_weights=True)
-        self.model.fit(*train, validation_data=validation, epochs=self.config.epochs,
-                       batch_size=self.config.batch_size, shuffle=True, callbacks=[stop], verbose=0)
+        x, y = tf.constant(train[0]), tf.constant(train[1])
+        x_val, y_val = tf.constant(validation[0]), tf.constant(validation[1])
+        best, best_weights, wait = np.inf, None, 0
+        for epoch in range(self.config.epochs):
+            self._train_epoch(x, y, tf.constant(np.random.permutation(len(train[0])).astype(np.int32)))
+            loss = float(self._mean_loss(x_val, y_val))
+            wait += 1
+            if best_weights is None or loss < best:
+                best, best_weights, wait = loss, self.model.get_weights(), 0
+            elif wait >= self.config.patience and epoch > 0:
+                break
+        self.model.set_weights(best_weights)
 
     def predict(self, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
         """Model outputs for `x` (n, D) -> (n, outputs) float32."""
-        return np.asarray(self.model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float32)
+        parts = [self._forward(tf.constant(x[i:i + batch_size])) for i in range(0, max(len(x), 1), batch_size)]
+        return np.concatenate([np.asarray(p, dtype=np.float32) for p in parts])
 
 
 def repeat(run: Callable[[], dict[str, float]], repeats: int, seed: int, desc: str) -> dict[str, dict]:
