@@ -23,8 +23,11 @@ $(STAMP): $(BASE_STAMP)
 
 install: $(STAMP)
 
+# The suite in pytest-xdist workers, one per core up to 4, each test module in one worker (module fixtures built
+# once): on 2 cores the subprocess trainings and the in-process tests overlap.
+TEST_WORKERS ?= auto
 test: $(STAMP)
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q tests -n $(TEST_WORKERS) --maxprocesses=4 --dist loadscope
 
 # The main job end to end on the embedded demo corpus (docs: docs/demo_corpus.md, docs/evaluation.md). Each step skips or
 # resumes what an earlier run finished, so a rerun is quick. Budget: <= 10 min from a fresh clone on 2 AVX2

@@ -5,12 +5,16 @@ import platform
 
 import pytest
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Quiet C++ logs as the commands have them (a test that reads TensorFlow's lines sets its own level).
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # oneDNN kernels as every cmir-tf entry point has them (`cmir_tf.runtime`: on x86 unless set): TensorFlow's own
 # default leaves them off on AVX2-only CPUs, which would test other kernels there than users run.
 if platform.machine().lower() in ("x86_64", "amd64", "i386", "i686"):
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
+from cmir_tf import runtime  # noqa: E402
+
+runtime.load_tensorflow()  # without its load-time lines, which every pytest-xdist worker would print
 import tensorflow as tf  # noqa: E402
 
 # Two logical CPU devices, so tf.distribute tests can run MirroredStrategy with two replicas on any CI
@@ -126,13 +130,18 @@ def perturbed_export(tmp_path_factory) -> tuple:
     return encoder, export_audio_encoder(encoder, path, METADATA)
 
 
+from absl import logging as absl_logging  # noqa: E402
+
+ABSL_LEVEL = absl_logging.get_absl_logger().level  # before any test parses absl flags
+
+
 @pytest.fixture(autouse=True)
 def absl_log_level_kept():
-    """Restores absl's logger level after each test: an in-process `app.run` (a CLI's main run by a test)
-    sets it from `--verbosity`, which would hide the INFO stage lines later tests read from `caplog`."""
-    from absl import logging as absl_logging
-
+    """Every test starts and ends with absl's logger at its level from before the session. An in-process
+    `app.run` or flag parse (a CLI's main run by a test, or a fixture doing so) sets it from `--verbosity`
+    (WARNING by default), which would hide the INFO stage lines later tests read from `caplog`, in whatever
+    order the tests run (pytest-xdist groups them by module)."""
     logger = absl_logging.get_absl_logger()
-    level = logger.level
+    logger.setLevel(ABSL_LEVEL)
     yield
-    logger.setLevel(level)
+    logger.setLevel(ABSL_LEVEL)
