@@ -2,9 +2,11 @@
 
 import os
 
+import keras
 import numpy as np
 import pytest
 import soundfile as sf
+import tensorflow as tf
 
 from cmir_tf.evaluation import ProbeConfig, evaluate_gtzan, evaluate_jamendo, gtzan, jamendo, probes
 from cmir_tf.evaluation.files import MissingFilesError
@@ -123,3 +125,24 @@ def test_repeats_reuse_one_compiled_probe_without_retracing(caplog):
     kernel = probe.model.get_layer("hidden").kernel.numpy()
     assert not np.allclose(kernel, first_weights[-1])  # fresh weights, not the trained ones
     assert probe.model.optimizer.iterations.numpy() == 0
+
+
+def test_probe_stops_after_patience_epochs_and_restores_the_best_weights():
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(64, 8)).astype(np.float32), rng.integers(0, 3, 64)
+    x_val, y_val = rng.normal(size=(32, 8)).astype(np.float32), rng.integers(0, 3, 32)  # unrelated: overfits
+    probe = probes.Probe(probes.build_genre_mlp(x, 3, hidden_units=64), "sparse_categorical_crossentropy",
+                         ProbeConfig(epochs=200, patience=4, batch_size=16, learning_rate=1e-2))
+    validation_losses = []
+    mean_loss = probe._mean_loss
+
+    def recorded(*args):
+        validation_losses.append(float(mean_loss(*args)))
+        return validation_losses[-1]
+
+    probe._mean_loss = recorded
+    keras.utils.set_random_seed(0)
+    probe.fit((x, y), (x_val, y_val))
+    best = int(np.argmin(validation_losses))
+    assert len(validation_losses) == best + 1 + 4 < 200  # stopped 4 epochs after the best one
+    assert float(mean_loss(tf.constant(x_val), tf.constant(y_val))) == pytest.approx(validation_losses[best], rel=1e-6)
