@@ -57,14 +57,23 @@ demo: $(BASE_STAMP)
 ablation: $(STAMP)
 	$(PY) -m cmir_tf ablation --output_dir=$(ABLATION_DIR)
 
-# The same plus the intra-modal variants (docs/intra_modal.md) and three training seeds, for claims.md's
-# verdicts; in the same ABLATION_DIR it reuses every row `make ablation` finished (seed 0).
-ABLATION_EXTENDED_FLAGS ?= --seeds=3
+# The claims run (docs/intra_modal.md, docs/measured.md): the paper's six, hybrid, pl_pos and self, three training
+# seeds, 3 probe repeats, on a corpus of `make demo`'s size (shorter songs and clips than `make ablation`'s, so that
+# it fits one session on 2 cores); writes claims.md beside tables.md. Resumable; more rows: EXTENDED_VARIANTS.
+CLAIMS_DIR ?= claims_run
+EXTENDED_VARIANTS ?= contr_cf_g,bline_cf_g,contr_g,bline_g,contr_cf,bline_cf,hybrid,pl_pos,self
+ABLATION_EXTENDED_FLAGS ?= --seeds=3 --repeats=3
 ablation-extended: $(STAMP)
-	$(PY) -m cmir_tf.experiments.ablation --output_dir=$(ABLATION_DIR) --variants=all $(ABLATION_EXTENDED_FLAGS)
+	test -f $(CLAIMS_DIR)/corpus/corpus.json || \
+		$(PY) -m cmir_tf corpus --output_dir=$(CLAIMS_DIR)/corpus $(DEMO_CORPUS_FLAGS)
+	$(PY) -m cmir_tf prepare --melon_dir=$(CLAIMS_DIR)/corpus/melon --output_dir=$(CLAIMS_DIR)/prepared \
+		--word2vec_dim=64 --songs_per_shard=500
+	$(PY) -m cmir_tf ablation --output_dir=$(CLAIMS_DIR)/ablation --data_dir=$(CLAIMS_DIR)/prepared \
+		--melon_dir=$(CLAIMS_DIR)/corpus/melon --gtzan_dir=$(CLAIMS_DIR)/corpus/gtzan \
+		--jamendo_dir=$(CLAIMS_DIR)/corpus/mtg-jamendo --variants=$(EXTENDED_VARIANTS) $(ABLATION_EXTENDED_FLAGS)
 
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) $(DEMO_DIR) $(ABLATION_DIR) build *.egg-info
+	rm -rf $(VENV) $(DEMO_DIR) $(ABLATION_DIR) $(CLAIMS_DIR) build *.egg-info

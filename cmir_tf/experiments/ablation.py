@@ -2,7 +2,7 @@
 table, a figure and `ablation.json`.
 
   cmir-ablation --output_dir=ablation_run            # on the demo corpus
-  cmir-ablation --variants=all --seeds=3 ...          # + intra-modal variants
+  cmir-ablation --variants=all --seeds=3 ...          # + intra-modal variants (`make ablation-extended`)
   cmir-ablation --output_dir=runs/ablation --data_dir=/data/melon_prepared \
       --melon_dir=/data/melon --gtzan_dir=/data/gtzan --jamendo_dir=/data/mtg-jamendo --epochs=400 ...
 
