@@ -87,10 +87,8 @@ def load_tensorflow(environ: dict | None = None) -> None:
     environ = os.environ if environ is None else environ
     if "tensorflow" in sys.modules:
         return
-    if environ.get("TF_CPP_MIN_LOG_LEVEL") == "3":
-        with fd2_lines_dropped(LOAD_TIME_NOISE):
-            import tensorflow  # noqa: F401
-    else:
+    quiet = environ.get("TF_CPP_MIN_LOG_LEVEL") == "3"
+    with fd2_lines_dropped(LOAD_TIME_NOISE) if quiet else contextlib.nullcontext():
         import tensorflow  # noqa: F401
 
 
