@@ -1,4 +1,5 @@
-"""The joint audio / genre / playlist space of an exported contrastive model: zero-shot genre tagging.
+"""The joint audio / genre / playlist (/ playlist-tag) space of an exported contrastive model: zero-shot genre
+tagging, playlist tags of a clip and free-text tag queries.
 
 A contrastive variant maps audio, genre codes and LightFM playlist-side vectors into one 128-d space, so an
 audio clip's genres can be scored with no probe trained: the cosine similarity between the clip's embedding
@@ -8,8 +9,14 @@ and each genre code's embedding.
     space.tag_files(["song.mp3"], top_k=3)   # [[Tag("GN0100", "Ballad", 0.61), ...]]
     space.genre_scores(space.embed_file("song.mp3")[None])   # (1, V) cosines, codes: space.vocabulary.codes
 
+The tag variants (`contr_t`, `contr_cf_g_t`, docs/playlist_tags.md) add the playlist tags listeners gave:
+
+    space.top_tags(space.embed_file("song.mp3")[None])      # [[("드라이브", 0.52), ...]]
+    space.tags_vector(["드라이브", "새벽"])                    # (128,) query for an index of songs
+
 Only the signatures the model has are usable: baselines have no joint space, `contr_g` no `embed_cf`,
-`contr_cf` no genre signatures; asking for a missing one raises `MissingSignatureError` naming it.
+`contr_cf` no genre signatures, only the tag variants have tags; asking for a missing one raises
+`MissingSignatureError` naming it.
 """
 
 from __future__ import annotations
@@ -32,6 +39,12 @@ class Tag(NamedTuple):
     code: str
     name: str  # "" where the vocabulary has no name
     score: float  # cosine similarity in [-1, 1]
+
+
+def _padded(words: Sequence[Sequence[str]]) -> tf.Tensor:
+    """(N, T) tf.string of N word lists, padded with "" to the longest (T)."""
+    width = max((len(w) for w in words), default=0)
+    return tf.constant([list(w) + [""] * (width - len(w)) for w in words], dtype=tf.string, shape=[len(words), width])
 
 
 def unit_rows(x: np.ndarray) -> np.ndarray:
@@ -62,6 +75,10 @@ class JointSpace:
     def has_cf(self) -> bool:
         return "cf" in self.model.modalities
 
+    @property
+    def has_tags(self) -> bool:
+        return "tag" in self.model.modalities
+
     def require(self, signature: str, purpose: str) -> None:
         """Raises `MissingSignatureError` unless the model has `signature` (needed for `purpose`)."""
         self.model.require(signature, purpose)
@@ -77,10 +94,42 @@ class JointSpace:
     def embed_genres(self, genre_codes: Sequence[Sequence[str]]) -> np.ndarray:
         """Per item a list of genre codes (any lengths >= 1) -> (N, 128) joint-space embeddings."""
         self.require("embed_genres", "embedding genre codes")
-        width = max((len(codes) for codes in genre_codes), default=0)
-        padded = [list(codes) + [""] * (width - len(codes)) for codes in genre_codes]
-        codes = tf.constant(padded, dtype=tf.string, shape=[len(padded), width])
-        return self.signatures["embed_genres"](genre_codes=codes)["embedding"].numpy()
+        return self.signatures["embed_genres"](genre_codes=_padded(genre_codes))["embedding"].numpy()
+
+    @functools.cached_property
+    def tag_vocabulary(self) -> tuple[str, ...]:
+        """The playlist tags the tag encoder knows, in tag-id order (normalised as `playlist_tags.normalise_tag`)."""
+        self.require("tag_vocabulary", "the playlist-tag vocabulary")
+        return tuple(b.decode("utf-8") for b in self.signatures["tag_vocabulary"]()["tags"].numpy().tolist())
+
+    def embed_tags(self, tags: Sequence[Sequence[str]]) -> np.ndarray:
+        """Per item a set of vocabulary tags (any sizes >= 1) -> (N, 128) joint-space embeddings."""
+        self.require("embed_tags", "embedding playlist tags")
+        return self.signatures["embed_tags"](tags=_padded(tags))["embedding"].numpy()
+
+    @functools.cached_property
+    def tag_embeddings(self) -> np.ndarray:
+        """(V, 128) unit-norm embedding of each vocabulary tag on its own, rows in `tag_vocabulary` order."""
+        return unit_rows(self.embed_tags([[tag] for tag in self.tag_vocabulary]))
+
+    def tags_vector(self, tags: Sequence[str]) -> np.ndarray:
+        """(128,) query vector of a set of tags: the mean of their unit `tag_embeddings` (unknown tags are the
+        caller's to drop: `ValueError` naming them)."""
+        row = {tag: i for i, tag in enumerate(self.tag_vocabulary)}
+        unknown = [t for t in tags if t not in row]
+        if unknown or not tags:
+            raise ValueError(f"tags not in the model's tag vocabulary: {', '.join(unknown) or '(none given)'}")
+        return self.tag_embeddings[[row[t] for t in tags]].mean(axis=0)
+
+    def tag_scores(self, audio_embeddings: np.ndarray) -> np.ndarray:
+        """(N, 128) audio embeddings -> (N, V_t) cosine to each vocabulary tag."""
+        return unit_rows(audio_embeddings) @ self.tag_embeddings.T
+
+    def top_tags(self, audio_embeddings: np.ndarray, top_k: int = 5) -> list[list[tuple[str, float]]]:
+        """The `top_k` playlist tags closest to each of the (N, 128) audio embeddings, (tag, cosine) best first."""
+        scores = self.tag_scores(audio_embeddings)
+        best = np.argsort(-scores, axis=1, kind="stable")[:, :top_k]
+        return [[(self.tag_vocabulary[j], float(row[j])) for j in top] for row, top in zip(scores, best)]
 
     @functools.cached_property
     def genre_embeddings(self) -> np.ndarray:

@@ -71,7 +71,16 @@ def _build_index(space: JointSpace, paths: Sequence[str], index_dir: str, *, n_t
         kept.append(os.path.abspath(path))
     if not kept:
         raise ValueError(f"none of the {len(paths)} audio files could be embedded")
-    vectors = np.stack(vectors).astype(np.float32)
+    write_index(index_dir, np.stack(vectors), kept, space, n_trees=n_trees, seed=seed)
+    summary.indexed = len(kept)
+    return summary
+
+
+def write_index(index_dir: str, vectors: np.ndarray, paths: Sequence[str], space: JointSpace, *, n_trees: int = 50,
+                seed: int = 0) -> None:
+    """Writes the index folder of (N, D) joint-space `vectors` of the songs at `paths` (absolute), keyed by
+    `space`'s model, through a scratch folder renamed into place (an existing `index_dir` is replaced)."""
+    vectors = np.asarray(vectors, np.float32)
     parent = os.path.dirname(index_dir)
     os.makedirs(parent, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=parent, prefix=".index-") as scratch:
@@ -84,15 +93,13 @@ def _build_index(space: JointSpace, paths: Sequence[str], index_dir: str, *, n_t
         forest.build(n_trees, n_jobs=1)
         forest.save(os.path.join(staged, ANNOY_FILE))
         np.save(os.path.join(staged, VECTORS_FILE), vectors)
-        meta = {"paths": kept, "model": os.path.abspath(space.model_dir), "model_key": space.model.fingerprint,
+        meta = {"paths": list(paths), "model": os.path.abspath(space.model_dir), "model_key": space.model.fingerprint,
                 "dim": int(vectors.shape[1]), "n_trees": n_trees}
         with open(os.path.join(staged, META_FILE), "w") as f:
             json.dump(meta, f, indent=1)
         if os.path.exists(index_dir):
             shutil.move(index_dir, os.path.join(scratch, "replaced"))
         os.replace(staged, index_dir)
-    summary.indexed = len(kept)
-    return summary
 
 
 class ModelMismatchError(ValueError):

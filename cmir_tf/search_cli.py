@@ -1,10 +1,15 @@
 """`cmir-search` (`python -m cmir_tf search`): zero-shot genre tags and song search in the joint space of an
 exported contrastive model.
 
-    cmir-search tags FILES... --model=DIR [--top_k=5]        zero-shot genre tags of audio files
+    cmir-search tags FILES... --model=DIR [--top_k=5]        zero-shot genre (and playlist) tags of audio files
     cmir-search index FOLDER --model=DIR --index=OUT         on-disk Annoy index of a folder of audio
     cmir-search genre GN0100 --index=OUT [--top_k=10]        the indexed songs closest to a genre code
     cmir-search similar FILE --index=OUT [--top_k=10]        the indexed songs closest to a song
+    cmir-search text "드라이브 새벽" --index=OUT [--top_k=10]   the indexed songs closest to playlist tags
+
+`tags` prints, per file, its genre codes (variants trained with genres) and then its playlist tags, each
+prefixed with "#" (tag variants, `contr_t` and `contr_cf_g_t`). `text` ranks the indexed songs by the mean of
+the query words' tag embeddings; words outside the model's tag vocabulary are named on stderr and skipped.
 
 `genre` and `similar` use the model the index was built with (or `--model`: the same model, by content,
 wherever it is now: a moved or copied model queries the index, another one is refused).
@@ -12,7 +17,8 @@ Output lines are tab-separated. Exit status: 0 on success, 1 when some audio fil
 (the others are processed), when the query file of `similar` cannot be decoded (NaN samples, not audio) or
 the index cannot be written; 2 for usage errors, including a folder that is not a cmir-tf model, a model
 with another front end, another model than the index's, and a model without the needed signature (`tags`
-and `genre` need a variant trained with genres: `contr_g` or `contr_cf_g`). Every error is one line.
+and `genre` need a variant trained with genres, `contr_g` or `contr_cf_g`, or for `tags` one with playlist tags;
+`text` a tag variant), and a `text` query with no word in the tag vocabulary. Every error is one line.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from absl import flags
 
 from cmir_tf import commands
 from cmir_tf.audio import FrontEndMismatchError
+from cmir_tf.data import playlist_tags
 from cmir_tf.data.lock import DirectoryLockedError
 from cmir_tf.export.embed_cli import find_inputs
 from cmir_tf.export.exported import ExportedModel, NotACmirModelError
@@ -31,7 +38,7 @@ from cmir_tf.joint import JointSpace, MissingSignatureError
 from cmir_tf.search import AudioIndex, ModelMismatchError, build_index
 
 FLAGS = flags.FLAGS
-COMMANDS = ("tags", "index", "genre", "similar")
+COMMANDS = ("tags", "index", "genre", "similar", "text")
 
 
 def define_flags() -> None:
@@ -71,14 +78,21 @@ def _print_failed(failed: list[tuple[str, str]]) -> int:
 
 def tags(files: list[str]) -> int:
     space = _space(_need("model", "tags"))
-    space.require("embed_genres", "zero-shot genre tagging (`cmir-search tags`)")
+    if not space.has_tags:
+        space.require("embed_genres", "zero-shot genre tagging (`cmir-search tags`)")
+    top_k = FLAGS.top_k or 5
     failed = []
     for path, embedding in space.embed_files(files):
         if isinstance(embedding, Exception):
             failed.append((path, str(embedding)))
             continue
-        (found,) = space.tags(embedding[None], top_k=FLAGS.top_k or 5)
-        print("\t".join([path] + [" ".join(filter(None, (t.code, t.name, f"{t.score:.3f}"))) for t in found]))
+        columns = [path]
+        if space.has_genres:
+            (found,) = space.tags(embedding[None], top_k=top_k)
+            columns += [" ".join(filter(None, (t.code, t.name, f"{t.score:.3f}"))) for t in found]
+        if space.has_tags:
+            columns += [f"#{tag} {score:.3f}" for tag, score in space.top_tags(embedding[None], top_k)[0]]
+        print("\t".join(columns))
     return _print_failed(failed)
 
 
@@ -146,13 +160,29 @@ def similar(files: list[str]) -> int:
     return 0
 
 
+def text(words: list[str]) -> int:
+    found, space = _query("text")
+    space.require("embed_tags", "a playlist-tag query (`cmir-search text`)")
+    query = playlist_tags.query_words(" ".join(words))
+    vocabulary = set(space.tag_vocabulary)
+    known, unknown = [w for w in query if w in vocabulary], [w for w in query if w not in vocabulary]
+    if not known:
+        raise UsageError(f"no word of {' '.join(words)!r} is a playlist tag of the model's vocabulary of "
+                         f"{len(vocabulary)} tags (e.g. {', '.join(space.tag_vocabulary[:5])})")
+    if unknown:
+        print(f"cmir-search: not in the tag vocabulary, skipped: {', '.join(unknown)}", file=sys.stderr)
+    for path, cosine in found.nearest(space.tags_vector(known), FLAGS.top_k or 10):
+        print(f"{cosine:.3f}\t{path}")
+    return 0
+
+
 def main(argv: list[str]) -> int:
     try:
         if len(argv) < 2 or argv[1] not in COMMANDS:
             raise UsageError(f"give a command, one of {', '.join(COMMANDS)}, then its arguments")
         if len(argv) < 3:
             raise UsageError(f"`{argv[1]}` needs arguments")
-        return {"tags": tags, "index": index, "genre": genre, "similar": similar}[argv[1]](argv[2:])
+        return {"tags": tags, "index": index, "genre": genre, "similar": similar, "text": text}[argv[1]](argv[2:])
     except (UsageError, MissingSignatureError, NotACmirModelError, FrontEndMismatchError, ModelMismatchError,
             DirectoryLockedError) as e:
         print(f"cmir-search: error: {e}", file=sys.stderr)

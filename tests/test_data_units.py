@@ -115,10 +115,10 @@ def test_reference_genre_matrix_keeps_authors_rows():
 
 def test_trained_genre_word2vec_shape_and_padding():
     sentences = [["A", "B", "A"], ["B", "C"], ["C", "D", "A"]]
-    vocab, matrix = genre_word2vec.train_genre_word2vec(sentences, dim=16, seed=0)
+    vocab, matrix = genre_word2vec.train_word2vec(sentences, dim=16, seed=0)
     assert vocab == {"A": 1, "B": 2, "C": 3, "D": 4}
     assert matrix.shape == (5, 16) and not matrix[0].any() and np.abs(matrix[1:]).sum(1).min() > 0
-    np.testing.assert_array_equal(matrix, genre_word2vec.train_genre_word2vec(sentences, dim=16, seed=0)[1])
+    np.testing.assert_array_equal(matrix, genre_word2vec.train_word2vec(sentences, dim=16, seed=0)[1])
 
 
 def test_interaction_matrix_only_allowed_songs():

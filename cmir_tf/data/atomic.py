@@ -91,3 +91,8 @@ def write_json(path: str, obj: Any) -> None:
 def write_npy(path: str, array: np.ndarray) -> None:
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.save(f, array)
+
+
+def write_npz(path: str, **arrays: np.ndarray) -> None:
+    """`np.savez` of `arrays` written atomically (`atomic_write`)."""
+    atomic_write(path, lambda f: np.savez(f, **arrays))

@@ -1,4 +1,5 @@
-"""Genre embeddings: gensim word2vec over playlists' genre codes, or a given matrix (e.g. the authors')."""
+"""Word embeddings of genre codes and playlist tags: gensim word2vec over playlists' sentences, or (genres) a
+given matrix such as the authors'."""
 
 from __future__ import annotations
 
@@ -8,21 +9,30 @@ import numpy as np
 from gensim.models import Word2Vec
 
 
-def train_genre_word2vec(
-    sentences: Sequence[Sequence[str]], dim: int = 200, seed: int = 0, epochs: int = 5
+def train_word2vec(
+    sentences: Sequence[Sequence[str]], dim: int = 200, seed: int = 0, epochs: int = 5,
+    vocab: dict[str, int] | None = None,
 ) -> tuple[dict[str, int], np.ndarray]:
-    """Trains word2vec (gensim defaults: CBOW, negative sampling) on genre-code sentences.
+    """Trains word2vec (gensim defaults: CBOW, negative sampling) on one sentence per playlist.
 
-    One sentence per playlist: the genre codes of its songs. The window is the longest sentence so every code
-    in a playlist is context for every other; min_count 1; one worker so the result is reproducible for a seed.
+    Sentences: the genre codes of a playlist's songs, or a playlist's tags. The window is the longest sentence
+    so every word of a playlist is context for every other; min_count 1; one worker so the result is
+    reproducible for a seed.
+
+    Args:
+      vocab: the words to embed and their ids 1..V (e.g. the tag vocabulary); words outside it are left out of
+        the sentences. Default: every word, ids in order of first appearance.
 
     Returns:
-      (vocab, matrix): `vocab` maps code -> id from 1 (0 = padding), ids in order of first appearance;
-      `matrix` is (V + 1, dim) float32 with row `vocab[code]` its vector and row 0 zeros.
+      (vocab, matrix): `vocab` maps word -> id from 1 (0 = padding); `matrix` is (V + 1, dim) float32 with
+      row `vocab[word]` its vector and row 0 zeros.
     """
-    sentences = [list(s) for s in sentences if len(s)]
+    sentences = [[w for w in s if vocab is None or w in vocab] for s in sentences]
+    sentences = [s for s in sentences if s]
     if not sentences:
-        raise ValueError("no playlist has a song with genres: cannot train genre word2vec")
+        raise ValueError("no playlist has a word to embed: cannot train word2vec")
+    if vocab is not None and {w for s in sentences for w in s} != set(vocab):
+        raise ValueError("every vocabulary word must occur in the sentences")
     model = Word2Vec(
         sentences,
         vector_size=dim,
@@ -32,10 +42,11 @@ def train_genre_word2vec(
         seed=seed,
         epochs=epochs,
     )
-    codes = list(dict.fromkeys(code for s in sentences for code in s))
-    vocab = {code: i + 1 for i, code in enumerate(codes)}
-    matrix = np.zeros((len(codes) + 1, dim), np.float32)
-    matrix[1:] = model.wv[codes]
+    if vocab is None:
+        vocab = {word: i + 1 for i, word in enumerate(dict.fromkeys(w for s in sentences for w in s))}
+    words = sorted(vocab, key=vocab.get)
+    matrix = np.zeros((len(words) + 1, dim), np.float32)
+    matrix[1:] = model.wv[words]
     return vocab, matrix
 
 

@@ -39,7 +39,7 @@ import numpy as np
 import tensorflow as tf
 
 from cmir_tf.constants import CHUNK_FRAMES, N_MELS
-from cmir_tf.data.atomic import atomic_path
+from cmir_tf.data.atomic import write_npz
 from cmir_tf.data.prepared import PreparedFolder
 
 KINDS = ("playlist", "artist", "genre")
@@ -156,8 +156,7 @@ def write_partner_lists(output_dir: str, playlists: Sequence[dict], meta: Sequen
         for kind, groups in song_groups(located["song_ids"], playlists, meta, genre_ids).items():
             for name, value in membership_arrays(located["song_ids"], groups).items():
                 arrays[f"{split}.{kind}.{name}"] = value
-    with atomic_path(path) as temporary, open(temporary, "wb") as f:
-        np.savez(f, **arrays)
+    write_npz(path, **arrays)
     return path
 
 

@@ -23,6 +23,9 @@ rerun reuses what is there, so a killed run resumes where it stopped and ends wi
                       also one whose sha256 differs). Free disk space is checked against an estimate first.
   partners.npz        intra-modal partner lists of the train and validation splits, each within its split
                       (`partners.py`)
+  tag_vocab.json, tag_word2vec.npy, song_tags.npz   the playlist tags of the chosen playlists
+                      (`playlist_tags.py`): the tags of at least --min_tag_count playlists, their word2vec
+                      (--word2vec_dim, like the genres'), every song's tf-idf bag of at most 10 tags
   report.json         every skipped item by reason
   manifest.json       written last: counts, shapes, flags, fingerprints, shard sizes and checksums, the
                       CF vectors' checksums
@@ -57,16 +60,20 @@ from absl import app, flags, logging
 from tqdm import tqdm
 
 from cmir_tf import commands
-from cmir_tf.constants import CF_DIM, CHUNK_FRAMES, MAX_GENRES, N_MELS
-from cmir_tf.data import cf_lightfm, fingerprint, genre_word2vec, melon, partners, selection, shards, splits
-from cmir_tf.data.atomic import describe_write_error, write_json, write_npy
+from cmir_tf.constants import CF_DIM, CHUNK_FRAMES, MAX_GENRES, MAX_TAGS, N_MELS
+from cmir_tf.data import (cf_lightfm, fingerprint, genre_word2vec, melon, partners, playlist_tags, selection, shards,
+                          splits)
+from cmir_tf.data.atomic import describe_write_error, write_json, write_npy, write_npz
 from cmir_tf.data.checksum import sha256_file
 from cmir_tf.data.lock import DirectoryLockedError, exclusive_lock
 from cmir_tf.data.prepared import PreparedFolder, shard_name
 
-FORMAT_VERSION = 2  # 2: songs in shuffled order within a split, `--playlists`, per-file input fingerprints
+FORMAT_VERSION = 3  # 2: songs in shuffled order within a split, `--playlists`, per-file input fingerprints;
+# 3: playlist tags (records gain `tag_ids`, `has_tags`)
 REPORT_EXAMPLES = 20  # song ids listed per skip reason in report.json
-RECORD_OVERHEAD_BYTES = 150  # per record beyond the mel and CF floats: keys, genre ids, id, framing (measured 145)
+RECORD_OVERHEAD_BYTES = 200  # per record beyond the mel and CF floats: keys, genre and tag ids, id, framing
+# (measured 145 before tags; 10 tag ids of 2-3 bytes and two keys add at most 50)
+MIN_TAG_COUNT = 5  # default --min_tag_count (docs/playlist_tags.md says why)
 
 
 class PrepareUsageError(ValueError):
@@ -88,6 +95,7 @@ class PrepareConfig:
     short: str = "pad"
     playlists: str = "train"
     word2vec_dim: int = 200
+    min_tag_count: int = MIN_TAG_COUNT
     genre_matrix: str | None = None
     genre_code_map: str | None = None
     cf_epochs: int = 50
@@ -122,7 +130,7 @@ def validate(config: PrepareConfig) -> None:
     choices = {"genre_level": melon.GENRE_LEVELS, "short": ("pad", "drop"), "playlists": tuple(melon.PLAYLIST_CHOICES)}
     problems += [f"--{flag} must be one of {', '.join(options)}, got {getattr(config, flag)!r}"
                  for flag, options in choices.items() if getattr(config, flag) not in options]
-    minimums = {"frames": CHUNK_FRAMES, "word2vec_dim": 1, "cf_epochs": 1, "cf_max_sampled": 1, "cf_threads": 1,
+    minimums = {"frames": CHUNK_FRAMES, "word2vec_dim": 1, "min_tag_count": 1, "cf_epochs": 1, "cf_max_sampled": 1, "cf_threads": 1,
                 "workers": 1, "songs_per_shard": 0}
     problems += [f"--{flag} must be >= {low}, got {getattr(config, flag)}"
                  for flag, low in minimums.items() if getattr(config, flag) < low]
@@ -180,13 +188,36 @@ def _genre_vocabulary(config: PrepareConfig, playlists: list[dict], songs: dict[
         )
     else:
         sentences = list(melon.playlist_sentences(playlists, songs))
-        vocab, matrix = genre_word2vec.train_genre_word2vec(sentences, config.word2vec_dim, config.seed)
+        vocab, matrix = genre_word2vec.train_word2vec(sentences, config.word2vec_dim, config.seed)
     names_path = os.path.join(config.melon_dir, "genre_gn_all.json")
     names = melon.load_json(names_path) if os.path.exists(names_path) else {}
     write_json(folder.genre_names_path, {c: names[c] for c in vocab if c in names})
     write_npy(matrix_path, matrix)
     write_json(vocab_path, vocab)
     return vocab
+
+
+def _playlist_tags(config: PrepareConfig, playlists: list[dict], songs: set[int]) -> tuple[dict, dict[int, list[int]]]:
+    """tag_vocab.json, tag_word2vec.npy and song_tags.npz (cached); returns the tag report and the bags."""
+    folder = PreparedFolder(config.output_dir)
+    odd: Counter = Counter()
+    tag_lists = [playlist_tags.tags_of(p, odd) for p in playlists]
+    vocab = playlist_tags.tag_vocabulary(tag_lists, config.min_tag_count)
+    report = {"odd_tags": {reason: odd[reason] for reason in (*playlist_tags.ODD_TAG_REASONS, "tags_not_a_list")},
+              "distinct_tags": len({t for tags in tag_lists for t in tags}), "vocabulary": len(vocab),
+              "playlists_with_tags": sum(bool(tags) for tags in tag_lists)}
+    if not os.path.exists(folder.song_tags_path):
+        if vocab:
+            write_npy(folder.tag_word2vec_path,
+                      genre_word2vec.train_word2vec(tag_lists, config.word2vec_dim, config.seed, vocab=vocab)[1])
+        write_json(folder.tag_vocab_path, vocab)
+        bags = playlist_tags.song_tag_bags([p["songs"] for p in playlists], tag_lists, vocab, songs)
+        ids = sorted(bags)
+        padded = np.zeros((len(ids), MAX_TAGS), np.int32)
+        for row, song in enumerate(ids):
+            padded[row, : len(bags[song])] = bags[song]
+        write_npz(folder.song_tags_path, song_ids=np.asarray(ids, np.int64), tag_ids=padded)
+    return report, folder.song_tags()
 
 
 def _song_vectors(config: PrepareConfig, playlists: list[dict], split_ids: dict) -> dict[int, int]:
@@ -215,7 +246,8 @@ def _song_vectors(config: PrepareConfig, playlists: list[dict], split_ids: dict)
 
 
 def _shard_jobs(
-    config: PrepareConfig, split_ids: dict, genre_ids: dict[int, list[int]], cf_rows: dict[int, int]
+    config: PrepareConfig, split_ids: dict, genre_ids: dict[int, list[int]], cf_rows: dict[int, int],
+    tag_ids: dict[int, list[int]],
 ) -> list[shards.ShardJob]:
     """One job per shard, about --shard_size_mb each (or --songs_per_shard), the songs of each split in an
     order drawn from (--seed, split), as TFDS does: ids that are neighbours (one album) end up far apart."""
@@ -235,6 +267,7 @@ def _shard_jobs(
                     song_ids=chunk,
                     genre_ids=[genre_ids[s] for s in chunk],
                     cf_rows=[cf_rows.get(s, -1) for s in chunk],
+                    tag_ids=[tag_ids.get(s, []) for s in chunk],
                     cf_path=folder.cf_vectors_path,
                     melon_dir=config.melon_dir,
                     frames=config.frames,
@@ -315,7 +348,7 @@ def _write_shards(config: PrepareConfig, jobs: list[shards.ShardJob]) -> list[di
     return [melon.load_json(stats_path(j)) for j in jobs]
 
 
-def _report(chosen: dict, vocab_dropped: int, shard_stats: list[dict]) -> dict:
+def _report(chosen: dict, vocab_dropped: int, shard_stats: list[dict], tags: dict) -> dict:
     skipped: dict[str, list[int]] = {}
     for stats in shard_stats:
         for reason, ids in stats["skipped"].items():
@@ -329,6 +362,7 @@ def _report(chosen: dict, vocab_dropped: int, shard_stats: list[dict]) -> dict:
         "skipped_mel_examples": {reason: sorted(ids)[:REPORT_EXAMPLES] for reason, ids in skipped.items()},
         "short_padded": len(padded),
         "playlist_songs": chosen["playlist_songs"],
+        "playlist_tags": tags,
     }
 
 
@@ -377,9 +411,13 @@ def _prepare_locked(config: PrepareConfig, meta: list, genre_names: dict | None,
                  len(vocab), {k: len(v) for k, v in split_ids.items()}, vocab_dropped)
 
     cf_rows = _song_vectors(config, playlists, split_ids)
-    shard_stats = _write_shards(config, _shard_jobs(config, split_ids, genre_ids, cf_rows))
+    tag_report, tag_ids = _playlist_tags(config, playlists, set(genre_ids))
+    logging.info("playlist tags: %d distinct, %d in the vocabulary (used by >= %d playlists); %d songs with tags; "
+                 "odd tags dropped: %s", tag_report["distinct_tags"], tag_report["vocabulary"], config.min_tag_count,
+                 len(tag_ids), _counts(tag_report["odd_tags"]))
+    shard_stats = _write_shards(config, _shard_jobs(config, split_ids, genre_ids, cf_rows, tag_ids))
     partners.write_partner_lists(config.output_dir, playlists, meta, genre_ids)
-    report = _report(chosen, vocab_dropped, shard_stats)
+    report = _report(chosen, vocab_dropped, shard_stats, tag_report)
     write_json(folder.report_path, report)
 
     shard_lists = {split: [s for s in shard_stats if s["name"].startswith(split + "-")] for split in splits.SPLITS}
@@ -392,6 +430,7 @@ def _prepare_locked(config: PrepareConfig, meta: list, genre_names: dict | None,
         "counts": {split: sum(s["count"] for s in stats) for split, stats in shard_lists.items()},
         "songs_in_splits": {split: len(ids) for split, ids in split_ids.items()},
         "with_cf": {split: sum(s in cf_rows for s in split_ids[split]) for split in splits.SPLITS},
+        "with_tags": {split: sum(s in tag_ids for s in split_ids[split]) for split in splits.SPLITS},
         "shards": {
             split: [{k: s[k] for k in ("name", "count", "sha256", "bytes")} for s in stats]
             for split, stats in shard_lists.items()
@@ -402,6 +441,8 @@ def _prepare_locked(config: PrepareConfig, meta: list, genre_names: dict | None,
         "max_genres": MAX_GENRES,
         "cf_dim": CF_DIM,
         "genre_vocab_size": len(vocab),
+        "max_tags": MAX_TAGS,
+        "tag_vocab_size": tag_report["vocabulary"],
     }
     write_json(folder.manifest_path, manifest)
     logging.info("shards written; skipped mels: %s; short mels padded: %d (report.json)",
@@ -418,7 +459,9 @@ def define_flags() -> None:
     flags.DEFINE_enum("short", d.short, ["pad", "drop"], "Mels shorter than 256 frames: pad to 256 or drop.")
     flags.DEFINE_enum("playlists", d.playlists, list(melon.PLAYLIST_CHOICES),
                       "Playlists for LightFM and genre word2vec: train.json alone (the paper's) or all files.")
-    flags.DEFINE_integer("word2vec_dim", d.word2vec_dim, "Genre word2vec dimension F_w.")
+    flags.DEFINE_integer("word2vec_dim", d.word2vec_dim, "Genre and playlist-tag word2vec dimension F_w.")
+    flags.DEFINE_integer("min_tag_count", d.min_tag_count, "Playlist tags used by fewer playlists are left out of the "
+                         "tag vocabulary (docs/playlist_tags.md).")
     flags.DEFINE_string("genre_matrix", None, "Use this (V + 1, F_w) .npy instead of training word2vec.")
     flags.DEFINE_string("genre_code_map", None, "JSON code -> row index - 1 for --genre_matrix.")
     flags.DEFINE_integer("cf_epochs", d.cf_epochs, "LightFM epochs.")

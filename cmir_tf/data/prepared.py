@@ -10,6 +10,9 @@ evaluation, the genre vocabulary) reaches the folder through this handle:
   genre_vocab.json, genre_word2vec.npy, genre_names.json   the genre vocabulary, its word2vec matrix, names
   cf_playlist_vectors.npy, cf_playlist_ids.npy   LightFM playlist (user) vectors and their playlist ids
   partners.npz        intra-modal partner lists (train and validation splits, each within its split)
+  tag_vocab.json, tag_word2vec.npy   the playlist-tag vocabulary (tag -> id from 1) and its word2vec matrix
+  song_tags.npz       every prepared song's playlist-tag bag (`cmir_tf.data.playlist_tags`): `song_ids` (N,),
+                      `tag_ids` (N, 10) zero-padded, best first; songs without tags absent
   tfrecords/<split>-<i>-of-<n>.tfrecord   the shards
   cache/              prepare's stage files: config.json (recipe), songs.json, cf_vectors.npy,
                       cf_song_ids.npy, cf_model.pkl (LightFM fit in progress), shards/<shard>.json
@@ -38,6 +41,9 @@ GENRE_NAMES = "genre_names.json"
 PLAYLIST_VECTORS = "cf_playlist_vectors.npy"  # LightFM user vectors (factors, bias), for cold-start evaluation
 PLAYLIST_IDS = "cf_playlist_ids.npy"  # their Melon playlist ids (row order)
 PARTNERS = "partners.npz"  # intra-modal partner lists of the train and validation splits (`cmir_tf.data.partners`)
+TAG_VOCAB = "tag_vocab.json"
+TAG_WORD2VEC = "tag_word2vec.npy"
+SONG_TAGS = "song_tags.npz"
 TFRECORDS = "tfrecords"
 CACHE = "cache"
 PREPARE_MODULE = "cmir_tf.data.prepare"
@@ -79,6 +85,9 @@ class PreparedFolder:
     playlist_vectors_path = property(lambda self: self._file(PLAYLIST_VECTORS))
     playlist_ids_path = property(lambda self: self._file(PLAYLIST_IDS))
     partners_path = property(lambda self: self._file(PARTNERS))
+    tag_vocab_path = property(lambda self: self._file(TAG_VOCAB))
+    tag_word2vec_path = property(lambda self: self._file(TAG_WORD2VEC))
+    song_tags_path = property(lambda self: self._file(SONG_TAGS))  # written last by the tag stage
     tfrecords_dir = property(lambda self: self._file(TFRECORDS))
     recipe_path = property(lambda self: self._file(CACHE, "config.json"))
     songs_path = property(lambda self: self._file(CACHE, "songs.json"))
@@ -96,7 +105,7 @@ class PreparedFolder:
     def stage_outputs(self) -> list[str]:
         """Files (or patterns) whose presence means a stage has finished: the recipe is then bound."""
         return [self.songs_path, self.genre_vocab_path, self.splits_path, self.cf_song_ids_path,
-                self.shard_path("*.tfrecord"), self.manifest_path]
+                self.song_tags_path, self.shard_path("*.tfrecord"), self.manifest_path]
 
     def scratch_files(self) -> list[str]:
         """Temporary files of a killed writer (`cmir_tf.data.atomic`)."""
@@ -155,6 +164,32 @@ class PreparedFolder:
     def genre_word2vec(self) -> np.ndarray:
         """(V + 1, F_w) float32; row i + 1 is the vector of genre id i + 1, row 0 zeros."""
         return np.load(self.genre_word2vec_path)
+
+    def has_tags(self) -> bool:
+        """Whether the folder has a playlist-tag vocabulary (not one prepared before tags, nor one whose
+        playlists carry no tag used often enough)."""
+        return os.path.exists(self.tag_word2vec_path) and bool(self.tag_vocab())
+
+    def tag_vocab(self) -> dict[str, int]:
+        """{playlist tag: id}, ids 1..V (0 is the padding); empty when the playlists carried no usable tag."""
+        return self._json(self.tag_vocab_path)
+
+    def tag_word2vec(self) -> np.ndarray:
+        """(V + 1, F_w) float32; row i + 1 is the vector of tag id i + 1, row 0 zeros."""
+        if not self.has_tags():
+            raise NotPreparedError(f"{self.path} has no playlist-tag vocabulary ({self.tag_word2vec_path} is "
+                                   "missing): prepare it again with this version into a new folder, from playlists "
+                                   "with tags")
+        return np.load(self.tag_word2vec_path)
+
+    def song_tags(self) -> dict[int, list[int]]:
+        """{song id: its tag bag, tag ids best first}, for every prepared song that has tags (any split)."""
+        if not os.path.exists(self.song_tags_path):
+            raise NotPreparedError(f"{self.song_tags_path} is missing: {self.path} was prepared before playlist "
+                                   f"tags; run python -m {PREPARE_MODULE} into a new folder")
+        with np.load(self.song_tags_path) as bags:
+            return {song: [t for t in row if t] for song, row in zip(bags["song_ids"].tolist(),
+                                                                     bags["tag_ids"].tolist())}
 
     def shard_files(self, split: str) -> list[str]:
         files = sorted(glob.glob(self.shard_path(f"{split}-*-of-*.tfrecord")))

@@ -15,7 +15,8 @@ from cmir_tf.data.checksum import sha256_file
 
 @dataclasses.dataclass(frozen=True)
 class ShardJob:
-    """One shard: its songs in record order, their genre ids and rows of the CF matrix (-1 = no CF vector).
+    """One shard: its songs in record order, their genre ids, rows of the CF matrix (-1 = no CF vector) and
+    playlist-tag ids (empty: no tags).
 
     `cf_path` is a (n_items, 301) float32 `.npy` read memory-mapped, so a job carries no vectors.
     """
@@ -28,6 +29,7 @@ class ShardJob:
     melon_dir: str
     frames: int
     short: str
+    tag_ids: list[list[int]] = dataclasses.field(default_factory=list)  # default: no song has tags
 
 
 def write_shard(job: ShardJob) -> dict:
@@ -53,7 +55,8 @@ def write_shard(job: ShardJob) -> dict:
                     padded.append(song_id)
                 row = job.cf_rows[i]
                 vector = np.asarray(cf[row]) if row >= 0 else None
-                writer.write(tfrecords.encode_example(mel[: job.frames], job.genre_ids[i], vector, song_id))
+                tags = job.tag_ids[i] if job.tag_ids else ()
+                writer.write(tfrecords.encode_example(mel[: job.frames], job.genre_ids[i], vector, song_id, tags))
                 count += 1
         checksum, size = sha256_file(tmp), os.path.getsize(tmp)
     return {

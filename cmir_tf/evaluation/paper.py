@@ -14,7 +14,8 @@ table holds one unit. A value the paper does not print is absent and shows as `N
 from __future__ import annotations
 
 # Internal row name -> the name printed in tables and figures: the paper's six variants (its spelling), this
-# package's intra-modal variants (docs/intra_modal.md), the untrained reference and the random baseline.
+# package's intra-modal (docs/intra_modal.md) and playlist-tag variants (docs/playlist_tags.md), the untrained
+# reference and the random baseline.
 DISPLAY_NAMES = {
     "contr_g": "ContrG",
     "contr_cf": "ContrCF",
@@ -27,6 +28,8 @@ DISPLAY_NAMES = {
     "artist_pos": "ArtistPos",
     "genre_pos": "GenrePos",
     "hybrid": "Hybrid (ContrCF-G + PlaylistPos)",
+    "contr_t": "ContrT",
+    "contr_cf_g_t": "ContrCF-G-T",
     "untrained": "Untrained encoder",
     "random": "Random",
 }

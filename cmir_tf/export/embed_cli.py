@@ -34,7 +34,7 @@ from tqdm import tqdm
 
 from cmir_tf import commands
 from cmir_tf.audio import AUDIO_EXTENSIONS, SEGMENT_MODES, chunk_centers_ms, load_audio, num_frames, select_segment
-from cmir_tf.data.atomic import atomic_write
+from cmir_tf.data.atomic import write_npz
 from cmir_tf.export.chunk_batches import BATCH_CHUNKS, WAVEFORM, EmbedChunks, embed_tracks
 from cmir_tf.export.exported import ExportedModel
 
@@ -105,11 +105,6 @@ def find_inputs(paths: Iterable[str]) -> Inputs:
     return inputs
 
 
-def save_npz(path: str, **arrays: np.ndarray) -> None:
-    """`np.savez` written atomically (`cmir_tf.data.atomic.atomic_write`)."""
-    atomic_write(path, lambda f: np.savez(f, **arrays))
-
-
 class OutputError(OSError):
     """The output folder cannot be written (read-only, full, not a folder): one line naming the path."""
 
@@ -148,9 +143,9 @@ def embed_files(inputs: list[tuple[str, str]], output_dir: str, embed_chunks: Em
             progress.set_postfix(failed=len(summary.failed))
             continue
         try:
-            save_npz(todo[source], chunks=vectors, mean=vectors.mean(axis=0),
+            write_npz(todo[source], chunks=vectors, mean=vectors.mean(axis=0),
                      timestamps_ms=chunk_centers_ms(num_frames(n_samples)).numpy(), output=np.array(output))
-        except OSError as e:  # read-only or full output folder: atomic_write removed its temporary file
+        except OSError as e:  # read-only or full output folder: write_npz removed its temporary file
             raise OutputError(f"cannot write {todo[source]}: {e.strerror or e} ({summary.written} outputs "
                               "written before it are whole; rerun to resume)") from e
         summary.written += 1

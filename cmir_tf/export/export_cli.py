@@ -34,9 +34,9 @@ from cmir_tf import commands
 from cmir_tf.constants import ALL_VARIANTS
 from cmir_tf.data.prepared import PreparedFolder
 from cmir_tf.export.checkpoint import TRAINING_OBJECT_PATH, restore_audio_encoder
-from cmir_tf.export.genre_vocabulary import GenreVocabulary
+from cmir_tf.export.genre_vocabulary import GenreVocabulary, tags_from_prepared
 from cmir_tf.export.saved_model import export_audio_encoder
-from cmir_tf.models import build_audio_encoder, build_cf_encoder, build_genre_encoder
+from cmir_tf.models import build_audio_encoder, build_cf_encoder, build_genre_encoder, build_tag_encoder
 from cmir_tf.models.cross_modal import contrastive_modalities
 
 FLAGS = flags.FLAGS
@@ -109,7 +109,7 @@ def main(argv: list[str]) -> None:
 
 
 def joint_space_encoders(modalities: set[str], variant: str, data_dir: str | None, num_heads: int) -> dict:
-    """The genre / CF encoders (and genre vocabulary) of `modalities`, restored from `--checkpoint`."""
+    """The genre / CF / tag encoders (and vocabularies) of `modalities`, restored from `--checkpoint`."""
     joint = {}
     if "genre" in modalities:
         if not data_dir or not os.path.isfile(PreparedFolder(data_dir).genre_word2vec_path):
@@ -122,6 +122,13 @@ def joint_space_encoders(modalities: set[str], variant: str, data_dir: str | Non
     if "cf" in modalities:
         joint["cf_encoder"] = build_cf_encoder()
         restore_audio_encoder(joint["cf_encoder"], FLAGS.checkpoint, "model.cf_encoder")
+    if "tag" in modalities:
+        if not data_dir or not PreparedFolder(data_dir).has_tags():
+            raise app.UsageError(f"--variant={variant} has a playlist-tag encoder: pass --data_dir, the run's prepared "
+                                 f"data folder (its tags){f'; {data_dir} has none' if data_dir else ''}")
+        joint["tag_encoder"] = build_tag_encoder(PreparedFolder(data_dir).tag_word2vec(), num_heads)
+        joint["tags"] = tags_from_prepared(data_dir)
+        restore_audio_encoder(joint["tag_encoder"], FLAGS.checkpoint, "model.tag_encoder")
     return joint
 
 

@@ -37,6 +37,7 @@ EmbedChunks = Callable[[np.ndarray], np.ndarray]  # (B, 256, 48) log-mel chunks 
 OUTPUTS = ("features", "embedding")  # of `embed_mel`: (B, 1024) CNN features, (B, 128) joint-space vectors
 GENRE_SIGNATURES = ("embed_genres", "genre_vocabulary")  # of a genre encoder
 CF_SIGNATURE = "embed_cf"  # of a CF encoder
+TAG_SIGNATURES = ("embed_tags", "tag_vocabulary")  # of a playlist-tag encoder
 HASH_BLOCK = 1 << 20  # bytes read at a time by `fingerprint`
 
 
@@ -114,12 +115,15 @@ class ExportedModel:
 
     @property
     def modalities(self) -> tuple[str, ...]:
-        """The joint-space modalities next to audio: "genre" (`embed_genres` + `genre_vocabulary`), "cf"."""
+        """The joint-space modalities next to audio: "genre" (`embed_genres` + `genre_vocabulary`), "cf",
+        "tag" (`embed_tags` + `tag_vocabulary`)."""
         found = []
         if CF_SIGNATURE in self.signatures:
             found.append("cf")
         if all(name in self.signatures for name in GENRE_SIGNATURES):
             found.append("genre")
+        if all(name in self.signatures for name in TAG_SIGNATURES):
+            found.append("tag")
         return tuple(found)
 
     @property
@@ -164,7 +168,8 @@ class ExportedModel:
     def require(self, signature: str, purpose: str) -> None:
         """Raises `MissingSignatureError` unless the model has `signature` (needed for `purpose`)."""
         if signature not in self.signatures:
-            modality = "genre" if signature in GENRE_SIGNATURES else "CF (playlist)"
+            modality = ("genre" if signature in GENRE_SIGNATURES else "playlist-tag" if signature in TAG_SIGNATURES
+                        else "CF (playlist)")
             raise MissingSignatureError(
                 f"{purpose} needs the `{signature}` signature, which the model at {self.model_dir} (variant "
                 f"{self.variant}) lacks: only contrastive variants trained with a {modality} encoder export it "

@@ -1,4 +1,5 @@
-"""The genre vocabulary a genre encoder was trained on: codes in id order and their names."""
+"""The vocabularies a genre encoder (codes in id order and their names) and a playlist-tag encoder (tags in id
+order) were trained on."""
 
 from __future__ import annotations
 
@@ -30,3 +31,12 @@ class GenreVocabulary:
         names = folder.genre_names()
         codes = tuple(sorted(ids, key=ids.get))
         return cls(codes, tuple(str(names.get(code, "")) for code in codes))
+
+
+def tags_from_prepared(data_dir: str) -> tuple[str, ...]:
+    """The playlist tags of a prepared data folder in tag-id order (ids 1..V)."""
+    folder = PreparedFolder(data_dir)
+    ids = folder.tag_vocab()
+    if sorted(ids.values()) != list(range(1, len(ids) + 1)):
+        raise ValueError(f"{folder.tag_vocab_path}: ids must be 1..{len(ids)}")
+    return tuple(sorted(ids, key=ids.get))

@@ -37,21 +37,24 @@ def checked_waveform(signature: str, waveform: tf.Tensor) -> tf.Tensor:
         return tf.identity(waveform)
 
 
-def checked_genre_ids(signature: str, codes: tf.Tensor, ids: tf.Tensor) -> tf.Tensor:
+def checked_genre_ids(signature: str, codes: tf.Tensor, ids: tf.Tensor, *, input_name: str = "genre_codes",
+                      what: str = "genre codes", vocabulary: str = "genre_vocabulary") -> tf.Tensor:
     """(N, T) vocabulary ids of (N, T) string `codes` ("" -> 0, unknown -> -1) after asserting N, T > 0,
-    that every code is in the vocabulary and that every row holds at least one code."""
+    that every code is in the vocabulary and that every row holds at least one code. `input_name`, `what` and
+    `vocabulary` name the input, its words and the vocabulary signature in the messages (the tag signatures:
+    "tags", "playlist tags", "tag_vocabulary")."""
     non_empty = tf.debugging.assert_positive(
-        tf.size(codes), message=f"{signature}: `genre_codes` is empty; pass (N >= 1, T >= 1) codes padded with ''"
+        tf.size(codes), message=f"{signature}: `{input_name}` is empty; pass (N >= 1, T >= 1) {what} padded with ''"
     )
     with tf.control_dependencies([non_empty]):
         known = tf.debugging.Assert(
             tf.reduce_all(ids >= 0),
-            [f"{signature}: genre codes not in the model's genre_vocabulary:", tf.boolean_mask(codes, ids < 0)],
+            [f"{signature}: {what} not in the model's {vocabulary}:", tf.boolean_mask(codes, ids < 0)],
             summarize=10,
         )
         has_code = tf.debugging.Assert(
             tf.reduce_all(tf.reduce_any(ids > 0, axis=1)),
-            [f"{signature}: a row of `genre_codes` holds only padding (''); give every row at least one code"],
+            [f"{signature}: a row of `{input_name}` holds only padding (''); give every row at least one of its {what}"],
         )
     with tf.control_dependencies([known, has_code]):
         return tf.identity(ids)

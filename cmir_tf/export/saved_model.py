@@ -18,10 +18,13 @@ have the genre ones, `contr_cf`, `contr_cf_g` the CF one):
 - `embed_genres`: `genre_codes` (N, T) tf.string, padded with "" -> `embedding` (N, 128);
 - `genre_vocabulary`: no input -> `codes` (V,) tf.string, in genre-id order, and `names` (V,) tf.string
   (Melon's `genre_gn_all.json` name, "" where none was given);
-- `embed_cf`: `cf` (N, 301) LightFM vectors (300 factors, then the bias) -> `embedding` (N, 128).
+- `embed_cf`: `cf` (N, 301) LightFM vectors (300 factors, then the bias) -> `embedding` (N, 128);
+- tag variants (`contr_t`, `contr_cf_g_t`, docs/playlist_tags.md): `embed_tags`: `tags` (N, T) tf.string,
+  normalised playlist tags (`cmir_tf.data.playlist_tags.normalise_tag`) padded with "" -> `embedding` (N, 128);
+  `tag_vocabulary`: no input -> `tags` (V,) tf.string in tag-id order.
 
 Every signature rejects empty input, NaN/inf values, waveforms whose peak exceeds 4 (not float audio in
-[-1, 1]) and unknown genre codes with an `InvalidArgumentError` that says so (`cmir_tf.export.input_checks`;
+[-1, 1]) and unknown genre codes or tags (named) with an `InvalidArgumentError` that says so (`cmir_tf.export.input_checks`;
 the audio contract of `cmir_tf.audio.input_contract`).
 
 Asset `assets/cmir_tf.json`: front-end parameters, chunking, the signatures, `dtype_policy` (of the export:
@@ -69,6 +72,8 @@ class AudioEncoderModule(tf.Module):
       genre_encoder: optional `build_genre_encoder()` model trained with `encoder`; needs `vocabulary`.
       vocabulary: the genre codes of the genre encoder's ids 1..V.
       cf_encoder: optional `build_cf_encoder()` model trained with `encoder`.
+      tag_encoder: optional `build_tag_encoder()` model trained with `encoder`; needs `tags`.
+      tags: the playlist tags of the tag encoder's ids 1..V.
     """
 
     def __init__(
@@ -79,24 +84,23 @@ class AudioEncoderModule(tf.Module):
         genre_encoder: keras.Model | None = None,
         vocabulary: GenreVocabulary | None = None,
         cf_encoder: keras.Model | None = None,
+        tag_encoder: keras.Model | None = None,
+        tags: tuple[str, ...] | None = None,
     ):
         super().__init__(name="cmir_tf_audio_encoder")
         if (genre_encoder is None) != (vocabulary is None):
             raise ValueError("a genre encoder needs its vocabulary and a vocabulary needs a genre encoder")
+        if (tag_encoder is None) != (tags is None):
+            raise ValueError("a tag encoder needs its tags and tags need a tag encoder")
         self.encoder = encoder
         self._chunks_per_batch = chunks_per_batch
         if asset_path is not None:
             self.metadata_file = tf.saved_model.Asset(asset_path)
-        self.genre_encoder, self.cf_encoder = genre_encoder, cf_encoder
+        self.genre_encoder, self.cf_encoder, self.tag_encoder = genre_encoder, cf_encoder, tag_encoder
         if genre_encoder is not None:
             self._codes = tf.constant(vocabulary.codes)
             self._names = tf.constant(vocabulary.names)
-            self._code_ids = tf.lookup.StaticHashTable(  # "" (padding) -> 0, code i -> i + 1, unknown -> -1
-                tf.lookup.KeyValueTensorInitializer(
-                    ["", *vocabulary.codes], tf.range(len(vocabulary.codes) + 1, dtype=tf.int64)
-                ),
-                default_value=-1,
-            )
+            self._code_ids = _id_table(vocabulary.codes)
             self.embed_genres = tf.function(
                 self._embed_genres, input_signature=[tf.TensorSpec([None, None], tf.string, name="genre_codes")]
             )
@@ -105,6 +109,15 @@ class AudioEncoderModule(tf.Module):
             self.embed_cf = tf.function(
                 self._embed_cf, input_signature=[tf.TensorSpec([None, CF_DIM], tf.float32, name="cf")]
             )
+        if tag_encoder is not None:
+            if not tags or "" in tags or len(set(tags)) != len(tags):
+                raise ValueError("tags must be a non-empty tuple of distinct non-empty strings")
+            self._tags = tf.constant(tags)
+            self._tag_ids = _id_table(tags)
+            self.embed_tags = tf.function(
+                self._embed_tags, input_signature=[tf.TensorSpec([None, None], tf.string, name="tags")]
+            )
+            self.tag_vocabulary = tf.function(self._tag_vocabulary, input_signature=[])
 
     def signatures(self) -> dict[str, tf.types.experimental.GenericFunction]:
         """Signature name -> function, the joint-space ones only for the encoders this module holds."""
@@ -118,6 +131,8 @@ class AudioEncoderModule(tf.Module):
             functions.update(embed_genres=self.embed_genres, genre_vocabulary=self.genre_vocabulary)
         if self.cf_encoder is not None:
             functions["embed_cf"] = self.embed_cf
+        if self.tag_encoder is not None:
+            functions.update(embed_tags=self.embed_tags, tag_vocabulary=self.tag_vocabulary)
         return functions
 
     def _encode(self, mel: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -149,6 +164,16 @@ class AudioEncoderModule(tf.Module):
         """`codes` (V,) in genre-id order and their `names` (V,)."""
         return {"codes": tf.identity(self._codes), "names": tf.identity(self._names)}
 
+    def _embed_tags(self, tags: tf.Tensor) -> dict[str, tf.Tensor]:
+        """(N, T) tags padded with "" -> `embedding` (N, 128)."""
+        ids = checked_genre_ids("embed_tags", tags, self._tag_ids.lookup(tags), input_name="tags",
+                                what="playlist tags", vocabulary="tag_vocabulary")
+        return {"embedding": tf.cast(self.tag_encoder(tf.cast(ids, tf.int32), training=False), tf.float32)}
+
+    def _tag_vocabulary(self) -> dict[str, tf.Tensor]:
+        """`tags` (V,) in tag-id order."""
+        return {"tags": tf.identity(self._tags)}
+
     def _embed_cf(self, cf: tf.Tensor) -> dict[str, tf.Tensor]:
         """(N, 301) -> `embedding` (N, 128)."""
         cf = checked_finite("embed_cf", "cf", cf)
@@ -171,6 +196,14 @@ class AudioEncoderModule(tf.Module):
             "mean_features": tf.reduce_mean(features, axis=0),
             "mean_embedding": tf.reduce_mean(embedding, axis=0),
         }
+
+
+def _id_table(words: tuple[str, ...]) -> tf.lookup.StaticHashTable:
+    """"" (padding) -> 0, word i -> i + 1, unknown -> -1."""
+    return tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(["", *words], tf.range(len(words) + 1, dtype=tf.int64)),
+        default_value=-1,
+    )
 
 
 def export_metadata(module: AudioEncoderModule, metadata: dict, training_precision: str) -> dict:
@@ -196,6 +229,8 @@ def export_audio_encoder(
     genre_encoder: keras.Model | None = None,
     vocabulary: GenreVocabulary | None = None,
     cf_encoder: keras.Model | None = None,
+    tag_encoder: keras.Model | None = None,
+    tags: tuple[str, ...] | None = None,
     training_precision: str | None = None,
 ) -> str:
     """Writes the SavedModel described in the module docstring.
@@ -212,6 +247,8 @@ def export_audio_encoder(
       genre_encoder, vocabulary: the genre encoder trained with `encoder` and its genre codes (both or
         neither): adds `embed_genres` and `genre_vocabulary`.
       cf_encoder: the CF encoder trained with `encoder`: adds `embed_cf`.
+      tag_encoder, tags: the playlist-tag encoder trained with `encoder` and its tags in id order (both or
+        neither): adds `embed_tags` and `tag_vocabulary`.
       training_precision: the dtype policy training used, recorded in the asset (default: `encoder`'s; a
         re-export restores the weights into a float32 encoder and passes the run's recorded precision).
 
@@ -227,12 +264,13 @@ def export_audio_encoder(
     for stale in glob.glob(os.path.join(glob.escape(parent), glob.escape(prefix) + "*")):
         shutil.rmtree(stale, ignore_errors=True)  # left by an export of this folder that was killed
     training_precision = training_precision or encoder.dtype_policy.name
-    encoder, genre_encoder, cf_encoder = (
-        None if model is None else float32_copy(model) for model in (encoder, genre_encoder, cf_encoder))
+    encoder, genre_encoder, cf_encoder, tag_encoder = (
+        None if model is None else float32_copy(model) for model in (encoder, genre_encoder, cf_encoder, tag_encoder))
     with tempfile.TemporaryDirectory(dir=parent, prefix=prefix) as scratch:
         asset_path = os.path.join(scratch, ASSET_NAME)
         module = AudioEncoderModule(
-            encoder, asset_path, genre_encoder=genre_encoder, vocabulary=vocabulary, cf_encoder=cf_encoder
+            encoder, asset_path, genre_encoder=genre_encoder, vocabulary=vocabulary, cf_encoder=cf_encoder,
+            tag_encoder=tag_encoder, tags=tags,
         )
         asset = export_metadata(module, metadata or {}, training_precision)
         with open(asset_path, "w") as f:

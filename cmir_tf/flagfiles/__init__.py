@@ -1,5 +1,5 @@
 """The training flagfiles, shipped with the package: one `<variant>.flags` per variant (the six of Ferraro et al.
-2021 and the intra-modal ones of docs/intra_modal.md).
+2021, the intra-modal ones of docs/intra_modal.md and the playlist-tag ones of docs/playlist_tags.md).
 
     cmir-train --flagfile=$(python -m cmir_tf.flagfiles contrcf_g) --data_dir=PREPARED --model_dir=RUN
 

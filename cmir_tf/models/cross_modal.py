@@ -1,7 +1,8 @@
 """The training variants as one Keras Model with its own `train_step`.
 
-Contrastive variants align the audio embedding with other modalities by NT-Xent; baselines predict the
-modality from the audio embedding with a linear head (the authors' `Multiobjective`). The intra-modal
+Contrastive variants align the audio embedding with other modalities by NT-Xent (genres, CF vectors and, for
+the tag variants, playlist tags: docs/playlist_tags.md); baselines predict the modality from the audio
+embedding with a linear head (the authors' `Multiobjective`). The intra-modal
 variants (docs/intra_modal.md) align it with the audio embedding of a positive: another crop of the song or a
 partner song (`cmir_tf.losses.intra_modal`).
 """
@@ -19,7 +20,7 @@ from cmir_tf.data.partners import mask_key, view_key
 from cmir_tf.losses import TERM_VIEWS, cf_regression_loss, genre_prediction_loss, nt_xent, views_of
 from cmir_tf.models.audio_encoder import build_audio_encoder
 from cmir_tf.models.cf_encoder import build_cf_encoder
-from cmir_tf.models.genre_encoder import build_genre_encoder
+from cmir_tf.models.genre_encoder import build_genre_encoder, build_tag_encoder
 
 # The loss terms each variant optimises (all weighted by `LossWeights`).
 VARIANT_LOSSES: dict[str, tuple[str, ...]] = {
@@ -34,14 +35,17 @@ VARIANT_LOSSES: dict[str, tuple[str, ...]] = {
     "artist_pos": ("artist_positive",),
     "genre_pos": ("genre_positive",),
     "hybrid": ("audio_genre", "audio_cf", "genre_cf", "playlist_positive"),
+    "contr_t": ("audio_tag",),
+    "contr_cf_g_t": ("audio_genre", "audio_cf", "genre_cf", "audio_tag", "tag_cf"),
 }
 
 
 PREDICTION_TERMS = ("genre_prediction", "cf_prediction")
+MASKS = {"cf": "has_cf", "tag": "has_tags"}  # modality -> the batch's (B,) 0/1 mask of songs that have it
 
 
 def contrastive_modalities(variant: str) -> set[str]:
-    """The modalities (`audio`, `genre`, `cf`) that a variant's NT-Xent terms pair up."""
+    """The modalities (`audio`, `genre`, `cf`, `tag`) that a variant's NT-Xent terms pair up."""
     return {m for term in VARIANT_LOSSES[variant] if term not in (*PREDICTION_TERMS, *TERM_VIEWS)
             for m in term.split("_")}
 
@@ -60,6 +64,8 @@ class LossWeights:
     playlist_positive: float = 1.0
     artist_positive: float = 1.0
     genre_positive: float = 1.0
+    audio_tag: float = 1.0
+    tag_cf: float = 1.0
 
 
 class CrossModalModel(keras.Model):
@@ -67,7 +73,9 @@ class CrossModalModel(keras.Model):
 
     Batches are dicts with `mel` (B, 256, 48) float32, `genre_ids` (B, 10) int32, `cf` (B, 301) float32 and
     optionally `has_cf` (B,) 0/1: songs without a CF vector take no part in the CF terms (`audio_cf`,
-    `genre_cf`, `cf_prediction`: neither anchors nor negatives, nor regressed); all have one if absent.
+    `genre_cf`, `tag_cf`, `cf_prediction`: neither anchors nor negatives, nor regressed); all have one if
+    absent. Tag variants also read `tag_ids` (B, 10) int32 and `has_tags` (B,) 0/1, which masks the tag terms
+    (`audio_tag`, `tag_cf`) the same way.
     Intra-modal variants also need the reader's views (`views`, `make_dataset(views=...)`): the positive's
     mel (B, 256, 48) and, for partner kinds, its (B,) 0/1 mask; anchors and views go through the audio
     encoder as one (B * (1 + views), 256, 48) batch.
@@ -85,6 +93,7 @@ class CrossModalModel(keras.Model):
         audio_encoder: keras.Model,
         genre_encoder: keras.Model | None = None,
         cf_encoder: keras.Model | None = None,
+        tag_encoder: keras.Model | None = None,
         num_genres: int | None = None,
         temperature: float = 0.1,
         loss_weights: LossWeights = LossWeights(),
@@ -103,11 +112,11 @@ class CrossModalModel(keras.Model):
         self.audio_encoder = audio_encoder
         self.genre_encoder = genre_encoder
         self.cf_encoder = cf_encoder
+        self.tag_encoder = tag_encoder
         modalities = contrastive_modalities(variant)
-        if "genre" in modalities and genre_encoder is None:
-            raise ValueError(f"variant {variant} needs a genre encoder")
-        if "cf" in modalities and cf_encoder is None:
-            raise ValueError(f"variant {variant} needs a CF encoder")
+        for modality, encoder in (("genre", genre_encoder), ("cf", cf_encoder), ("tag", tag_encoder)):
+            if modality in modalities and encoder is None:
+                raise ValueError(f"variant {variant} needs a {modality} encoder")
         self.genre_head = (
             keras.layers.Dense(num_genres, name="genre_head") if "genre_prediction" in self.terms else None
         )
@@ -133,6 +142,8 @@ class CrossModalModel(keras.Model):
             outputs["genre"] = self.genre_encoder(batch["genre_ids"], training=training)
         if self.cf_encoder is not None:
             outputs["cf"] = self.cf_encoder(batch["cf"], training=training)
+        if self.tag_encoder is not None:
+            outputs["tag"] = self.tag_encoder(batch["tag_ids"], training=training)
         if self.genre_head is not None:
             outputs["genre_logits"] = self.genre_head(outputs["audio"])
         if self.cf_head is not None:
@@ -155,9 +166,14 @@ class CrossModalModel(keras.Model):
                 terms[name] = nt_xent(out["audio"], out[f"audio/{view}"], self.temperature, mask)
             else:
                 first, second = name.split("_")
-                mask = has_cf if "cf" in (first, second) else None
-                terms[name] = nt_xent(out[first], out[second], self.temperature, mask)
+                terms[name] = nt_xent(out[first], out[second], self.temperature, self._pair_mask(batch, first, second))
         return terms
+
+    @staticmethod
+    def _pair_mask(batch: dict, first: str, second: str) -> tf.Tensor | None:
+        """(B,) 0/1: the songs that have both modalities (None: all), from `MASKS` present in the batch."""
+        masks = [tf.cast(batch[MASKS[m]], tf.float32) for m in (first, second) if m in MASKS and MASKS[m] in batch]
+        return None if not masks else masks[0] if len(masks) == 1 else masks[0] * masks[1]
 
     def total_loss(self, terms: dict[str, tf.Tensor]) -> tf.Tensor:
         """The lambda-weighted sum of `loss_terms`."""
@@ -195,22 +211,27 @@ def build_variant(
     temperature: float = 0.1,
     loss_weights: LossWeights = LossWeights(),
     weight_decay: float = 0.0,
+    tag_word2vec: np.ndarray | None = None,
 ) -> CrossModalModel:
     """Builds one of the variants (see `VARIANT_LOSSES`) with freshly initialised encoders.
 
     Args:
       variant: one of `contr_g`, `contr_cf`, `contr_cf_g`, `bline_g`, `bline_cf`, `bline_cf_g` (the paper's)
-        or `self`, `pl_pos`, `artist_pos`, `genre_pos`, `hybrid` (intra-modal, docs/intra_modal.md).
+        or `self`, `pl_pos`, `artist_pos`, `genre_pos`, `hybrid` (intra-modal, docs/intra_modal.md) or
+        `contr_t`, `contr_cf_g_t` (playlist tags, docs/playlist_tags.md).
       genre_word2vec: (V + 1, F_w) genre vectors, row 0 padding; sets the genre vocabulary for every variant.
       dropout: dropout rate of every encoder.
       num_heads: attention heads of the genre encoder.
       temperature: NT-Xent temperature.
       loss_weights: the lambdas of the loss terms.
       weight_decay: coupled L2 coefficient (PyTorch Adam's `weight_decay`).
+      tag_word2vec: (V_t + 1, F_w) playlist-tag vectors, row 0 padding; needed by the tag variants.
     """
     if variant not in VARIANT_LOSSES:
         raise ValueError(f"unknown variant {variant!r}; choose one of {', '.join(ALL_VARIANTS)}")
     modalities = contrastive_modalities(variant)
+    if "tag" in modalities and tag_word2vec is None:
+        raise ValueError(f"variant {variant} needs playlist-tag vectors (a data folder prepared with tags)")
     return CrossModalModel(
         variant,
         audio_encoder=build_audio_encoder(dropout=dropout),
@@ -218,6 +239,7 @@ def build_variant(
         if "genre" in modalities
         else None,
         cf_encoder=build_cf_encoder(dropout) if "cf" in modalities else None,
+        tag_encoder=build_tag_encoder(tag_word2vec, num_heads, dropout) if "tag" in modalities else None,
         num_genres=int(np.shape(genre_word2vec)[0]) - 1,
         temperature=temperature,
         loss_weights=loss_weights,

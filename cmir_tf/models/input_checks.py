@@ -14,25 +14,27 @@ class CheckIdRange(keras.layers.Layer):
     without it an out-of-range lookup returns zeros silently on GPU.
     """
 
-    def __init__(self, vocab_size: int, **kwargs):
+    def __init__(self, vocab_size: int, modality: str = "genre", **kwargs):
         super().__init__(**kwargs)
         self.vocab_size = int(vocab_size)
+        self.modality = modality  # "genre" or "tag": named in the messages
 
     def call(self, ids):
+        what = self.modality
         checks = [
-            tf.debugging.assert_non_negative(ids, message="genre ids must be >= 0 (0 = padding)"),
+            tf.debugging.assert_non_negative(ids, message=f"{what} ids must be >= 0 (0 = padding)"),
             tf.debugging.assert_less(
                 ids,
                 tf.cast(self.vocab_size, ids.dtype),
-                message=f"genre id outside the vocabulary: ids must be < {self.vocab_size} "
-                f"(the genre word2vec matrix has {self.vocab_size} rows, row 0 = padding)",
+                message=f"{what} id outside the vocabulary: ids must be < {self.vocab_size} "
+                f"(the {what} word2vec matrix has {self.vocab_size} rows, row 0 = padding)",
             ),
         ]
         with tf.control_dependencies(checks):
             return tf.identity(ids)
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "vocab_size": self.vocab_size}
+        return {**super().get_config(), "vocab_size": self.vocab_size, "modality": self.modality}
 
 
 def output_dtype() -> str | None:

@@ -60,6 +60,8 @@ class TrainConfig:
     lambda_audio_genre: float = 1.0  # lambda_A2G
     lambda_audio_playlist: float = 1.0  # lambda_A2P
     lambda_genre_playlist: float = 1.0  # lambda_G2P
+    lambda_audio_tag: float = 1.0  # tag variants: L(audio, tags)
+    lambda_tag_playlist: float = 1.0  # contr_cf_g_t: L(tags, playlist)
     epochs: int = 400
     steps_per_epoch: int = 0  # 0: one pass over the training split
     validation_steps: int = 0  # 0: the whole validation split
@@ -87,7 +89,8 @@ class TrainConfig:
         for name in ("learning_rate", "temperature"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"--{name} must be > 0, got {getattr(self, name)}")
-        for name in ("weight_decay", "lambda_audio_genre", "lambda_audio_playlist", "lambda_genre_playlist"):
+        for name in ("weight_decay", "lambda_audio_genre", "lambda_audio_playlist", "lambda_genre_playlist",
+                     "lambda_audio_tag", "lambda_tag_playlist"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"--{name} must be >= 0, got {getattr(self, name)}")
         if self.deterministic and self.strategy in ("mirrored", "multi_worker"):
@@ -116,8 +119,10 @@ def check_resume(config: TrainConfig, data_fingerprint: str | None) -> None:
     with open(path) as f:
         stored = json.load(f)
     new = {**_defining_fields(config), "data_fingerprint": data_fingerprint}
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}  # a field newer than the stored run
+    stored = {name: stored.get(name, defaults.get(name)) for name in new}
     differences = [
-        f"--{name}: {stored.get(name)!r} -> {value!r}" for name, value in new.items() if stored.get(name) != value
+        f"--{name}: {stored[name]!r} -> {value!r}" for name, value in new.items() if stored[name] != value
     ]
     if differences:
         raise ResumeMismatchError(

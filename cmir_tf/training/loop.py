@@ -41,9 +41,10 @@ from cmir_tf.data import make_dataset
 from cmir_tf.data.atomic import tf_write_errors_named
 from cmir_tf.data.lock import exclusive_lock
 from cmir_tf.data.prepared import DamagedFolderError, PreparedFolder
-from cmir_tf.export.genre_vocabulary import GenreVocabulary
+from cmir_tf.export.genre_vocabulary import GenreVocabulary, tags_from_prepared
 from cmir_tf.export.saved_model import export_audio_encoder
 from cmir_tf.models import CrossModalModel, LossWeights, build_variant
+from cmir_tf.models.cross_modal import contrastive_modalities
 from cmir_tf.training.config import TrainConfig, check_resume, store_config
 from cmir_tf.training.precision import resolve_precision
 from cmir_tf.training.strategy import is_chief, make_strategy
@@ -104,10 +105,10 @@ def _damaged_data(folder: PreparedFolder, error: tf.errors.DataLossError) -> Dam
 
 def build_model(config: TrainConfig) -> CrossModalModel:
     """The variant of `config`, compiled with Adam; call under the strategy's scope."""
-    word2vec = PreparedFolder(config.data_dir).genre_word2vec()
+    folder = PreparedFolder(config.data_dir)
     model = build_variant(
         config.variant,
-        word2vec,
+        folder.genre_word2vec(),
         dropout=config.dropout,
         num_heads=config.num_heads,
         temperature=config.temperature,
@@ -115,8 +116,11 @@ def build_model(config: TrainConfig) -> CrossModalModel:
             audio_genre=config.lambda_audio_genre,
             audio_cf=config.lambda_audio_playlist,
             genre_cf=config.lambda_genre_playlist,
+            audio_tag=config.lambda_audio_tag,
+            tag_cf=config.lambda_tag_playlist,
         ),
         weight_decay=config.weight_decay,
+        tag_word2vec=folder.tag_word2vec() if "tag" in contrastive_modalities(config.variant) else None,
     )
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
     model.optimizer.build(model.trainable_variables)  # slots exist before a checkpoint is restored
@@ -368,6 +372,8 @@ def _train_locked(config: TrainConfig, folder: PreparedFolder, chief: bool) -> d
                 model.audio_encoder, result["export_dir"], metadata, overwrite=True,
                 genre_encoder=model.genre_encoder, cf_encoder=model.cf_encoder,
                 vocabulary=GenreVocabulary.from_prepared(config.data_dir) if model.genre_encoder else None,
+                tag_encoder=model.tag_encoder,
+                tags=tags_from_prepared(config.data_dir) if model.tag_encoder else None,
             )
     else:
         shutil.rmtree(os.path.dirname(latest_dir), ignore_errors=True)
