@@ -71,7 +71,7 @@ def tag_playlists(
     genres = list(GENRE_TAGS.values())
     zipf = np.arange(1, len(NOISE_TAGS) + 1, dtype=float) ** -ZIPF
     tagged = []
-    for p, (playlist, band, ranked) in enumerate(zip(playlists, mood_band(target), np.argsort(-taste, axis=1))):
+    for playlist, band, ranked, scene in zip(playlists, mood_band(target), np.argsort(-taste, axis=1), favourite):
         words = []
         if rng.random() < P_MOOD:
             words.append(moods[band][rng.integers(3)])
@@ -79,7 +79,7 @@ def tag_playlists(
             if rng.random() < chance:
                 words.append(genres[genre][int(rng.random() < P_ENGLISH)])
         if rng.random() < P_SCENE:
-            words.append(SCENE_TAGS[favourite[p]])
+            words.append(SCENE_TAGS[scene])
         n_noise = max(min(int(rng.poisson(NOISE_MEAN)), MAX_NOISE), MIN_TAGS - len(words))
         words += [NOISE_TAGS[i] for i in rng.choice(len(NOISE_TAGS), n_noise, replace=False, p=zipf / zipf.sum())]
         words = [words[i] for i in rng.permutation(len(words))]
