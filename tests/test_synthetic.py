@@ -1,5 +1,6 @@
 """The demo corpus: formats, names matching the real split lists, determinism, and planted structure."""
 
+import collections
 import filecmp
 import itertools
 import json
@@ -10,10 +11,13 @@ from importlib import resources
 import numpy as np
 import soundfile as sf
 from conftest import TINY_CORPUS
+from scipy import stats
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_score
 
 from cmir_tf.synthetic import corpus as synthetic
+from cmir_tf.synthetic import melon as melon_corpus
+from cmir_tf.synthetic import tags
 from cmir_tf.data import melon
 from cmir_tf.synthetic.downstream import GTZAN_GENRES, gtzan_jobs
 
@@ -123,3 +127,84 @@ def test_generation_is_deterministic_for_a_seed(tmp_path):
     assert filecmp.cmpfiles(tmp_path / "a", tmp_path / "c", files, shallow=False)[1]
     with open(tmp_path / "a" / "corpus.json") as f:
         assert json.load(f)["melon"]["songs"] == 12
+
+
+def _tagged_playlists(seed=0, n_songs=2000, n_playlists=600):
+    """The demo corpus's songs (latent factors), untagged playlists, listeners and tagged playlists, no audio."""
+    rng = np.random.default_rng(seed)
+    songs = melon_corpus._songs(rng, n_songs, 0.01)
+    playlists, listeners = melon_corpus._playlists(rng, songs, n_playlists)
+    return songs, playlists, listeners, tags.tag_playlists(np.random.default_rng(seed + 1), playlists, **listeners)
+
+
+def _kind(words):
+    """word -> its index among `words`' groups (a dict of word tuples) or words (a tuple): band, genre, scene."""
+    groups = words.values() if isinstance(words, dict) else ([w] for w in words)
+    return {w: k for k, group in enumerate(groups) for w in group}
+
+
+def test_playlist_tags_are_strings_within_bounds_from_disjoint_vocabularies():
+    _, _, listeners, tagged = _tagged_playlists()
+    vocabularies = [set(_kind(words)) for words in (tags.MOOD_TAGS, tags.GENRE_TAGS, tags.SCENE_TAGS, tags.NOISE_TAGS)]
+    assert sum(map(len, vocabularies)) == len(set.union(*vocabularies)) == 12 + 10 + 8 + len(tags.NOISE_TAGS) > 200
+    assert list(tags.GENRE_TAGS) == list(melon_corpus.TOP_GENRES) and len(tags.SCENE_TAGS) == melon_corpus.N_SCENES
+    moods, genres, scenes = _kind(tags.MOOD_TAGS), _kind(tags.GENRE_TAGS), _kind(tags.SCENE_TAGS)
+    bands = tags.mood_band(listeners["target"])
+    for p, playlist in enumerate(tagged):
+        words = playlist["tags"]
+        assert tags.MIN_TAGS <= len(words) <= tags.MAX_TAGS and len(set(words)) == len(words)
+        assert all(isinstance(w, str) and w for w in words) and isinstance(playlist["plylst_title"], str)
+        assert any(w in playlist["plylst_title"] for w in words)
+        # Each signal word is its listener's: the target energy's band, one of the top two genres, the scene.
+        top_two = set(np.argsort(-listeners["taste"][p])[:2])
+        assert all(moods[w] == bands[p] for w in words if w in moods)
+        assert all(genres[w] in top_two for w in words if w in genres)
+        assert all(scenes[w] == listeners["favourite"][p] for w in words if w in scenes)
+    counts = collections.Counter(w for playlist in tagged for w in playlist["tags"])
+    noise = sorted((counts[w] for w in tags.NOISE_TAGS), reverse=True)
+    assert noise[0] > 10 * noise[len(noise) // 2]  # a long tail
+
+
+
+def _by_tag(kind, values, tagged):
+    """For each tag of `kind` (word -> index), the playlist `values` of the playlists carrying it, by index."""
+    groups = collections.defaultdict(list)
+    for value, playlist in zip(values, tagged):
+        for w in playlist["tags"]:
+            if w in kind:
+                groups[kind[w]].append(value)
+    return [groups[k] for k in sorted(groups)]
+
+
+def test_mood_and_genre_tags_are_audible_and_scene_tags_are_not():
+    """Audible is what sets a song's sound: its latent energy (rhythm, dynamics) and its timbre's genre."""
+    songs, _, _, tagged = _tagged_playlists()
+    energy = np.array([songs["energy"][p["songs"]].mean() for p in tagged])
+    genre = [np.bincount(songs["top"][p["songs"]], minlength=5).argmax() for p in tagged]  # the dominant genre
+    sound = [np.bincount(songs["sound_top"][p["songs"]], minlength=5).argmax() for p in tagged]  # ... by timbre
+    by_mood = [np.mean(g) for g in _by_tag(_kind(tags.MOOD_TAGS), energy, tagged)]
+    assert by_mood == sorted(by_mood) and by_mood[-1] - by_mood[0] > 0.6  # calm words to energetic ones
+    agree = [(k == g) for k, group in enumerate(_by_tag(_kind(tags.GENRE_TAGS), genre, tagged)) for g in group]
+    chance = np.sum((np.bincount(genre) / len(genre)) ** 2)
+    assert len(agree) > 300 and np.mean(agree) > 2 * chance  # seed 0: 3.1 x chance
+    scenes = _kind(tags.SCENE_TAGS)
+    assert stats.f_oneway(*_by_tag(scenes, energy, tagged)).pvalue > 0.01  # seed 0: 0.82
+    table = [np.bincount(g, minlength=5) for g in _by_tag(scenes, sound, tagged)]
+    assert stats.chi2_contingency(table).pvalue > 0.01  # seed 0: 0.25
+
+
+def test_tags_change_nothing_else_in_the_corpus(monkeypatch):
+    """The corpus with the tag step skipped: the same songs, playlists and render jobs, and the same `rng` after."""
+    def build():
+        rng = np.random.default_rng(3)
+        files, jobs = melon_corpus.melon_corpus(rng, 60, 20, (256, 300), 16000)
+        return files, jobs, rng.bit_generator.state
+
+    files, jobs, state = build()
+    monkeypatch.setattr(melon_corpus, "tag_playlists", lambda rng, playlists, **listeners: playlists)
+    untagged_files, untagged_jobs, untagged_state = build()
+    assert jobs == untagged_jobs and state == untagged_state
+    for name, content in files.items():
+        if name in ("train.json", "val.json"):
+            content = [{k: v for k, v in p.items() if k not in ("tags", "plylst_title")} for p in content]
+        assert content == untagged_files[name], name

@@ -10,7 +10,9 @@ Generative model (docs/demo_corpus.md):
 - a latent "scene" per artist (8 scenes) and a popularity per song, both inaudible;
 - playlists from listener tastes: a peaked preference over top genres, a target energy and a favourite
   scene, plus song popularity. Playlist membership is therefore partly audible through timbre (via genre)
-  and rhythm (via energy), and partly not audible at all (scene, popularity, the inaudible-genre songs).
+  and rhythm (via energy), and partly not audible at all (scene, popularity, the inaudible-genre songs);
+- playlist tags and titles from the same listener factors: mood, genre, scene and Zipf noise words (`tags`),
+  drawn from a stream of their own, so that the rest of the corpus is the same with or without them.
 """
 
 from __future__ import annotations
@@ -20,12 +22,12 @@ import numpy as np
 from cmir_tf.constants import HOP_LENGTH
 from cmir_tf.synthetic import synth
 from cmir_tf.synthetic.jobs import RenderJob
+from cmir_tf.synthetic.tags import SCENE_TAGS, tag_playlists
 
 TOP_GENRES = {"GN0100": "Ballad", "GN0200": "Dance", "GN0300": "Rap/Hip-hop", "GN0400": "R&B/Soul", "GN0500": "Indie"}
 DETAIL_NAMES = ("Classic", "Modern", "Acoustic", "Crossover")
-N_SCENES = 8
+N_SCENES = len(SCENE_TAGS)
 SONGS_PER_ARTIST = 8
-MOODS = ("calm", "mellow", "bright", "energetic")
 INAUDIBLE_GENRE = 0.25  # fraction of songs whose timbre is that of a random detailed genre
 
 
@@ -88,7 +90,11 @@ def _song_meta(songs: dict[str, np.ndarray]) -> list[dict]:
     return meta
 
 
-def _playlists(rng: np.random.Generator, songs: dict[str, np.ndarray], n_playlists: int) -> list[dict]:
+def _playlists(
+    rng: np.random.Generator, songs: dict[str, np.ndarray], n_playlists: int
+) -> tuple[list[dict], dict[str, np.ndarray]]:
+    """Untagged playlists (`id`, `songs`, `like_cnt`, `updt_date`) and their listeners' latent factors: `taste`
+    (P, 5) over top genres, `target` (P,) energy in [-1, 1], `favourite` (P,) scene (`tags.tag_playlists`)."""
     n_top = len(TOP_GENRES)
     scene = rng.integers(0, N_SCENES, songs["artist"].max() + 1)[songs["artist"]]
     taste = rng.dirichlet(np.full(n_top, 0.3), n_playlists)  # (P, genres)
@@ -101,23 +107,19 @@ def _playlists(rng: np.random.Generator, songs: dict[str, np.ndarray], n_playlis
         + np.log(songs["popularity"])[None]
     )
     gumbel = score + rng.gumbel(size=score.shape)
-    names = list(TOP_GENRES.values())
     playlists = []
     for p in range(n_playlists):
         length = int(rng.integers(10, 41))
         chosen = np.argsort(-gumbel[p])[:length]
-        mood = MOODS[int(np.clip((target[p] + 1) / 2 * len(MOODS), 0, len(MOODS) - 1))]
         playlists.append(
             {
                 "id": p,
-                "plylst_title": f"{mood} {names[int(taste[p].argmax())]} mix",
-                "tags": [mood, names[int(taste[p].argmax())]],
                 "songs": sorted(int(s) for s in chosen),
                 "like_cnt": int(rng.poisson(20)),
                 "updt_date": f"2020-0{1 + p % 9}-01 00:00:00.000",
             }
         )
-    return playlists
+    return playlists, {"taste": taste, "target": target, "favourite": favourite}
 
 
 def melon_corpus(
@@ -132,7 +134,8 @@ def melon_corpus(
     songs = _songs(rng, n_songs, no_genre_fraction)
     top_recipes = [synth.random_recipe(rng) for _ in TOP_GENRES]
     recipes = [[synth.vary(r, rng) for _ in DETAIL_NAMES] for r in top_recipes]
-    playlists = _playlists(rng, songs, n_playlists)
+    playlists, listeners = _playlists(rng, songs, n_playlists)
+    playlists = tag_playlists(rng.spawn(1)[0], playlists, **listeners)  # own stream: `rng` is not advanced
     n_train = int(round(0.9 * n_playlists))
     files = {
         "song_meta.json": _song_meta(songs),
