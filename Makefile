@@ -36,21 +36,28 @@ DEMO_CORPUS_FLAGS ?= --min_frames=256 --max_frames=512 --gtzan_seconds=4 --jamen
 DEMO_TRAIN_FLAGS ?= --batch_size=32 --epochs=3 --steps_per_epoch=25 --validation_steps=4 --learning_rate=3e-4 \
 	--log_every=5
 DEMO_EVAL_FLAGS ?= --repeats=3 --epochs=60
+# ContrCF-G plus the playlist-tag terms (docs/playlist_tags.md), so that the demo ends with a text query
+DEMO_VARIANT := contr_cf_g_t
+DEMO_QUERY ?= 운동 신나는
 
 demo: $(BASE_STAMP)
 	test -f $(DEMO_DIR)/corpus/corpus.json || \
 		$(PY) -m cmir_tf corpus --output_dir=$(DEMO_DIR)/corpus $(DEMO_CORPUS_FLAGS)
 	$(PY) -m cmir_tf prepare --melon_dir=$(DEMO_DIR)/corpus/melon --output_dir=$(DEMO_DIR)/prepared \
 		--word2vec_dim=64 --songs_per_shard=500
-	$(PY) train.py --flagfile=contrcf_g.flags --data_dir=$(DEMO_DIR)/prepared --model_dir=$(DEMO_DIR)/contr_cf_g \
+	$(PY) train.py --flagfile=contrcf_g_t.flags --data_dir=$(DEMO_DIR)/prepared --model_dir=$(DEMO_DIR)/$(DEMO_VARIANT) \
 		$(DEMO_TRAIN_FLAGS)
-	$(PY) evaluate.py --task=all --model=$(DEMO_DIR)/contr_cf_g/export --name=ContrCF-G-demo \
+	$(PY) evaluate.py --task=all --model=$(DEMO_DIR)/$(DEMO_VARIANT)/export --name=ContrCF-G-T-demo \
 		--gtzan_dir=$(DEMO_DIR)/corpus/gtzan --jamendo_dir=$(DEMO_DIR)/corpus/mtg-jamendo \
 		--melon_dir=$(DEMO_DIR)/corpus/melon \
 		--data_dir=$(DEMO_DIR)/prepared --results_dir=$(DEMO_DIR)/results --cache_dir=$(DEMO_DIR)/embedding_cache \
 		$(DEMO_EVAL_FLAGS)
-	@echo "Embedding map (t-SNE of the Melon test songs by genre): $(DEMO_DIR)/results/embedding_map_ContrCF-G-demo.png"
-	@echo "TensorBoard: $(VENV)/bin/tensorboard --logdir $(DEMO_DIR)/contr_cf_g/tensorboard"
+	$(PY) -m cmir_tf search index $(DEMO_DIR)/corpus/gtzan/genres --model=$(DEMO_DIR)/$(DEMO_VARIANT)/export \
+		--index=$(DEMO_DIR)/gtzan.idx --overwrite
+	@echo "Text query \"$(DEMO_QUERY)\" (playlist tags) over the demo's GTZAN clips:"
+	$(PY) -m cmir_tf search text "$(DEMO_QUERY)" --index=$(DEMO_DIR)/gtzan.idx --top_k=5
+	@echo "Embedding map (t-SNE of the Melon test songs by genre): $(DEMO_DIR)/results/embedding_map_ContrCF-G-T-demo.png"
+	@echo "TensorBoard: $(VENV)/bin/tensorboard --logdir $(DEMO_DIR)/$(DEMO_VARIANT)/tensorboard"
 
 # The paper's ablation (six variants, an untrained reference, Tables 1-3, figure) on the demo corpus; resumable,
 # not part of `make test` (docs: docs/evaluation.md). Real data: add --data_dir/--melon_dir/--gtzan_dir/--jamendo_dir.

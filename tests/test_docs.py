@@ -136,10 +136,10 @@ def test_every_flag_the_docs_name_is_defined():
 
 
 def test_readme_three_lines_embed_a_file(audio_export, tmp_path, monkeypatch, capsys):
-    """README's Python block, run as printed from a folder where `demo_run/contr_cf_g/export` is an export."""
+    """README's Python block, run as printed from a folder where `demo_run/contr_cf_g_t/export` is an export."""
     (block,) = [body for lang, body in FENCE.findall(_text(os.path.join(ROOT, "README.md"))) if lang == "python"]
-    os.makedirs(tmp_path / "demo_run" / "contr_cf_g")
-    os.symlink(audio_export, tmp_path / "demo_run" / "contr_cf_g" / "export")
+    os.makedirs(tmp_path / "demo_run" / "contr_cf_g_t")
+    os.symlink(audio_export, tmp_path / "demo_run" / "contr_cf_g_t" / "export")
     t = np.arange(5 * 44100) / 44100
     sf.write(tmp_path / "song.wav", np.stack([np.sin(2 * np.pi * 220 * t), np.sin(2 * np.pi * 330 * t)], 1) * 0.3,
              44100)

@@ -71,8 +71,8 @@ from cmir_tf.data.prepared import PreparedFolder, shard_name
 FORMAT_VERSION = 3  # 2: songs in shuffled order within a split, `--playlists`, per-file input fingerprints;
 # 3: playlist tags (records gain `tag_ids`, `has_tags`)
 REPORT_EXAMPLES = 20  # song ids listed per skip reason in report.json
-RECORD_OVERHEAD_BYTES = 200  # per record beyond the mel and CF floats: keys, genre and tag ids, id, framing
-# (measured 145 before tags; 10 tag ids of 2-3 bytes and two keys add at most 50)
+RECORD_OVERHEAD_BYTES = 230  # per record beyond the mel and CF floats: keys, genre and tag ids, id, framing
+# (measured 211 with 10 genre ids, 10 two-byte tag ids and a 6-digit song id; 145 before tags)
 MIN_TAG_COUNT = 5  # default --min_tag_count (docs/playlist_tags.md says why)
 
 

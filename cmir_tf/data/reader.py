@@ -83,7 +83,8 @@ def make_dataset(
 
     Returns:
       A dataset of dicts `mel` (B, 256, 48) float32 dB, `genre_ids` (B, 10) int32 (0 = padding), `cf`
-      (B, 301) float32, `has_cf` (B,) float32 0/1, `song_id` (B,) int64.
+      (B, 301) float32, `has_cf` (B,) float32 0/1, `song_id` (B,) int64, `tag_ids` (B, 10) int32 (the
+      playlist-tag bag, 0 = padding), `has_tags` (B,) float32 0/1.
     """
     if chunks not in CHUNK_MODES:
         raise ValueError(f"chunks must be one of {CHUNK_MODES}, got {chunks!r}")

@@ -76,7 +76,8 @@ PLAYLIST: dict[str, dict[str, float]] = {
 
 def row_key(name: str) -> str:
     """The internal row of a table name: `contr_cf_g`, `ContrCF-G` or a run named after it with a `-suffix`
-    (`ContrCF-G-demo`, the longest display name that fits) -> `contr_cf_g`; any other name is returned as is."""
+    (`ContrCF-G-demo`; the longest display name that fits: `ContrCF-G-T-demo` -> `contr_cf_g_t`) -> `contr_cf_g`;
+    any other name is returned as is."""
     if name in DISPLAY_NAMES:
         return name
     fits = [key for key, display in DISPLAY_NAMES.items() if name == display or name.startswith(display + "-")]

@@ -9,7 +9,7 @@ latest random baseline per embedding dimension (GTZAN, tagging) or the latest ra
 notes the runs that skipped files.
 
 Tables 1-3 end each row with the paper's published values (`cmir_tf.evaluation.paper`, Ferraro et al. 2021)
-for the run's paper row: a run named after one (`ContrCF-G`, `contr_cf_g`, `ContrCF-G-demo`); "not reported"
+for the run's paper row: a run named after one (`ContrCF-G`, `contr_cf_g`, `ContrCF-G-run2`); "not reported"
 where the paper prints none (every PR-AUC, other names). The simulated columns keep their order and the paper's
 columns follow them, GTZAN accuracy in both as a fraction (the paper's percent / 100); Table 1 ends with the
 paper's three pre-trained reference embeddings.
