@@ -177,5 +177,19 @@ def test_a_model_or_a_data_folder_without_tags_is_skipped_with_its_reason(tag_mo
     assert evaluate(f"--model={tag_model[1]}", "--name=tagged", "--task=tags", melon_dir, data_dir,
                     f"--results_dir={tmp_path}") is None
     reason = capsys.readouterr().out.strip()
-    assert reason.startswith("zero-shot playlist-tag retrieval: skipped, ") and "prepared before playlist tags" in reason
+    assert reason.startswith("zero-shot playlist-tag retrieval: skipped, ")
+    assert "prepared before playlist tags" in reason
     assert not (tmp_path / "tags.json").exists()
+
+
+def test_the_ablation_evaluates_the_tag_tasks_of_models_with_tag_signatures_only(tag_model, audio_export,  # noqa: F811
+                                                                                demo_corpus, prepared_demo, tmp_path):
+    from cmir_tf.evaluation import SavedModelEmbedder
+    from cmir_tf.experiments import ablation
+
+    config = ablation.AblationConfig(str(tmp_path), data_dir=prepared_demo, gtzan_dir="unused", jamendo_dir="unused",
+                                     melon_dir=os.path.join(demo_corpus, "melon"))
+    found = ablation.evaluate_tag_tasks(config, SavedModelEmbedder(tag_model[1]))
+    assert set(found) == {"tags", "tag_cold_start"} and found["tags"]["n_tags_scored"] >= 3
+    assert found["tag_cold_start"]["n_playlists"] >= 10
+    assert ablation.evaluate_tag_tasks(config, SavedModelEmbedder(audio_export)) == {}

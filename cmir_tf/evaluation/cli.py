@@ -55,7 +55,8 @@ def define_flags() -> None:
     """Declares evaluate's flags (once per process); called by `run`, not at import."""
     if "gtzan_melon_map" in FLAGS:
         return
-    flags.DEFINE_enum("task", "all", ["gtzan", "jamendo", "playlist", "zero_shot", "tags", "all"], "Downstream task(s).")
+    flags.DEFINE_enum("task", "all", ["gtzan", "jamendo", "playlist", "zero_shot", "tags", "all"],
+                      "Downstream task(s).")
     flags.DEFINE_string("model", None, "Exported SavedModel folder.")
     flags.DEFINE_string("name", None, "Row name in the result tables, e.g. ContrCF-G.")
     flags.DEFINE_enum("embedding", "features", ["features", "embedding"],

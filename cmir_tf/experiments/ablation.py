@@ -30,6 +30,7 @@ import dataclasses
 import json
 import os
 import time
+from typing import TYPE_CHECKING
 
 from absl import app, flags
 
@@ -38,6 +39,9 @@ from cmir_tf.constants import ALL_VARIANTS, TAG_VARIANTS, VARIANTS
 from cmir_tf.data.atomic import atomic_write
 from cmir_tf.data.prepared import PreparedFolder
 from cmir_tf.experiments import claims, report, summary
+
+if TYPE_CHECKING:  # the evaluation loads TensorFlow: imported where used
+    from cmir_tf.evaluation import SavedModelEmbedder
 
 UNTRAINED = "untrained"
 DEMO_PREPARE = dict(word2vec_dim=64, songs_per_shard=500)  # as `make demo`
@@ -173,11 +177,9 @@ def train_row(config: AblationConfig, row: str, seed: int) -> None:
 
 def evaluate_row(config: AblationConfig, row: str, seed: int) -> dict:
     """GTZAN, MTG-Jamendo and playlist results of one export (cached in runs/<row>-seed<k>.json), and for a
-    model with the tag signatures its `summary.TAG_TASKS`."""
+    model with the tag signatures its `evaluate_tag_tasks`."""
     from cmir_tf.evaluation import (ProbeConfig, SavedModelEmbedder, evaluate_gtzan, evaluate_jamendo,
                                     evaluate_playlists)
-    from cmir_tf.evaluation.tags import evaluate_tag_cold_start, evaluate_tag_retrieval
-    from cmir_tf.joint import JointSpace
 
     path = config.path("runs", f"{row}-seed{seed}.json")
     if os.path.exists(path):
@@ -196,15 +198,26 @@ def evaluate_row(config: AblationConfig, row: str, seed: int) -> dict:
         "playlist": evaluate_playlists(embedder, data["melon_dir"], data["data_dir"],
                                        cache_dir=config.path("embedding_cache")),
     }
-    if "embed_tags" in embedder.model.signatures:  # the joint-space `embedding` cached by evaluate_playlists
-        space, melon = JointSpace(embedder.model), (embedder, data["melon_dir"], data["data_dir"])
-        result["tags"] = evaluate_tag_retrieval(space, *melon, cache_dir=config.path("embedding_cache"))
-        result["tag_cold_start"] = evaluate_tag_cold_start(space, *melon, cache_dir=config.path("embedding_cache"))
+    result.update(evaluate_tag_tasks(config, embedder))
     result["seconds"] = time.perf_counter() - start
     _write_json(path, result)
     _stage(f"{row} seed {seed}: evaluated in {result['seconds']:.0f} s (GTZAN "
            f"{result['gtzan']['accuracy']['mean']:.3f}, NDCG@100 {result['playlist']['ndcg@100']:.4f})")
     return result
+
+
+def evaluate_tag_tasks(config: AblationConfig, embedder: SavedModelEmbedder) -> dict:
+    """{"tags": Table 5, "tag_cold_start": Table 3's tag columns} of an export with the tag signatures (on the
+    joint-space `embedding` `evaluate_playlists` cached), {} for one without."""
+    from cmir_tf.evaluation.tags import evaluate_tag_cold_start, evaluate_tag_retrieval
+    from cmir_tf.joint import JointSpace
+
+    if "embed_tags" not in embedder.model.signatures:
+        return {}
+    space, data, cache_dir = JointSpace(embedder.model), config.data(), config.path("embedding_cache")
+    melon = (space, embedder, data["melon_dir"], data["data_dir"])
+    return {"tags": evaluate_tag_retrieval(*melon, cache_dir=cache_dir),
+            "tag_cold_start": evaluate_tag_cold_start(*melon, cache_dir=cache_dir)}
 
 
 def write_outputs(config: AblationConfig, runs: dict[str, list[dict]], seconds: float) -> dict:

@@ -12,8 +12,8 @@ sqrt(s_A^2 / n_A + s_B^2 / n_B) (s: sample std over seeds, ddof = 1). The verdic
 "X is best on M" compares X with the runner-up among the paper's other variants on M. "Contrastive beats its
 baseline on MTG-Jamendo in almost all cases" is checked per (pair, category) and summarised: holds when at most
 one of the cells fails to hold, does not hold when more than one does not hold, within noise otherwise.
-Intra-modal and playlist-tag variants are each compared with ContrCF-G on every metric of Tables 1-3. Where the paper printed both numbers,
-its own difference is shown beside (`paper.py`).
+Intra-modal and playlist-tag variants are each compared with ContrCF-G on every metric of Tables 1-3. Where the
+paper printed both numbers, its own difference is shown beside (`paper.py`).
 """
 
 from __future__ import annotations
