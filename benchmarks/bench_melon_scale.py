@@ -382,8 +382,8 @@ def protocols(melon_dir: str, playlists: list[dict], split_ids: dict, songs: dic
     ids = np.arange(len(playlists))
     vectors = {int(i): v for i, v in zip(ids, rng.standard_normal((len(ids), 128), dtype=np.float32))}
     with timed("cold start: queries + search 128-d", None, "{q:,} playlists x {c:,}, measured at this scale") as box:
-        q_ids, truth, _ = cold_start.cold_start_queries(playlists, test_songs, vectors)
-        result = cold_start.cold_start_metrics(np.stack([vectors[i] for i in q_ids]),
+        queries, truth, _ = cold_start.cold_start_queries(playlists, test_songs, lambda p: p["id"] in vectors)
+        result = cold_start.cold_start_metrics(np.stack([vectors[p["id"]] for p in queries]),
                                                candidates[:, :128], playlist.rows_of(truth, test_songs))
         box.update(q=result["n_playlists"], c=result["n_candidates"])
     total["cold start"] = box["seconds"] if scale >= 1 else full_scale_search(

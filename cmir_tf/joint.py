@@ -112,10 +112,15 @@ class JointSpace:
         """(V, 128) unit-norm embedding of each vocabulary tag on its own, rows in `tag_vocabulary` order."""
         return unit_rows(self.embed_tags([[tag] for tag in self.tag_vocabulary]))
 
+    @functools.cached_property
+    def tag_rows(self) -> dict[str, int]:
+        """{vocabulary tag: its row in `tag_embeddings`}."""
+        return {tag: i for i, tag in enumerate(self.tag_vocabulary)}
+
     def tags_vector(self, tags: Sequence[str]) -> np.ndarray:
         """(128,) query vector of a set of tags: the mean of their unit `tag_embeddings` (unknown tags are the
         caller's to drop: `ValueError` naming them)."""
-        row = {tag: i for i, tag in enumerate(self.tag_vocabulary)}
+        row = self.tag_rows
         unknown = [t for t in tags if t not in row]
         if unknown or not tags:
             raise ValueError(f"tags not in the model's tag vocabulary: {', '.join(unknown) or '(none given)'}")

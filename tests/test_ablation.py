@@ -28,6 +28,45 @@ def test_tables_show_simulation_next_to_paper_and_seed_std_only_with_seeds():
     assert "| ContrCF-G | 0.800 ± 0.010 [0.020] | 0.753 ± 0.013 |" in report.markdown_tables(rows, seeds=2, repeats=10)
 
 
+def _run(score: float, tags: bool = False, baseline: bool = False) -> dict:
+    """One evaluation of an export, as `ablation.evaluate_row` stores it (one probe repeat, synthetic numbers)."""
+    probed = lambda v: {"mean": v, "std": 0.0}  # noqa: E731
+    jamendo = {"categories": {c: {"roc_auc": probed(score), "pr_auc": probed(score / 2)}
+                              for c in summary.JAMENDO_CATEGORIES}}
+    ranking = {"ndcg@100": score / 4, "map@100": score / 8}
+    run = {"gtzan": {"accuracy": probed(score)}, "jamendo": jamendo,
+           "playlist": {**ranking, "random_baseline": {"ndcg@100": 0.1, "map@100": 0.02}}}
+    if baseline:
+        run["gtzan"]["random_baseline"] = {"accuracy": probed(0.1)}
+        run["jamendo"]["random_baseline"] = {"categories": {c: {"roc_auc": probed(0.5), "pr_auc": probed(0.2)}
+                                                            for c in summary.JAMENDO_CATEGORIES}}
+    if tags:
+        run["tags"] = {"roc_auc": score, "pr_auc": score / 2, "random_baseline": {"roc_auc": 0.5, "pr_auc": 0.15}}
+        run["tag_cold_start"] = {**ranking, "random_baseline": {"ndcg@100": 0.11, "map@100": 0.03}}
+    return run
+
+
+def test_tag_variants_add_table_5_and_tag_cold_start_columns_and_the_default_tables_are_unchanged(tmp_path):
+    config = ablation.AblationConfig(str(tmp_path), variants=("contr_cf_g", "contr_cf_g_t"))
+    runs = {"contr_cf_g": [_run(0.6)], "contr_cf_g_t": [_run(0.8, tags=True)],
+            ablation.UNTRAINED: [_run(0.4, baseline=True)]}
+    stored = ablation.write_outputs(config, runs, seconds=1.0)
+    assert set(stored["contr_cf_g_t"]) == {"gtzan", "jamendo", "playlist", "tags", "tag_cold_start"}
+    assert set(stored["contr_cf_g"]) == {"gtzan", "jamendo", "playlist"}
+    assert stored["random"]["tags"]["roc_auc"]["mean"] == 0.5  # from the tag row: the untrained one has no tags
+    assert stored["random"]["tag_cold_start"]["ndcg@100"]["mean"] == 0.11
+    assert stored["random"]["playlist"]["ndcg@100"]["mean"] == 0.1
+    tables = (tmp_path / "tables.md").read_text()
+    assert "| Tag cold-start NDCG@100 (sim.) | Tag cold-start MAP@100 (sim.) |" in tables
+    assert "| ContrCF-G | 0.1500 | " in tables and tables.count(" | – | – |") == 2  # ContrCF-G, untrained
+    assert "### Table 5: zero-shot playlist-tag retrieval" in tables
+    assert "| ContrCF-G-T | 0.800 | 0.400 |" in tables and "| Random | 0.500 | 0.150 |" in tables
+    assert "| ContrCF-G-T beats ContrCF-G | GTZAN accuracy | ContrCF-G-T vs ContrCF-G |" in (
+        tmp_path / "claims.md").read_text()
+    default = report.markdown_tables({r: s for r, s in stored.items() if r in ("contr_cf_g", "untrained")}, 1, 1)
+    assert "Table 5" not in default and "Tag cold-start" not in default
+
+
 def test_config_needs_all_data_folders_or_none(tmp_path):
     with pytest.raises(ValueError, match="--melon_dir"):
         ablation.AblationConfig(str(tmp_path), data_dir="x")

@@ -32,6 +32,7 @@ def test_claims_from_synthetic_ablation_numbers():
         "contr_cf_g": _row((0.50, 0.51, 0.52), ndcg=(0.030, 0.031, 0.032)),
         "bline_cf_g": _row((0.60, 0.61, 0.62)),
         "pl_pos": _row((0.55, 0.56, 0.57), ndcg=(0.010, 0.011, 0.012)),
+        "contr_cf_g_t": _row((0.50, 0.51, 0.52), ndcg=(0.040, 0.041, 0.042)),
     }
     checks = {(c.claim, c.metric, c.row, c.other): c for c in claims.check_claims(summaries)}
     gtzan = "contrastive beats its baseline on GTZAN"
@@ -53,6 +54,11 @@ def test_claims_from_synthetic_ablation_numbers():
     assert playlists.verdict == "holds" and playlists.other != "pl_pos"  # runner-up among the paper's six
     new = checks[("PlaylistPos beats ContrCF-G", "Melon NDCG@100", "pl_pos", "contr_cf_g")]
     assert new.verdict == "does not hold" and new.paper_difference is None
+    tagged = checks[("ContrCF-G-T beats ContrCF-G", "Melon NDCG@100", "contr_cf_g_t", "contr_cf_g")]
+    assert tagged.verdict == "holds" and tagged.difference == pytest.approx(0.01)
+    assert checks[("ContrCF-G-T beats ContrCF-G", "GTZAN accuracy", "contr_cf_g_t", "contr_cf_g")].verdict == (
+        "within noise")
+    assert not any(c.row == "contr_t" for c in checks.values())  # only the variants run are compared
     text = claims.markdown(list(checks.values()), seeds=3)
     assert "| ContrG is best on GTZAN | GTZAN accuracy | ContrG vs ContrCF | +0.1100 |" in text
 

@@ -1,6 +1,6 @@
 """Evaluates an exported audio encoder on the paper's downstream tasks and accumulates the result tables.
 
-  python evaluate.py --task=gtzan|jamendo|playlist|zero_shot|all --model=SAVEDMODEL --name=ContrCF-G \
+  python evaluate.py --task=gtzan|jamendo|playlist|zero_shot|tags|all --model=SAVEDMODEL --name=ContrCF-G \
       [--gtzan_dir=...] [--jamendo_dir=...] [--melon_dir=... --data_dir=...] [--embedding=features]
 
 Writes `<results_dir>/<task>.json` (this run under `--name`), `<results_dir>/<task>.md` (the paper's table over
@@ -10,8 +10,11 @@ task, `embedding_map_<name>.png` (t-SNE of the Melon test songs' embeddings, col
 A model with the joint-space signatures (contrastive variants) is also evaluated without any probe, on its
 128-d joint-space `embedding`: zero-shot GTZAN (a column of Table 1) and zero-shot Melon genre tagging
 (`zero_shot`, Table 4) need `embed_genres`; cold-start playlist continuation (columns of Table 3) needs
-`embed_cf` and a data folder prepared with the LightFM playlist vectors. Where the model lacks the signature,
-or the data folder the vectors, the cells read "–" and one line says why.
+`embed_cf` and a data folder prepared with the LightFM playlist vectors. The tag variants add zero-shot
+playlist-tag retrieval (`tags`, Table 5: needs `embed_tags` and a data folder prepared with playlist tags) and
+tag-only cold-start continuation (more columns of Table 3, from the playlist task: needs `embed_tags`). Where
+the model lacks the signature, or the data folder the vectors or tags, the cells read "–" (Tables 4 and 5: no
+row) and one line says why.
 
 The model is opened once (`cmir_tf.export.exported.ExportedModel`: checked, its SavedModel loaded once) and
 shared by every task. Exit status: 0; 1 when an input of the run fails (missing dataset files, named with
@@ -35,6 +38,7 @@ from cmir_tf.evaluation import (ProbeConfig, SavedModelEmbedder, evaluate_gtzan,
                                 evaluate_playlists, protocol, results)
 from cmir_tf.evaluation.cold_start import PlaylistVectorsMissingError, evaluate_cold_start
 from cmir_tf.evaluation.embedding_map import melon_embedding_map
+from cmir_tf.evaluation.tags import TagsMissingError, evaluate_tag_cold_start, evaluate_tag_retrieval
 from cmir_tf.evaluation.zero_shot import evaluate_gtzan_zero_shot, evaluate_melon_zero_shot
 from cmir_tf.export.exported import ExportedModel, MissingSignatureError, NotACmirModelError
 from cmir_tf.joint import JointSpace
@@ -42,7 +46,7 @@ from cmir_tf.joint import JointSpace
 FLAGS = flags.FLAGS
 PROGRAM = "cmir-evaluate"
 REQUIRED_DIRS = {"gtzan": ["gtzan_dir"], "jamendo": ["jamendo_dir"], "playlist": ["melon_dir", "data_dir"],
-                 "zero_shot": ["melon_dir", "data_dir"]}
+                 "zero_shot": ["melon_dir", "data_dir"], "tags": ["melon_dir", "data_dir"]}
 USER_MODEL_ERRORS = (NotACmirModelError, FrontEndMismatchError, MissingSignatureError)  # exit 2
 INPUT_ERRORS = (OSError, ValueError)  # missing or undecodable dataset files, unreadable lists: exit 1
 
@@ -51,7 +55,8 @@ def define_flags() -> None:
     """Declares evaluate's flags (once per process); called by `run`, not at import."""
     if "gtzan_melon_map" in FLAGS:
         return
-    flags.DEFINE_enum("task", "all", ["gtzan", "jamendo", "playlist", "zero_shot", "all"], "Downstream task(s).")
+    flags.DEFINE_enum("task", "all", ["gtzan", "jamendo", "playlist", "zero_shot", "tags", "all"],
+                      "Downstream task(s).")
     flags.DEFINE_string("model", None, "Exported SavedModel folder.")
     flags.DEFINE_string("name", None, "Row name in the result tables, e.g. ContrCF-G.")
     flags.DEFINE_enum("embedding", "features", ["features", "embedding"],
@@ -178,6 +183,27 @@ class JointSpaceTasks:
             print(f"cold-start continuation: skipped, {e}")
             return {"skipped_reason": str(e)}
 
+    def tags(self) -> dict | None:
+        """Table 5's result; None (with a printed reason) for a model without tag signatures or a data folder
+        without playlist tags."""
+        if self._missing("embed_tags", "zero-shot playlist-tag retrieval"):
+            return None
+        try:
+            return evaluate_tag_retrieval(self.space, self._embedder(), FLAGS.melon_dir, FLAGS.data_dir,
+                                          seed=FLAGS.seed, test_songs=test_songs(), **self.common)
+        except TagsMissingError as e:  # data prepared before playlist tags
+            print(f"zero-shot playlist-tag retrieval: skipped, {e}")
+            return None
+
+    def tag_columns(self) -> dict:
+        """Table 3's tag cold-start result, or its `skipped_reason` for a model without tag signatures."""
+        reason = self._missing("embed_tags", "tag cold-start continuation")
+        if reason:
+            return {"skipped_reason": reason}
+        return evaluate_tag_cold_start(self.space, self._embedder(), FLAGS.melon_dir, FLAGS.data_dir,
+                                       seed=FLAGS.seed, test_songs=test_songs(), query_sample=FLAGS.query_sample,
+                                       **self.common)
+
 
 def evaluate(tasks: list[str]) -> list[str]:
     """Runs `tasks` on `--model`, records each result and returns the Markdown tables."""
@@ -192,8 +218,8 @@ def run_tasks(tasks: list[str], embedder: SavedModelEmbedder, cache_dir: str) ->
     joint = JointSpaceTasks(embedder, cache_dir)
     tables = []
     for task in tasks:
-        if task == "zero_shot":
-            result = joint.zero_shot()
+        if task in ("zero_shot", "tags"):
+            result = joint.zero_shot() if task == "zero_shot" else joint.tags()
             if result is None:
                 continue
         else:
@@ -202,6 +228,7 @@ def run_tasks(tasks: list[str], embedder: SavedModelEmbedder, cache_dir: str) ->
             result["zero_shot"] = joint.gtzan_column()
         elif task == "playlist":
             result["cold_start"] = joint.playlist_columns()
+            result["tag_cold_start"] = joint.tag_columns()
         result["model"] = os.path.abspath(FLAGS.model)
         result["model_fingerprint"] = embedder.model.fingerprint
         _, md_path = results.record(FLAGS.results_dir, task, FLAGS.name, result)

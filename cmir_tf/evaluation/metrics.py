@@ -85,3 +85,11 @@ def macro_tagging_scores(y_true: np.ndarray, y_score: np.ndarray) -> dict[str, f
                                                            average="macro")),
         "n_tags_scored": int(scored.sum()),
     }
+
+
+def tagging_against_random(y_true: np.ndarray, y_score: np.ndarray, seed: int = 0) -> dict:
+    """`macro_tagging_scores` of `y_score`, with `random_baseline` {roc_auc, pr_auc}: those of standard-normal
+    scores of the same (n_tracks, n_tags) shape, drawn with `seed`."""
+    baseline = macro_tagging_scores(y_true, np.random.default_rng(seed).standard_normal(np.shape(y_score)))
+    return {**macro_tagging_scores(y_true, y_score),
+            "random_baseline": {"roc_auc": baseline["roc_auc"], "pr_auc": baseline["pr_auc"]}}

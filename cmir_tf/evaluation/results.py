@@ -3,9 +3,10 @@
 Every `record` call adds (or replaces) one run's row and regenerates the Markdown from all runs, so
 evaluating the six variants under six `--name`s yields the full Table 1 (GTZAN accuracy, with the zero-shot
 accuracy next to the probe's), Table 2 (MTG-Jamendo macro ROC-AUC / PR-AUC per category), Table 3 (Melon
-NDCG@100 / MAP@100, the paper's audio-neighbour method and cold-start continuation) and Table 4 (zero-shot Melon
-genre tagging). "–" marks a number a model cannot give (no genre or CF encoder). Each table ends with the
-latest random baseline per embedding dimension (GTZAN, tagging) or the latest random ranking / scores, and
+NDCG@100 / MAP@100, the paper's audio-neighbour method, cold-start continuation from the LightFM vector and from
+the playlist tags), Table 4 (zero-shot Melon genre tagging) and Table 5 (zero-shot playlist-tag retrieval). "–"
+marks a number a model cannot give (no genre, CF or tag encoder). Each table ends with the latest random
+baseline per embedding dimension (GTZAN, tagging) or the random ranking / scores (each column's latest), and
 notes the runs that skipped files.
 
 Tables 1-3 end each row with the paper's published values (`cmir_tf.evaluation.paper`, Ferraro et al. 2021)
@@ -22,15 +23,18 @@ import os
 
 from cmir_tf.data.atomic import atomic_write
 from cmir_tf.evaluation import paper
+from cmir_tf.evaluation.tags import MIN_TAG_POSITIVES
 
-TASKS = ("gtzan", "jamendo", "playlist", "zero_shot")
+TASKS = ("gtzan", "jamendo", "playlist", "zero_shot", "tags")
 TITLES = {
     "gtzan": "Table 1: GTZAN genre classification (fault-filtered split), accuracy as a fraction (the paper's "
              "percent / 100), mean ± std over repeats; zero-shot: no GTZAN training",
     "jamendo": "Table 2: MTG-Jamendo auto-tagging (split 0), macro ROC-AUC / PR-AUC, mean ± std over repeats",
     "playlist": "Table 3: Melon playlist continuation, top 100: the paper's audio neighbours of the seed songs, and "
-                "cold-start (test songs' audio vs the playlist's LightFM vector, in the joint space)",
+                "cold-start (test songs' audio vs the playlist's LightFM vector, or vs its tags, in the joint space)",
     "zero_shot": "Table 4: zero-shot genre tagging of the Melon test split (no probe), macro over genre codes",
+    "tags": "Table 5: zero-shot playlist-tag retrieval of the Melon test split (no probe: audio vs tag embeddings), "
+            f"macro over the tags with at least {MIN_TAG_POSITIVES} positive test songs",
 }
 CATEGORY_NAMES = {"genre": "Genre", "instrument": "Instrument", "moodtheme": "Mood/theme"}
 RANDOM_ROWS = {"playlist": "random"}  # the paper row of a task's random baseline, where the paper has one
@@ -56,10 +60,11 @@ def _cells(task: str, result: dict) -> list[str]:
         categories = result.get("categories", result)
         return [_mean_std(categories[c][m]) if c in categories else "–"
                 for c in CATEGORY_NAMES for m in ("roc_auc", "pr_auc")]
-    if task == "zero_shot":
+    if task in ("zero_shot", "tags"):
         return _optional(result, ("roc_auc", "pr_auc"))
-    return [f"{result['ndcg@100']:.4f}", f"{result['map@100']:.4f}"] + _optional(
-        result.get("cold_start"), ("ndcg@100", "map@100"))
+    return [f"{result['ndcg@100']:.4f}", f"{result['map@100']:.4f}"] + [
+        cell for column in ("cold_start", "tag_cold_start")
+        for cell in _optional(result.get(column), ("ndcg@100", "map@100"))]
 
 
 def _baseline(task: str, result: dict) -> dict:
@@ -67,13 +72,14 @@ def _baseline(task: str, result: dict) -> dict:
     baseline = dict(result["random_baseline"])
     if task == "gtzan" and "chance" in result.get("zero_shot", {}):
         baseline["zero_shot"] = {"accuracy": result["zero_shot"]["chance"]}
-    if task == "playlist" and "random_baseline" in result.get("cold_start", {}):
-        baseline["cold_start"] = result["cold_start"]["random_baseline"]
+    if task == "playlist":
+        baseline.update({column: result[column]["random_baseline"] for column in ("cold_start", "tag_cold_start")
+                         if "random_baseline" in result.get(column, {})})
     return baseline
 
 
 def _paper_cells(task: str, row: str) -> list[str]:
-    """The paper's values for `row` (a run name or paper row), in `_paper_header`'s order; [] for Table 4."""
+    """The paper's values for `row` (a run name or paper row), in `_paper_header`'s order; [] for Tables 4, 5."""
     if task == "gtzan":
         return [paper.cell(paper.published("gtzan", row))]
     if task == "jamendo":
@@ -99,10 +105,11 @@ def _header(task: str) -> list[str]:
         columns = ["Model", "Accuracy", "Zero-shot accuracy"]
     elif task == "jamendo":
         columns = ["Model"] + [f"{name} {m}" for name in CATEGORY_NAMES.values() for m in ("ROC-AUC", "PR-AUC")]
-    elif task == "zero_shot":
+    elif task in ("zero_shot", "tags"):
         columns = ["Model", "ROC-AUC", "PR-AUC"]
     else:
-        columns = ["Model", "NDCG@100", "MAP@100", "Cold-start NDCG@100", "Cold-start MAP@100"]
+        columns = ["Model", "NDCG@100", "MAP@100", "Cold-start NDCG@100", "Cold-start MAP@100",
+                   "Tag cold-start NDCG@100", "Tag cold-start MAP@100"]
     return columns + _paper_header(task)
 
 
@@ -120,13 +127,13 @@ def markdown_table(task: str, runs: dict[str, dict]) -> str:
     if samples:
         title += f"; a seeded sample of {' / '.join(samples)} query playlists (a deviation from the paper: all)"
     lines = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    baselines: dict[str, dict] = {}  # label -> latest random baseline
+    baselines: dict[str, dict] = {}  # label -> random baseline, each column's latest
     for name, result in runs.items():
         lines.append("| " + " | ".join([name] + _cells(task, result) + _paper_cells(task, name)) + " |")
         if "random_baseline" in result:
-            label = {"playlist": "Random ranking", "zero_shot": "Random scores"}.get(
+            label = {"playlist": "Random ranking", "zero_shot": "Random scores", "tags": "Random scores"}.get(
                 task, f"Random embeddings ({result.get('dim')}-d)")
-            baselines[label] = _baseline(task, result)
+            baselines[label] = {**baselines.get(label, {}), **_baseline(task, result)}
     for label, baseline in sorted(baselines.items()):
         lines.append("| " + " | ".join([label] + _cells(task, baseline)
                                        + _paper_cells(task, RANDOM_ROWS.get(task, label))) + " |")

@@ -25,7 +25,7 @@ from cmir_tf.data import melon
 from cmir_tf.data.prepared import PreparedFolder
 from cmir_tf.evaluation import gtzan
 from cmir_tf.evaluation.embeddings import Embedder, embed_listed_files
-from cmir_tf.evaluation.metrics import macro_tagging_scores
+from cmir_tf.evaluation.metrics import tagging_against_random
 from cmir_tf.evaluation.playlist import embed_melon_songs, load_test_songs
 from cmir_tf.joint import JointSpace
 
@@ -123,7 +123,4 @@ def evaluate_melon_zero_shot(space: JointSpace, embedder: Embedder, melon_dir: s
     for i, song in enumerate(songs):
         labels[i, [column[c] for c in codes.get(song, ()) if c in column]] = 1
     scores = space.genre_scores(np.concatenate([audio[str(s)] for s in songs]))
-    random_scores = np.random.default_rng(seed).standard_normal(scores.shape)
-    baseline = macro_tagging_scores(labels, random_scores)
-    return {**macro_tagging_scores(labels, scores), "n_songs": len(songs),
-            "random_baseline": {"roc_auc": baseline["roc_auc"], "pr_auc": baseline["pr_auc"]}, "skipped": skipped}
+    return {**tagging_against_random(labels, scores, seed), "n_songs": len(songs), "skipped": skipped}

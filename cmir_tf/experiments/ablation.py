@@ -2,14 +2,17 @@
 table, a figure and `ablation.json`.
 
   cmir-ablation --output_dir=ablation_run            # on the demo corpus
-  cmir-ablation --variants=all --seeds=3 ...          # + intra-modal variants (`make ablation-extended`)
+  cmir-ablation --variants=all --seeds=3 ...          # + intra-modal and playlist-tag variants
+  cmir-ablation --variants=contr_cf_g,contr_t,contr_cf_g_t ...   # the tag variants beside ContrCF-G
   cmir-ablation --output_dir=runs/ablation --data_dir=/data/melon_prepared \
       --melon_dir=/data/melon --gtzan_dir=/data/gtzan --jamendo_dir=/data/mtg-jamendo --epochs=400 ...
 
 Every variant trains with the same seeds, budget and precision (`TrainConfig`, in-process); an untrained
 encoder (random initialisation, same seeds) is the reference row. Each export is evaluated on GTZAN,
 MTG-Jamendo and playlist continuation by `cmir_tf.evaluation` with `--repeats` probe repeats; the untrained
-run also measures the random baselines. Output folder:
+run also measures the random baselines. Models with the tag signatures (the opt-in tag variants `contr_t`,
+`contr_cf_g_t`) are also evaluated on zero-shot tag retrieval (Table 5) and tag-only cold start (columns of
+Table 3), whose random baselines come from the first such row. Output folder:
 
   corpus/, prepared/              the demo corpus and its TFRecords (demo mode only)
   models/<row>-seed<k>/           model_dir of each training run (export/ = the SavedModel)
@@ -27,14 +30,18 @@ import dataclasses
 import json
 import os
 import time
+from typing import TYPE_CHECKING
 
 from absl import app, flags
 
 from cmir_tf import commands
-from cmir_tf.constants import ALL_VARIANTS, VARIANTS
+from cmir_tf.constants import ALL_VARIANTS, TAG_VARIANTS, VARIANTS
 from cmir_tf.data.atomic import atomic_write
 from cmir_tf.data.prepared import PreparedFolder
 from cmir_tf.experiments import claims, report, summary
+
+if TYPE_CHECKING:  # the evaluation loads TensorFlow: imported where used
+    from cmir_tf.evaluation import SavedModelEmbedder
 
 UNTRAINED = "untrained"
 DEMO_PREPARE = dict(word2vec_dim=64, songs_per_shard=500)  # as `make demo`
@@ -169,7 +176,8 @@ def train_row(config: AblationConfig, row: str, seed: int) -> None:
 
 
 def evaluate_row(config: AblationConfig, row: str, seed: int) -> dict:
-    """GTZAN, MTG-Jamendo and playlist results of one export (cached in runs/<row>-seed<k>.json)."""
+    """GTZAN, MTG-Jamendo and playlist results of one export (cached in runs/<row>-seed<k>.json), and for a
+    model with the tag signatures its `evaluate_tag_tasks`."""
     from cmir_tf.evaluation import (ProbeConfig, SavedModelEmbedder, evaluate_gtzan, evaluate_jamendo,
                                     evaluate_playlists)
 
@@ -190,6 +198,7 @@ def evaluate_row(config: AblationConfig, row: str, seed: int) -> dict:
         "playlist": evaluate_playlists(embedder, data["melon_dir"], data["data_dir"],
                                        cache_dir=config.path("embedding_cache")),
     }
+    result.update(evaluate_tag_tasks(config, embedder))
     result["seconds"] = time.perf_counter() - start
     _write_json(path, result)
     _stage(f"{row} seed {seed}: evaluated in {result['seconds']:.0f} s (GTZAN "
@@ -197,12 +206,30 @@ def evaluate_row(config: AblationConfig, row: str, seed: int) -> dict:
     return result
 
 
+def evaluate_tag_tasks(config: AblationConfig, embedder: SavedModelEmbedder) -> dict:
+    """{"tags": Table 5, "tag_cold_start": Table 3's tag columns} of an export with the tag signatures (on the
+    joint-space `embedding` `evaluate_playlists` cached), {} for one without."""
+    from cmir_tf.evaluation.tags import evaluate_tag_cold_start, evaluate_tag_retrieval
+    from cmir_tf.joint import JointSpace
+
+    if "embed_tags" not in embedder.model.signatures:
+        return {}
+    space, data, cache_dir = JointSpace(embedder.model), config.data(), config.path("embedding_cache")
+    melon = (space, embedder, data["melon_dir"], data["data_dir"])
+    return {"tags": evaluate_tag_retrieval(*melon, cache_dir=cache_dir),
+            "tag_cold_start": evaluate_tag_cold_start(*melon, cache_dir=cache_dir)}
+
+
 def write_outputs(config: AblationConfig, runs: dict[str, list[dict]], seconds: float) -> dict:
     """Summarises the evaluated rows into ablation.json, tables.md and ablation.png; returns ablation.json."""
-    tasks = ("gtzan", "jamendo", "playlist")
-    runs = {row: [{t: r[t] for t in tasks} for r in row_runs] for row, row_runs in runs.items()}
+    runs = {row: [{t: r[t] for t in (*summary.TASKS, *summary.TAG_TASKS) if t in r} for r in row_runs]
+            for row, row_runs in runs.items()}
     summaries = {row: summary.summarize(row_runs) for row, row_runs in runs.items()}
     summaries["random"] = summary.summarize_random(runs[UNTRAINED])
+    tagged = next((row_runs for row_runs in runs.values() if "tags" in row_runs[0]), None)
+    if tagged:  # the untrained encoder has no tag encoder: the same random scores / ranking of a tag row
+        random = summary.summarize_random(tagged)
+        summaries["random"].update({t: random[t] for t in summary.TAG_TASKS})
     checks = claims.check_claims(summaries)
     result = {**summaries, "claims": [dataclasses.asdict(c) for c in checks], "config": dataclasses.asdict(config),
               "data": config.data(), "seconds": seconds}
@@ -246,7 +273,8 @@ def _define_flags() -> None:
         flags.DEFINE_string(name, "", f"Real data: --{name} (all four, or none for the demo corpus).")
     flags.DEFINE_string("gtzan_splits_dir", None, "Other GTZAN split lists (default: the fault-filtered ones).")
     flags.DEFINE_list("variants", list(VARIANTS), f"Variants to train: any of {', '.join(ALL_VARIANTS)}; "
-                      "'all' for every one (the paper's six and the intra-modal ones, docs/intra_modal.md).")
+                      "'all' for every one (the paper's six, the intra-modal ones, docs/intra_modal.md, and the "
+                      f"playlist-tag ones, {', '.join(TAG_VARIANTS)}, docs/playlist_tags.md).")
     flags.DEFINE_integer("seeds", 1, "Training seeds per variant (0..N-1); N > 1 reports training-seed variance.")
     flags.DEFINE_integer("batch_size", AblationConfig.batch_size, "Training batch size (every variant).")
     flags.DEFINE_integer("epochs", AblationConfig.epochs, "Training epochs (every variant).")

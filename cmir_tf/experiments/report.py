@@ -1,4 +1,5 @@
-"""The ablation's outputs for people: Tables 1-3 in the paper's layout (Markdown) and a bar-chart PNG.
+"""The ablation's outputs for people: Tables 1-3 in the paper's layout (Markdown) and a bar-chart PNG; with tag
+variants among the rows, Table 3's tag cold-start columns and Table 5 (zero-shot playlist-tag retrieval).
 
 Inputs are summaries from `cmir_tf.experiments.summary`, keyed by row (`contr_g`, ..., `untrained`,
 `random`). Each simulated cell is `mean ± probe std` (playlist cells: no probe, mean only); with several
@@ -45,7 +46,8 @@ def _get(summaries: dict, row: str, task: str, *keys: str) -> dict | None:
 
 
 def markdown_tables(summaries: dict[str, dict], seeds: int, repeats: int) -> str:
-    """Tables 1-3 over the rows of `summaries` (model rows first, then `untrained`, then `random`)."""
+    """Tables 1-3 over the rows of `summaries` (model rows first, then `untrained`, then `random`); Table 3's tag
+    cold-start columns and Table 5 (over the rows that have it) where a row has the tag tasks."""
     rows = list(summaries)
     name = paper.DISPLAY_NAMES.get
     note = (f"Simulation: mean ± std over {repeats} probe repeats"
@@ -62,13 +64,24 @@ def markdown_tables(summaries: dict[str, dict], seeds: int, repeats: int) -> str
                         for cell in (_cell(_get(summaries, r, "jamendo", c, m)),
                                      paper.cell(paper.published("jamendo", r, c, m)))]
         for r in rows])
-    header3 = ["Model"] + [f"{m} {kind}" for m in PLAYLIST_TITLES.values() for kind in ("(sim.)", "(paper)")]
+    tagged = [r for r in rows if "tags" in summaries[r]]
+    tag_columns = [f"Tag cold-start {m} (sim.)" for m in PLAYLIST_TITLES.values()] if tagged else []
+    header3 = (["Model"] + [f"{m} {kind}" for m in PLAYLIST_TITLES.values() for kind in ("(sim.)", "(paper)")]
+               + tag_columns)
     table3 = _table("Table 3: Melon playlist continuation, NDCG@100 and MAP@100 (fractions)", header3, [
         [name(r, r)] + [cell for m in PLAYLIST_TITLES
                         for cell in (_cell(_get(summaries, r, "playlist", m), 4, probed=False),
                                      paper.cell(paper.published("playlist", r, metric=m), 4))]
+        + [_cell(_get(summaries, r, "tag_cold_start", m), 4, probed=False) for m in PLAYLIST_TITLES if tagged]
         for r in rows])
-    return "\n".join([note, "", table1, table2, table3])
+    tables = [note, "", table1, table2, table3]
+    if tagged:
+        tables.append(_table(
+            "Table 5: zero-shot playlist-tag retrieval of the Melon test split, macro ROC-AUC and PR-AUC (fractions)",
+            ["Model", *TAGGING_TITLES.values()],
+            [[name(r, r)] + [_cell(_get(summaries, r, "tags", m), probed=False) for m in TAGGING_TITLES]
+             for r in tagged]))
+    return "\n".join(tables)
 
 
 def _bars(ax, groups: list[str], rows: list[str], summaries: dict, getter, title: str) -> None:

@@ -1,8 +1,9 @@
 """Reduces per-seed evaluation results to the ablation's numbers, keeping probe and training-seed variance apart.
 
 A run = one trained (or untrained) encoder evaluated by `cmir_tf.evaluation`: `{"gtzan": ..., "jamendo": ...,
-"playlist": ...}` as `evaluate_gtzan` / `evaluate_jamendo` / `evaluate_playlists` return them. For each metric
-the summary holds
+"playlist": ...}` as `evaluate_gtzan` / `evaluate_jamendo` / `evaluate_playlists` return them; a tag variant's
+also holds `TAG_TASKS`: "tags" (`evaluate_tag_retrieval`, Table 5) and "tag_cold_start"
+(`evaluate_tag_cold_start`, columns of Table 3). For each metric the summary holds
 
   mean       mean over training seeds of the per-seed mean over probe repeats
   probe_std  mean over training seeds of the std over probe repeats (what the paper reports; 0 for playlists,
@@ -18,6 +19,8 @@ import numpy as np
 JAMENDO_CATEGORIES = ("genre", "instrument", "moodtheme")
 TAGGING_METRICS = ("roc_auc", "pr_auc")
 PLAYLIST_METRICS = ("ndcg@100", "map@100")
+TASKS = ("gtzan", "jamendo", "playlist")  # every row's
+TAG_TASKS = ("tags", "tag_cold_start")  # the tag variants' (models with an `embed_tags` signature)
 
 
 def _repeats(metric: dict | float) -> tuple[float, float]:
@@ -42,7 +45,9 @@ def task_metrics(task: str, result: dict) -> dict:
     if task == "jamendo":
         categories = result.get("categories", result)
         return {c: {m: categories[c][m] for m in TAGGING_METRICS} for c in JAMENDO_CATEGORIES if c in categories}
-    return {m: result[m] for m in PLAYLIST_METRICS}
+    if task == "tags":
+        return {m: result[m] for m in TAGGING_METRICS}
+    return {m: result[m] for m in PLAYLIST_METRICS}  # playlist, tag_cold_start
 
 
 def _combine_nested(per_seed: list[dict]) -> dict:
