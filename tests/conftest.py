@@ -130,6 +130,28 @@ def perturbed_export(tmp_path_factory) -> tuple:
     return encoder, export_audio_encoder(encoder, path, METADATA)
 
 
+@pytest.fixture(scope="session")
+def tag_model(prepared_demo, tmp_path_factory) -> tuple:
+    """(randomly initialised `contr_cf_g_t` on the demo vocabularies, its SavedModel folder): every joint-space
+    signature, the playlist-tag ones included."""
+    import keras
+
+    from cmir_tf.data.prepared import PreparedFolder
+    from cmir_tf.export import export_audio_encoder
+    from cmir_tf.export.genre_vocabulary import GenreVocabulary, tags_from_prepared
+    from cmir_tf.models import build_variant
+
+    folder = PreparedFolder(prepared_demo)
+    keras.utils.set_random_seed(0)
+    model = build_variant("contr_cf_g_t", folder.genre_word2vec(), dropout=0.0, tag_word2vec=folder.tag_word2vec())
+    path = export_audio_encoder(
+        model.audio_encoder, str(tmp_path_factory.mktemp("tags") / "model"), {"variant": "contr_cf_g_t"},
+        genre_encoder=model.genre_encoder, cf_encoder=model.cf_encoder,
+        vocabulary=GenreVocabulary.from_prepared(prepared_demo), tag_encoder=model.tag_encoder,
+        tags=tags_from_prepared(prepared_demo))
+    return model, path
+
+
 from absl import logging as absl_logging  # noqa: E402
 
 ABSL_LEVEL = absl_logging.get_absl_logger().level  # before any test parses absl flags

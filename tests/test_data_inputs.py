@@ -88,7 +88,7 @@ def test_songs_are_written_in_a_seeded_random_order(prepared_demo):
     # On a split of Melon's scale the order is as good as random: |Spearman| ~ 1 / sqrt(n).
     split_ids = {"train": list(range(10_000)), "validation": [], "test": []}
     config = prepare.PrepareConfig("m", "o", songs_per_shard=100)
-    jobs = prepare._shard_jobs(config, split_ids, {s: [1] for s in range(10_000)}, {})
+    jobs = prepare._shard_jobs(config, split_ids, {s: [1] for s in range(10_000)}, {}, {})
     order = [s for job in jobs for s in job.song_ids]
     assert sorted(order) == split_ids["train"] and abs(spearmanr(np.arange(10_000), order).statistic) < 0.1
     assert order == [s for job in prepare._shard_jobs(config, split_ids, {s: [1] for s in range(10_000)}, {})

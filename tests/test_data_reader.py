@@ -30,6 +30,8 @@ def test_element_spec(prepared_demo):
         "cf": tf.TensorSpec((8, 301), tf.float32),
         "has_cf": tf.TensorSpec((8,), tf.float32),
         "song_id": tf.TensorSpec((8,), tf.int64),
+        "tag_ids": tf.TensorSpec((8, 10), tf.int32),
+        "has_tags": tf.TensorSpec((8,), tf.float32),
     }
 
 

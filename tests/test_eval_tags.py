@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from absl import app
 from test_exported_model import evaluate
-from test_playlist_tags import tag_model  # noqa: F401 (a module fixture)
 
 from cmir_tf.audio import chunk_mel
 from cmir_tf.data import melon
@@ -143,7 +142,7 @@ def test_tables_show_tag_retrieval_and_tag_cold_start_with_dashes_for_models_wit
     assert "| Random ranking | 0.1000 | 0.0200 | – | – | 0.1200 | 0.0400 |" in table  # kept from the tag run
 
 
-def test_evaluate_tags_end_to_end_on_an_exported_tag_model(tag_model, demo_corpus, prepared_demo,  # noqa: F811
+def test_evaluate_tags_end_to_end_on_an_exported_tag_model(tag_model, demo_corpus, prepared_demo,
                                                              tmp_path, capsys):
     _, model = tag_model
     common = [f"--model={model}", "--name=ContrCF-G-T", f"--melon_dir={os.path.join(demo_corpus, 'melon')}",
@@ -164,7 +163,7 @@ def test_evaluate_tags_end_to_end_on_an_exported_tag_model(tag_model, demo_corpu
     assert len(os.listdir(tmp_path / "cache")) == 1  # one model, its songs embedded once for both tasks
 
 
-def test_a_model_or_a_data_folder_without_tags_is_skipped_with_its_reason(tag_model, audio_export,  # noqa: F811
+def test_a_model_or_a_data_folder_without_tags_is_skipped_with_its_reason(tag_model, audio_export,
                                                                           eval_corpus, tmp_path, capsys):
     melon_dir = f"--melon_dir={eval_corpus / 'demo' / 'melon'}"
     data_dir = f"--data_dir={eval_corpus / 'prepared'}"  # splits.json only: prepared before tags
@@ -182,7 +181,7 @@ def test_a_model_or_a_data_folder_without_tags_is_skipped_with_its_reason(tag_mo
     assert not (tmp_path / "tags.json").exists()
 
 
-def test_the_ablation_evaluates_the_tag_tasks_of_models_with_tag_signatures_only(tag_model, audio_export,  # noqa: F811
+def test_the_ablation_evaluates_the_tag_tasks_of_models_with_tag_signatures_only(tag_model, audio_export,
                                                                                 demo_corpus, prepared_demo, tmp_path):
     from cmir_tf.evaluation import SavedModelEmbedder
     from cmir_tf.experiments import ablation

@@ -10,7 +10,6 @@ import shutil
 import unicodedata
 from collections import Counter
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -18,12 +17,11 @@ import tensorflow as tf
 from cmir_tf.constants import MAX_TAGS
 from cmir_tf.data import make_dataset, playlist_tags, prepare
 from cmir_tf.data.prepared import PreparedFolder
-from cmir_tf.export import export_audio_encoder
 from cmir_tf.export.exported import ExportedModel
-from cmir_tf.export.genre_vocabulary import GenreVocabulary, tags_from_prepared
+from cmir_tf.export.genre_vocabulary import tags_from_prepared
 from cmir_tf.joint import JointSpace
 from cmir_tf.losses import nt_xent
-from cmir_tf.models import build_tag_encoder, build_variant
+from cmir_tf.models import build_tag_encoder
 from cmir_tf.search import write_index
 
 KOREAN = ["드라이브", "새벽", "휴식", "운동", "카페", "발라드"]
@@ -141,20 +139,6 @@ def test_the_tag_encoder_is_the_genre_builder_with_its_own_names_and_parameter_c
     np.testing.assert_allclose(encoder(np.pad(ids, [[0, 0], [0, 6]])).numpy(), out, atol=1e-5)  # padding is inert
     with pytest.raises(tf.errors.InvalidArgumentError, match="tag id outside the vocabulary"):
         encoder(np.array([[v + 1]], np.int32))
-
-
-@pytest.fixture(scope="module")
-def tag_model(prepared_demo, tmp_path_factory):
-    """(randomly initialised contr_cf_g_t on the demo vocabularies, its SavedModel folder)."""
-    folder = PreparedFolder(prepared_demo)
-    keras.utils.set_random_seed(0)
-    model = build_variant("contr_cf_g_t", folder.genre_word2vec(), dropout=0.0, tag_word2vec=folder.tag_word2vec())
-    path = export_audio_encoder(
-        model.audio_encoder, str(tmp_path_factory.mktemp("tags") / "model"), {"variant": "contr_cf_g_t"},
-        genre_encoder=model.genre_encoder, cf_encoder=model.cf_encoder,
-        vocabulary=GenreVocabulary.from_prepared(prepared_demo), tag_encoder=model.tag_encoder,
-        tags=tags_from_prepared(prepared_demo))
-    return model, path
 
 
 def test_songs_without_tags_or_cf_take_no_part_in_the_tag_terms(tag_model, prepared_demo):

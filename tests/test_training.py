@@ -215,7 +215,8 @@ def test_paper_variant_names_are_aliases_of_the_internal_ones():
     assert TrainConfig(variant="blinecf_g", data_dir="d", model_dir="m").variant == "bline_cf_g"
     names = sorted(os.path.basename(p)[: -len(".flags")] for p in glob.glob(os.path.join(ROOT, "*.flags")))
     paper_six = ["blinecf", "blinecf_g", "blineg", "contrcf", "contrcf_g", "contrg"]
-    assert names == sorted(paper_six + ["artistpos", "genrepos", "hybrid", "plpos", "self"])  # + intra-modal
+    intra_modal, tags = ["artistpos", "genrepos", "hybrid", "plpos", "self"], ["contrcf_g_t", "contrt"]
+    assert names == sorted(paper_six + intra_modal + tags)
 
 
 @pytest.mark.parametrize(
