@@ -194,3 +194,22 @@ def test_a_text_query_returns_the_planted_songs_first(tag_model, tmp_path, capsy
     assert search("text", "없는태그 모름", f"--index={tmp_path / 'index'}") == 2
     refused = capsys.readouterr().err.strip().splitlines()
     assert len(refused) == 1 and "없는태그" in refused[0]
+
+
+def test_a_tag_checkpoint_re_exports_with_its_tag_encoder(tag_model, prepared_demo, tmp_path):
+    """`cmir-export` (in-process) restores the tag encoder of a contr_cf_g_t checkpoint next to the others."""
+    from test_exported_model import run_cli
+
+    from cmir_tf.export import export_cli
+
+    model, _ = tag_model
+    tf.train.Checkpoint(model=model).save(str(tmp_path / "ckpt" / "ckpt"))
+    argv = [f"--checkpoint={tmp_path / 'ckpt'}", "--variant=contr_cf_g_t", f"--data_dir={prepared_demo}",
+            f"--output_dir={tmp_path / 'model'}"]
+    assert run_cli(export_cli.define_flags, export_cli.main, argv) is None
+    space = JointSpace(str(tmp_path / "model"))
+    assert set(space.model.modalities) == {"cf", "genre", "tag"}
+    vocab = PreparedFolder(prepared_demo).tag_vocab()
+    first = space.tag_vocabulary[0]
+    expected = model.tag_encoder(np.array([[vocab[first]]], np.int32), training=False).numpy()
+    np.testing.assert_allclose(space.embed_tags([[first]]), expected, atol=1e-5)
