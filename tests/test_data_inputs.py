@@ -91,7 +91,7 @@ def test_songs_are_written_in_a_seeded_random_order(prepared_demo):
     jobs = prepare._shard_jobs(config, split_ids, {s: [1] for s in range(10_000)}, {}, {})
     order = [s for job in jobs for s in job.song_ids]
     assert sorted(order) == split_ids["train"] and abs(spearmanr(np.arange(10_000), order).statistic) < 0.1
-    assert order == [s for job in prepare._shard_jobs(config, split_ids, {s: [1] for s in range(10_000)}, {})
+    assert order == [s for job in prepare._shard_jobs(config, split_ids, {s: [1] for s in range(10_000)}, {}, {})
                      for s in job.song_ids]
 
 
