@@ -213,3 +213,20 @@ def test_a_tag_checkpoint_re_exports_with_its_tag_encoder(tag_model, prepared_de
     first = space.tag_vocabulary[0]
     expected = model.tag_encoder(np.array([[vocab[first]]], np.int32), training=False).numpy()
     np.testing.assert_allclose(space.embed_tags([[first]]), expected, atol=1e-5)
+
+
+def test_cmir_search_tags_lists_a_files_playlist_tags_after_its_genres(tag_model, tmp_path, capsys):
+    import soundfile as sf
+    from test_exported_model import search
+
+    _, path = tag_model
+    t = np.arange(3 * 16000) / 16000
+    sf.write(tmp_path / "song.wav", (0.3 * np.sin(2 * np.pi * 330 * t)).astype(np.float32), 16000)
+    capsys.readouterr()
+    assert search("tags", str(tmp_path / "song.wav"), f"--model={path}", "--top_k=3") == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    columns = line.split("\t")
+    vocabulary = JointSpace(path).tag_vocabulary
+    assert columns[0] == str(tmp_path / "song.wav") and len(columns) == 1 + 3 + 3
+    assert not any(c.startswith("#") for c in columns[1:4])  # genre codes first
+    assert all(c.startswith("#") and c[1:].rsplit(" ", 1)[0] in vocabulary for c in columns[4:])
