@@ -164,7 +164,7 @@ def text(words: list[str]) -> int:
     found, space = _query("text")
     space.require("embed_tags", "a playlist-tag query (`cmir-search text`)")
     query = playlist_tags.query_words(" ".join(words))
-    vocabulary = set(space.tag_vocabulary)
+    vocabulary = space.tag_rows
     known, unknown = [w for w in query if w in vocabulary], [w for w in query if w not in vocabulary]
     if not known:
         raise UsageError(f"no word of {' '.join(words)!r} is a playlist tag of the model's vocabulary of "
