@@ -25,18 +25,19 @@ class GenreVocabulary:
     def from_prepared(cls, data_dir: str) -> GenreVocabulary:
         """Reads the genre vocabulary and, if present, the genre names of a prepared data folder."""
         folder = PreparedFolder(data_dir)
-        ids = folder.genre_vocab()
-        if sorted(ids.values()) != list(range(1, len(ids) + 1)):
-            raise ValueError(f"{folder.genre_vocab_path}: ids must be 1..{len(ids)}")
+        codes = _in_id_order(folder.genre_vocab(), folder.genre_vocab_path)
         names = folder.genre_names()
-        codes = tuple(sorted(ids, key=ids.get))
         return cls(codes, tuple(str(names.get(code, "")) for code in codes))
 
 
 def tags_from_prepared(data_dir: str) -> tuple[str, ...]:
     """The playlist tags of a prepared data folder in tag-id order (ids 1..V)."""
     folder = PreparedFolder(data_dir)
-    ids = folder.tag_vocab()
+    return _in_id_order(folder.tag_vocab(), folder.tag_vocab_path)
+
+
+def _in_id_order(ids: dict[str, int], path: str) -> tuple[str, ...]:
+    """The words of a {word: id} vocabulary read from `path`, in id order; ids must be 1..V."""
     if sorted(ids.values()) != list(range(1, len(ids) + 1)):
-        raise ValueError(f"{folder.tag_vocab_path}: ids must be 1..{len(ids)}")
+        raise ValueError(f"{path}: ids must be 1..{len(ids)}")
     return tuple(sorted(ids, key=ids.get))
