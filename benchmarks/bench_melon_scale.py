@@ -324,20 +324,27 @@ def embedding_stage(work: str, melon_dir: str, split_ids: dict) -> float:
     return seconds / len(vectors)
 
 
-def full_scale_search(stage: str, n_queries: float, n_candidates: float, dim: int, block: int = 2048) -> float:
-    """Seconds of an exact top-100 search of `n_queries` against `n_candidates` (D = `dim`) at full size: one
-    batch of `block` queries against all candidates timed (after a warm-up batch), times the batches."""
+def full_scale_search(stage: str, n_queries: float, n_candidates: float, dim: int, block: int = 2048,
+                      precisions: tuple[str, ...] = ("float32",)) -> float:
+    """Seconds of a batched top-100 search of `n_queries` against `n_candidates` (D = `dim`) at full size in the
+    last of `precisions`: per precision, one batch of `block` queries against all candidates timed (after a
+    warm-up batch), times the batches; a bf16 search's recall@100 against the float32 one on that batch."""
     rng = np.random.default_rng(2)
     candidates = rng.standard_normal((round(n_candidates), dim), dtype=np.float32)
     queries = rng.standard_normal((min(block, round(n_queries)), dim), dtype=np.float32)
-    neighbours.exact_neighbours(queries[:64], candidates, 100)
-    with timed(stage, lambda s: s * n_queries / len(queries), "{q:,} queries x {c:,} timed, x {n:,.0f} queries: "
-               "{gflops:.0f} GFLOP/s") as box:
-        start = time.perf_counter()
-        neighbours.exact_neighbours(queries, candidates, 100, batch_size=len(queries))
-        seconds = time.perf_counter() - start
-        box.update(q=len(queries), c=len(candidates), n=n_queries,
-                   gflops=2 * len(queries) * len(candidates) * dim / seconds / 1e9)
+    found = {}
+    for precision in precisions:
+        neighbours.batched_neighbours(queries[:64], candidates, 100, precision=precision)
+        with timed(f"{stage}, {precision}", lambda s: s * n_queries / len(queries), "{q:,} queries x {c:,} "
+                   "timed, x {n:,.0f} queries: {gflops:.0f} GFLOP/s{recall}") as box:
+            start = time.perf_counter()
+            found[precision] = neighbours.batched_neighbours(queries, candidates, 100, batch_size=1024,
+                                                              precision=precision)[0]
+            seconds = time.perf_counter() - start
+            recall = ("" if precision == "float32" or "float32" not in found else
+                      f", recall@100 vs float32 {neighbours.recall_at_k(found[precision], found['float32']):.4f}")
+            box.update(q=len(queries), c=len(candidates), n=n_queries, recall=recall,
+                       gflops=2 * len(queries) * len(candidates) * dim / seconds / 1e9)
     return box["full_seconds"]
 
 
@@ -361,11 +368,13 @@ def protocols(melon_dir: str, playlists: list[dict], split_ids: dict, songs: dic
           f"{n_embed:,.0f} songs at {1 / embed_seconds:.2f} songs/s", flush=True)
     seeds = rng.standard_normal((len(seed_songs), 1024), dtype=np.float32)
     candidates = rng.standard_normal((len(test_songs), 1024), dtype=np.float32)
-    with timed("playlist: exact search, 1024-d", None, "{s:,} x {c:,}, measured at this scale") as box:
-        hits, sims = neighbours.exact_neighbours(seeds, candidates, min(100, len(candidates)))
+    with timed("playlist: exact search, 1024-d", None, "{s:,} x {c:,}, measured at this scale, precision auto") as box:
+        hits, sims = neighbours.batched_neighbours(seeds, candidates, min(100, len(candidates)), precision="auto")
         box.update(s=len(seeds), c=len(candidates))
+    precisions = tuple(dict.fromkeys(("float32", neighbours.resolve_search_precision("auto"))))
     total["exact search"] = box["seconds"] if scale >= 1 else full_scale_search(
-        "playlist: exact search, full size", len(seeds) / scale, len(candidates) / scale, 1024)
+        "playlist: exact search, full size", len(seeds) / scale, len(candidates) / scale, 1024,
+        precisions=precisions)
     with timed("playlist: Annoy build (50 trees)", linear, "linear in candidates"):
         index = neighbours.build_annoy_index(candidates, 50)
     n_annoy = min(FLAGS.annoy_seeds, len(seeds))

@@ -120,7 +120,7 @@ def main(_) -> None:
     print(f"random baseline: NDCG@100 {exact['random_baseline']['ndcg@100']:.4f}, "
           f"MAP@100 {exact['random_baseline']['map@100']:.4f}")
     print(f"annoy / exact time: {approx['total'] / exact['total']:.2f}; annoy recall@100 vs exact "
-          f"({FLAGS.recall_sample} seeds): {approx['annoy_recall@100']:.3f}; NDCG@100 annoy / exact: "
+          f"({FLAGS.recall_sample} seeds): {approx['search_recall@100']:.3f}; NDCG@100 annoy / exact: "
           f"{approx['ndcg@100'] / exact['ndcg@100']:.3f}")
 
 

@@ -57,7 +57,7 @@ def test_evaluate_cli_all_tasks_accumulates_tables(corpus, evaluate, capsys):
               f"--data_dir={root / 'prepared'}", "--repeats=1", "--epochs=3", "--embedding=embedding"]
     with pytest.raises(app.UsageError, match="--melon_dir, --data_dir"):
         _run(evaluate, [f"--model={model}", "--name=x", "--task=playlist"])
-    _run(evaluate, ["--task=all", "--name=Untrained-A", "--exact", *common])
+    _run(evaluate, ["--task=all", "--name=Untrained-A", "--exact", "--search_precision=float32", *common])
     _run(evaluate, ["--task=playlist", "--name=Untrained-B", "--n_trees=5", *common])
     printed = capsys.readouterr().out
     assert "Table 3: Melon playlist continuation" in printed and "| Untrained-B |" in printed
@@ -66,7 +66,7 @@ def test_evaluate_cli_all_tasks_accumulates_tables(corpus, evaluate, capsys):
             for task in ("gtzan", "jamendo", "playlist")}
     assert list(runs["playlist"]) == ["Untrained-A", "Untrained-B"]
     assert runs["playlist"]["Untrained-A"]["search"] == "exact"
-    assert 0.0 <= runs["playlist"]["Untrained-B"]["annoy_recall@100"] <= 1.0
+    assert 0.0 <= runs["playlist"]["Untrained-B"]["search_recall@100"] <= 1.0
     assert runs["gtzan"]["Untrained-A"]["n_tracks"] == {"train": 30, "validation": 30, "test": 30}
     assert runs["gtzan"]["Untrained-A"]["dim"] == 128
     assert set(runs["jamendo"]["Untrained-A"]["categories"]) == {"genre", "instrument", "moodtheme"}

@@ -27,22 +27,40 @@ def test_rank_candidates_by_count_then_summed_similarity():
     np.testing.assert_array_equal(ranked, [[3, 7, 5, -1], [3, 7, 5, 9], [5, 9, 3, -1]])
 
 
-def test_exact_neighbours_match_brute_force_and_annoy_recall():
+def test_batched_neighbours_match_brute_force_and_annoy_recall():
     rng = np.random.default_rng(0)
     centres = rng.standard_normal((20, 16))
     candidates = (centres[rng.integers(20, size=2000)] + 0.3 * rng.standard_normal((2000, 16))).astype(np.float32)
     queries = (centres[rng.integers(20, size=300)] + 0.3 * rng.standard_normal((300, 16))).astype(np.float32)
-    idx, sims = neighbours.exact_neighbours(queries, candidates, k=10, batch_size=64)
+    idx, sims = neighbours.batched_neighbours(queries, candidates, k=10, batch_size=64)
     unit = lambda x: x / np.linalg.norm(x, axis=1, keepdims=True)  # noqa: E731
     brute = unit(queries) @ unit(candidates).T
     np.testing.assert_array_equal(idx, np.argsort(-brute, axis=1, kind="stable")[:, :10])
     np.testing.assert_allclose(sims, np.take_along_axis(brute, idx, axis=1), atol=1e-5)
+    # bf16 shortlist (k + 32), rescored in float32: float32 similarities, the true neighbours (CPU-independent:
+    # emulated where the CPU has no native bf16).
+    bf_idx, bf_sims = neighbours.batched_neighbours(queries, candidates, k=10, batch_size=64, precision="bfloat16")
+    assert neighbours.recall_at_k(bf_idx, idx) > 0.99
+    np.testing.assert_allclose(bf_sims, np.take_along_axis(brute, bf_idx, axis=1), atol=1e-5)
+    assert np.all(np.diff(bf_sims, axis=1) <= 1e-6)  # nearest first
     index = neighbours.build_annoy_index(candidates, n_trees=20)
     a_idx, a_sims = neighbours.annoy_neighbours(index, queries, k=10)
     assert neighbours.recall_at_k(a_idx, idx) > 0.9
     hit = a_idx == idx
     np.testing.assert_allclose(a_sims[hit], sims[hit], atol=1e-4)  # Annoy distances converted to cosine
     assert neighbours.recall_at_k(np.array([[1, 2, -1]]), np.array([[2, 3, 1]])) == pytest.approx(2 / 3)
+
+
+def test_search_precision_auto_is_bf16_only_on_native_bf16_cpus(monkeypatch):
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    assert neighbours.resolve_search_precision("auto", {"avx2", "fma"}) == "float32"
+    assert neighbours.resolve_search_precision("auto", {"avx512f", "avx512_bf16"}) == "bfloat16"
+    assert neighbours.resolve_search_precision("auto", {"avx512f", "amx_bf16"}) == "bfloat16"
+    assert neighbours.resolve_search_precision("float32", {"amx_bf16"}) == "float32"
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")  # oneDNN capped below its bf16 kernels: emulated
+    assert neighbours.resolve_search_precision("auto", {"avx512f", "avx512_bf16"}) == "float32"
+    with pytest.raises(ValueError, match="search precision"):
+        neighbours.resolve_search_precision("float16")
 
 
 def test_continuation_metrics_beat_random_on_clustered_playlists():
@@ -60,10 +78,15 @@ def test_continuation_metrics_beat_random_on_clustered_playlists():
             seed_rows.append(np.array([seed_row[s] for s in songs if not is_test[s]]))
             truth_rows.append(np.array([cand_row[s] for s in songs if is_test[s]]))
     kwargs = dict(seed_rows=seed_rows, truth_rows=truth_rows, recall_sample=100)
-    exact = playlist.continuation_metrics(vectors[seeds], vectors[candidates], exact=True, **kwargs)
+    exact = playlist.continuation_metrics(vectors[seeds], vectors[candidates], exact=True, precision="float32",
+                                          **kwargs)
+    bf16 = playlist.continuation_metrics(vectors[seeds], vectors[candidates], exact=True, precision="bfloat16",
+                                         **kwargs)
     approx = playlist.continuation_metrics(vectors[seeds], vectors[candidates], n_trees=10, **kwargs)
-    assert exact["annoy_recall@100"] is None and approx["annoy_recall@100"] > 0.5
-    for result in (exact, approx):
+    assert (exact["search"], bf16["search"]) == ("exact", "exact-bf16-shortlist")
+    assert exact["search_recall@100"] is None and approx["search_recall@100"] > 0.5
+    assert bf16["search_recall@100"] > 0.99
+    for result in (exact, bf16, approx):
         assert result["ndcg@100"] > 5 * result["random_baseline"]["ndcg@100"]
         assert result["map@100"] > 5 * result["random_baseline"]["map@100"]
     assert exact["n_candidates"] == len(candidates) and exact["n_playlists"] == len(seed_rows)

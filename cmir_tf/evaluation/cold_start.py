@@ -30,7 +30,7 @@ import numpy as np
 from cmir_tf.data import melon
 from cmir_tf.data.prepared import PreparedFolder
 from cmir_tf.evaluation.embeddings import Embedder, offered_outputs
-from cmir_tf.evaluation.neighbours import exact_neighbours
+from cmir_tf.evaluation.neighbours import batched_neighbours
 from cmir_tf.evaluation.playlist import (K, build_queries, embed_melon_songs, load_test_songs, random_rankings,
                                          rows_of, score, seeded_sample)
 from cmir_tf.joint import JointSpace
@@ -147,7 +147,7 @@ def cold_start_metrics(playlist_vectors: np.ndarray, candidate_vectors: np.ndarr
     """
     ranked = np.full((len(playlist_vectors), K), -1, dtype=np.int64)  # -1 padded when C < 100
     k = min(K, len(candidate_vectors))
-    ranked[:, :k] = exact_neighbours(playlist_vectors, candidate_vectors, k)[0]
+    ranked[:, :k] = batched_neighbours(playlist_vectors, candidate_vectors, k)[0]
     return {**score(ranked, truth_rows),
             "random_baseline": score(random_rankings(len(candidate_vectors), len(ranked), seed), truth_rows),
             "n_playlists": len(ranked), "n_candidates": len(candidate_vectors)}

@@ -3,12 +3,13 @@
 Queries are the playlists with at least one test-set song: seeds = their songs outside the test set,
 candidates = all test-set songs, ground truth = the playlist's test-set songs. A song's vector is the mean of
 its chunk embeddings (the chunks of its `arena_mel` spectrogram). For every seed, the k = 100 nearest
-candidates by angular distance are retrieved (Annoy, or exactly); a playlist's candidates are ranked by how
+candidates by angular distance are retrieved (Annoy, or by batched products); a playlist's candidates are ranked by how
 many of its seeds retrieved them, ties by their summed cosine similarity to those seeds, and the top 100 are
 scored against the ground truth with NDCG@100 and MAP@100 (definitions in `cmir_tf.evaluation.metrics`).
 
 Random baseline: for each playlist, 100 candidates drawn uniformly without replacement (a random ranking).
-With Annoy, its recall@100 against exact search is measured on a sample of seeds.
+With Annoy (or the bf16 batched search), its recall@100 against float32 exact search is measured on a sample
+of seeds.
 """
 
 from __future__ import annotations
@@ -166,37 +167,44 @@ def score(ranked: np.ndarray, truth_rows: list[np.ndarray]) -> dict[str, float]:
 
 def continuation_metrics(seed_vectors: np.ndarray, candidate_vectors: np.ndarray, seed_rows: list[np.ndarray],
                          truth_rows: list[np.ndarray], *, exact: bool = False, n_trees: int = 50,
-                         search_k: int = 2000, recall_sample: int = 1000, seed: int = 0) -> dict:
-    """The protocol on vectors: metrics, random baseline, Annoy recall and timings.
+                         search_k: int = 2000, recall_sample: int = 1000, seed: int = 0,
+                         precision: str = "auto") -> dict:
+    """The protocol on vectors: metrics, random baseline, the search's recall and timings.
 
     Args:
       seed_vectors: (S, D) one row per distinct seed song; candidate_vectors: (C, D).
       seed_rows: per playlist, indices into `seed_vectors`; truth_rows: per playlist, indices of its
         ground-truth songs into `candidate_vectors` (non-empty).
-      exact: exact search instead of Annoy (`n_trees` trees, `search_k` nodes per query).
-      recall_sample: seeds on which Annoy's recall@k against exact search is measured (0: skip).
+      exact: the batched search (`neighbours.batched_neighbours` in `precision`, see SEARCH_PRECISIONS)
+        instead of Annoy (`n_trees` trees, `search_k` nodes per query).
+      recall_sample: seeds on which the search's recall@k against float32 exact search is measured (0: skip;
+        not measured when the search is float32 exact).
 
     Returns:
-      `ndcg@100`, `map@100`, `random_baseline` {ndcg@100, map@100}, `annoy_recall@100` (None with
-      `exact`), `search`, `n_playlists`, `n_candidates`, `n_seed_songs`, `seconds` per stage.
+      `ndcg@100`, `map@100`, `random_baseline` {ndcg@100, map@100}, `search_recall@100` (None when not
+      measured), `search` ("exact", "exact-bf16-shortlist" or "annoy(...)"), `n_playlists`, `n_candidates`,
+      `n_seed_songs`, `seconds` per stage.
     """
     k = min(K, len(candidate_vectors))
     seconds = {}
     start = time.perf_counter()
     recall = None
     if exact:
-        hits, sims = neighbours.exact_neighbours(seed_vectors, candidate_vectors, k)
+        precision = neighbours.resolve_search_precision(precision)
+        hits, sims = neighbours.batched_neighbours(seed_vectors, candidate_vectors, k, precision=precision)
         seconds["search"] = time.perf_counter() - start
+        search = "exact" if precision == "float32" else "exact-bf16-shortlist"
     else:
         index = neighbours.build_annoy_index(candidate_vectors, n_trees, seed)
         seconds["annoy_build"] = time.perf_counter() - start
         start = time.perf_counter()
         hits, sims = neighbours.annoy_neighbours(index, seed_vectors, k, search_k)
         seconds["search"] = time.perf_counter() - start
-        if recall_sample:
-            sample = np.random.default_rng(seed).permutation(len(seed_vectors))[:recall_sample]
-            exact_hits, _ = neighbours.exact_neighbours(seed_vectors[sample], candidate_vectors, k)
-            recall = neighbours.recall_at_k(hits[sample], exact_hits)
+        search = f"annoy(n_trees={n_trees}, search_k={search_k})"
+    if recall_sample and search != "exact":
+        sample = np.random.default_rng(seed).permutation(len(seed_vectors))[:recall_sample]
+        exact_hits, _ = neighbours.batched_neighbours(seed_vectors[sample], candidate_vectors, k)
+        recall = neighbours.recall_at_k(hits[sample], exact_hits)
     start = time.perf_counter()
     ranked = rank_candidates(hits, sims, seed_rows)
     seconds["ranking"] = time.perf_counter() - start
@@ -204,8 +212,7 @@ def continuation_metrics(seed_vectors: np.ndarray, candidate_vectors: np.ndarray
     metrics = score(ranked, truth_rows)
     baseline = score(random_rankings(len(candidate_vectors), len(seed_rows), seed), truth_rows)
     seconds["scoring"] = time.perf_counter() - start
-    return {**metrics, "random_baseline": baseline, f"annoy_recall@{K}": recall,
-            "search": "exact" if exact else f"annoy(n_trees={n_trees}, search_k={search_k})",
+    return {**metrics, "random_baseline": baseline, f"search_recall@{K}": recall, "search": search,
             "n_playlists": len(seed_rows), "n_candidates": len(candidate_vectors),
             "n_seed_songs": len(seed_vectors), "seconds": seconds}
 
@@ -213,7 +220,7 @@ def continuation_metrics(seed_vectors: np.ndarray, candidate_vectors: np.ndarray
 def evaluate_playlists(embedder: Embedder, melon_dir: str, data_dir: str, *, cache_dir: str | None = None,
                        exact: bool = False, n_trees: int = 50, search_k: int = 2000, recall_sample: int = 1000,
                        seed: int = 0, allow_missing: bool = False, test_songs: np.ndarray | None = None,
-                       query_sample: int | None = None) -> dict:
+                       query_sample: int | None = None, precision: str = "auto") -> dict:
     """Playlist continuation scores of `embedder` on a Melon-format folder.
 
     Args:
@@ -228,7 +235,7 @@ def evaluate_playlists(embedder: Embedder, melon_dir: str, data_dir: str, *, cac
         machines without a GPU, recorded as `query_sample` in the result.
       allow_missing: skip songs whose spectrogram is missing or unreadable (counted; playlists left without
         seeds or ground truth are dropped) instead of raising.
-      exact, n_trees, search_k, recall_sample, seed: as in `continuation_metrics`.
+      exact, n_trees, search_k, recall_sample, seed, precision: as in `continuation_metrics`.
 
     Returns:
       `continuation_metrics`'s dict plus `skipped` {missing, undecodable, first_skipped}, `dim`, `seconds`
@@ -258,7 +265,7 @@ def evaluate_playlists(embedder: Embedder, melon_dir: str, data_dir: str, *, cac
         np.concatenate([vectors[str(s)] for s in seed_songs.tolist()]),
         np.concatenate([vectors[str(s)] for s in candidates.tolist()]),
         [seed_rows[q] for q in kept], [truth_rows[q] for q in kept], exact=exact, n_trees=n_trees,
-        search_k=search_k, recall_sample=recall_sample, seed=seed)
+        search_k=search_k, recall_sample=recall_sample, seed=seed, precision=precision)
     result["seconds"] = {**seconds, **result["seconds"]}
     sample = {"n": len(queries.seeds), "of": n_queries, "seed": seed} if len(queries.seeds) < n_queries else None
     result.update(task="playlist", dim=embedder.dim, embedding=embedder.output, playlists=list(files),
