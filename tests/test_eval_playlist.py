@@ -5,6 +5,7 @@ import os
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from cmir_tf.evaluation import neighbours, playlist
 from cmir_tf.evaluation.files import MissingFilesError
@@ -49,6 +50,15 @@ def test_batched_neighbours_match_brute_force_and_annoy_recall():
     hit = a_idx == idx
     np.testing.assert_allclose(a_sims[hit], sims[hit], atol=1e-4)  # Annoy distances converted to cosine
     assert neighbours.recall_at_k(np.array([[1, 2, -1]]), np.array([[2, 3, 1]])) == pytest.approx(2 / 3)
+
+
+@pytest.mark.parametrize("columns, k", [(1000, 10), (37, 37), (40, 5), (5000, 132)])
+def test_block_top_k_equals_top_k(columns, k):
+    scores = np.random.default_rng(columns).standard_normal((7, columns)).astype(np.float32)
+    values, indices = neighbours._block_top_k(tf.constant(scores), tf.constant(k))
+    expected = tf.math.top_k(scores, k=k)
+    np.testing.assert_array_equal(values.numpy(), expected.values.numpy())
+    np.testing.assert_array_equal(indices.numpy(), expected.indices.numpy())  # no ties in random float32
 
 
 def test_search_precision_auto_is_bf16_only_on_native_bf16_cpus(monkeypatch):
