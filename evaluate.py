@@ -1,7 +1,7 @@
 """`python evaluate.py [flags]`: the checkout's shim of `cmir-evaluate` (code: `cmir_tf.evaluation.cli`;
 `--help` lists its flags)."""
 
-from cmir_tf import commands
+from cmir_tf import cli
 
 if __name__ == "__main__":
-    commands.start("evaluate")
+    cli.start("evaluate")

@@ -2,7 +2,7 @@
 `cmir-train` (code: `cmir_tf.training.cli`; `--help` lists its flags). Flags default to the paper's values; the
 paper's flagfiles select the variants. Rerun the same command to resume."""
 
-from cmir_tf import commands
+from cmir_tf import cli
 
 if __name__ == "__main__":
-    commands.start("train")
+    cli.start("train")

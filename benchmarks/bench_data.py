@@ -12,7 +12,8 @@ folder and prepared (default flags: 1,300 frames, LightFM 50 epochs). Reported:
   cost of a real step, which adds the genre/CF encoders and the loss), and the reader/training ratio.
 """
 
-from cmir_tf import commands, runtime
+from cmir_tf import runtime
+from cmir_tf.cli import runner
 
 runtime.configure()  # first, as every cmir-tf command: oneDNN on x86 and quiet logs, before TensorFlow loads
 
@@ -125,4 +126,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    commands.run_main(main, "bench_data.py")
+    runner.run_main(main, "bench_data.py")

@@ -12,7 +12,8 @@
 Times are medians of `--repeats` runs after one warm-up run.
 """
 
-from cmir_tf import commands, runtime
+from cmir_tf import runtime
+from cmir_tf.cli import runner
 
 runtime.configure()  # first, as every cmir-tf command: oneDNN on x86 and quiet logs, before TensorFlow loads
 
@@ -121,4 +122,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    commands.run_main(main, "bench_embedding_rtf.py")
+    runner.run_main(main, "bench_embedding_rtf.py")

@@ -9,7 +9,8 @@ difference of their outputs from the SavedModel's on random chunks; and with `--
 (`evaluate_gtzan`, same probe seeds) of each, so the int8 cost is read off one table.
 """
 
-from cmir_tf import commands, runtime
+from cmir_tf import runtime
+from cmir_tf.cli import runner
 
 runtime.configure()  # first, as every cmir-tf command: oneDNN on x86 and quiet logs, before TensorFlow loads
 
@@ -109,4 +110,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    commands.run_main(main, "bench_litert.py")
+    runner.run_main(main, "bench_litert.py")

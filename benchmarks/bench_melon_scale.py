@@ -27,7 +27,8 @@ same run; the playlist, cold-start and zero-shot protocols run whole on random v
 embeddings (query building, search, ranking and metrics measured; the embedding time extrapolated).
 """
 
-from cmir_tf import commands, runtime
+from cmir_tf import runtime
+from cmir_tf.cli import runner
 
 runtime.configure()  # first, as every cmir-tf command: oneDNN on x86 and quiet logs, before TensorFlow loads
 
@@ -426,4 +427,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    commands.run_main(main, "bench_melon_scale.py")
+    runner.run_main(main, "bench_melon_scale.py")

@@ -16,7 +16,8 @@ scored. The mapped vectors are stood in for by the mean of each playlist's seed-
 
 from __future__ import annotations
 
-from cmir_tf import commands, runtime
+from cmir_tf import runtime
+from cmir_tf.cli import runner
 
 runtime.configure()  # first, as every cmir-tf command: oneDNN on x86 and quiet logs, before TensorFlow loads
 
@@ -125,4 +126,4 @@ def main(_) -> None:
 
 
 if __name__ == "__main__":
-    commands.run_main(main, "bench_playlist.py")
+    runner.run_main(main, "bench_playlist.py")

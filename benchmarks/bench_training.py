@@ -18,7 +18,8 @@ Goals (issue 12): at batch 64, >= 2x the reference on an AVX2 CPU and >= 4x on a
 the best GEMM. Every rate is the best of `--repeats` timings of `--steps` steps after a warm-up step.
 """
 
-from cmir_tf import commands, runtime
+from cmir_tf import runtime
+from cmir_tf.cli import runner
 
 runtime.configure()  # first, as every cmir-tf command: oneDNN on x86 and quiet logs, before TensorFlow loads
 
@@ -157,4 +158,4 @@ def main(argv) -> None:
 
 
 if __name__ == "__main__":
-    commands.run_main(main, "bench_training.py")
+    runner.run_main(main, "bench_training.py")

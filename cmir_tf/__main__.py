@@ -5,7 +5,8 @@
 
 import sys
 
-from cmir_tf.commands import COMMANDS, USAGE_ERROR, start
+from cmir_tf.cli import COMMANDS, start
+from cmir_tf.errors import USAGE_EXIT
 
 
 def main() -> None:
@@ -23,7 +24,7 @@ def main() -> None:
     print(text, file=sys.stderr)
     given = f"unknown command {sys.argv[1]!r}" if len(sys.argv) > 1 else "give a command"
     print(f"cmir_tf: error: {given}", file=sys.stderr)
-    sys.exit(USAGE_ERROR)
+    sys.exit(USAGE_EXIT)
 
 
 if __name__ == "__main__":

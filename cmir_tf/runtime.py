@@ -3,7 +3,7 @@
 These are policies of a program, not of the library: importing `cmir_tf` (or any library module of it) applies
 none of them, so a script that imports cmir-tf keeps TensorFlow's own defaults. Every command calls
 `configure()` first, before anything imports TensorFlow: the console scripts and `python -m cmir_tf COMMAND`
-through `cmir_tf.commands.start`, the top-level scripts (`train.py`, `evaluate.py`, `export/*.py`) and the
+through `cmir_tf.cli.start`, the top-level scripts (`train.py`, `evaluate.py`, `export/*.py`) and the
 benchmarks in their first lines. `configure()` sets only what the user left unset:
 
 - `TF_ENABLE_ONEDNN_OPTS=1` on x86: TensorFlow turns its oneDNN kernels on by default only on CPUs with

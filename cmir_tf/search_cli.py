@@ -28,7 +28,7 @@ import sys
 
 from absl import flags
 
-from cmir_tf import commands
+from cmir_tf.cli import runner
 from cmir_tf.audio import FrontEndMismatchError
 from cmir_tf.data import playlist_tags
 from cmir_tf.data.lock import DirectoryLockedError
@@ -193,9 +193,9 @@ def main(argv: list[str]) -> int:
 
 
 def run() -> None:
-    """Console entry (`cmir-search`, through `cmir_tf.commands.start`); exits with `main`'s status."""
+    """Console entry (`cmir-search`, through `cmir_tf.cli.start`); exits with `main`'s status."""
     define_flags()
-    commands.run_main(main, "cmir-search")
+    runner.run_main(main, "cmir-search")
 
 
 if __name__ == "__main__":

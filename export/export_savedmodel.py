@@ -1,7 +1,7 @@
 """`python export/export_savedmodel.py [flags]`: the checkout's shim of `cmir-export` (code: `cmir_tf.export.export_cli`;
 `--help` lists its flags)."""
 
-from cmir_tf import commands
+from cmir_tf import cli
 
 if __name__ == "__main__":
-    commands.start("export")
+    cli.start("export")

@@ -1,7 +1,7 @@
 """`python export/to_litert.py [flags]`: the checkout's shim of `cmir-to-litert` (code: `cmir_tf.export.to_litert_cli`;
 `--help` lists its flags)."""
 
-from cmir_tf import commands
+from cmir_tf import cli
 
 if __name__ == "__main__":
-    commands.start("to-litert")
+    cli.start("to-litert")

@@ -12,13 +12,14 @@ import sys
 import pytest
 from absl import flags
 
-from cmir_tf import commands, flagfiles
+from cmir_tf import cli, flagfiles
+from cmir_tf.cli import runner
 from cmir_tf.flagfiles import __main__ as flagfiles_main
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE = os.path.join(REPO, "cmir_tf")
 # Commands whose modules other branches bring (until they land, their rows are checked by name only).
-PRESENT = [name for name, c in commands.COMMANDS.items() if os.path.exists(os.path.join(REPO, *c.module.split(".")) + ".py")]
+PRESENT = [name for name, c in cli.COMMANDS.items() if os.path.exists(os.path.join(REPO, *c.module.split(".")) + ".py")]
 FLAG_ONLY = [name for name in PRESENT if name not in ("embed", "search")]  # the others take positionals
 
 
@@ -26,9 +27,9 @@ def test_console_scripts_are_the_command_table():
     config = configparser.ConfigParser()
     config.read(os.path.join(REPO, "setup.cfg"))
     scripts = dict(line.split(" = ") for line in config["options.entry_points"]["console_scripts"].split("\n") if line)
-    assert scripts == {f"cmir-{name}": f"cmir_tf.commands:{name.replace('-', '_')}" for name in commands.COMMANDS}
+    assert scripts == {f"cmir-{name}": f"cmir_tf.cli:{name.replace('-', '_')}" for name in cli.COMMANDS}
     for target in scripts.values():
-        assert callable(getattr(commands, target.split(":")[1]))
+        assert callable(getattr(cli, target.split(":")[1]))
     assert {"prepare", "embed", "search", "corpus", "export", "from-torch", "to-litert", "ablation"} <= set(PRESENT)
 
 
@@ -41,9 +42,8 @@ def command_main(monkeypatch):
 
     def declare(name: str):
         captured = {}
-        monkeypatch.setattr(commands, "run_main", lambda main, program: captured.update(main=main))
-        command = commands.COMMANDS[name]
-        getattr(importlib.import_module(command.module), command.entry)()
+        monkeypatch.setattr(runner, "run_main", lambda main, program: captured.update(main=main))
+        importlib.import_module(cli.COMMANDS[name].module).run()
         return captured["main"]
 
     yield declare
@@ -59,7 +59,7 @@ def test_help_shows_the_commands_own_description_and_flags(name, command_main, c
     main = command_main(name)
     program = f"cmir-{name}"
     with pytest.raises(SystemExit) as exit_:
-        commands.parse_command_line(main, program, [program, "--help"])
+        runner.parse_command_line(main, program, [program, "--help"])
     assert exit_.value.code == 0
     text = capsys.readouterr().out
     module = sys.modules[main.__module__]
@@ -73,7 +73,7 @@ def test_help_shows_the_commands_own_description_and_flags(name, command_main, c
 def test_a_bad_flag_exits_2_with_one_line(name, command_main, capsys):
     main = command_main(name)
     with pytest.raises(SystemExit) as exit_:
-        commands.parse_command_line(main, f"cmir-{name}", [f"cmir-{name}", "--no_such_flag=1"])
+        runner.parse_command_line(main, f"cmir-{name}", [f"cmir-{name}", "--no_such_flag=1"])
     assert exit_.value.code == 2
     assert capsys.readouterr().err.splitlines() == [f"cmir-{name}: error: Unknown command line flag 'no_such_flag'"]
 
@@ -82,7 +82,7 @@ def test_a_bad_flag_exits_2_with_one_line(name, command_main, capsys):
 def test_an_unexpected_argument_exits_2_with_one_line(name, command_main, capsys):
     main = command_main(name)
     with pytest.raises(SystemExit) as exit_:
-        commands.call_main(main, f"cmir-{name}", [f"cmir-{name}", "stray"])
+        runner.call_main(main, f"cmir-{name}", [f"cmir-{name}", "stray"])
     assert exit_.value.code == 2
     assert capsys.readouterr().err.splitlines() == [f"cmir-{name}: error: unexpected arguments: stray"]
 
@@ -97,7 +97,7 @@ def _command(*args: str) -> subprocess.CompletedProcess:
 def test_python_m_cmir_tf_runs_a_command_with_its_help_and_exit_status():
     listing = _command()
     assert listing.returncode == 2 and "cmir_tf: error: give a command" in listing.stderr
-    assert all(name in listing.stderr for name in commands.COMMANDS)
+    assert all(name in listing.stderr for name in cli.COMMANDS)
     helped = _command("search", "--help")  # absl printed only "USAGE ... Try --helpfull" for cmir-search
     assert helped.returncode == 0 and "--top_k" in helped.stdout and "--n_trees" in helped.stdout, helped.stderr
     bad = _command("from-torch", "--variant=nope", "--checkpoint=x", "--output=y")  # exited 1 before

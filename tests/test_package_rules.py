@@ -15,10 +15,11 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE = os.path.dirname(cmir_tf.__file__)
 
 # The stages, lowest first: a module may import modules of its own stage and of lower ones only. The shared
-# base (numbers, the commands' start-up) comes first; the export format sits below training, which ends by
-# writing an export; the joint-space modules and fine-tuning use exports; evaluation and the ablation use all.
+# base (numbers, errors, the commands' process policy) comes first; the export format sits below training, which
+# ends by writing an export; the joint-space modules and fine-tuning use exports; evaluation and the ablation use
+# all; the command layer sits on top of everything.
 STAGES = (
-    ("constants", "runtime", "commands", "flagfiles", "__init__", "__main__"),
+    ("constants", "runtime", "errors", "flagfiles", "__init__"),
     ("audio",),
     ("data", "synthetic"),
     ("losses",),
@@ -28,6 +29,7 @@ STAGES = (
     ("joint", "search", "search_cli", "hear", "finetune"),
     ("evaluation",),
     ("experiments",),
+    ("cli", "__main__"),
 )
 STAGE_OF = {part: level for level, parts in enumerate(STAGES) for part in parts}
 
@@ -71,7 +73,7 @@ def _all_modules() -> list[str]:
 
 
 def test_import_cmir_tf_changes_nothing_and_loads_no_framework():
-    light = ["cmir_tf", "cmir_tf.runtime", "cmir_tf.commands", "cmir_tf.flagfiles", "cmir_tf.constants",
+    light = ["cmir_tf", "cmir_tf.runtime", "cmir_tf.cli", "cmir_tf.cli.runner", "cmir_tf.errors", "cmir_tf.flagfiles", "cmir_tf.constants",
              "cmir_tf.synthetic.corpus"]
     found = _snapshot(light)
     assert found["before"] == found["after"]

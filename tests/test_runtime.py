@@ -101,11 +101,11 @@ def test_render_workers_of_a_quiet_command_are_quiet(tmp_path):
 
 
 # Imports that may come before the policy: they load no framework.
-LIGHT_IMPORTS = ("__future__", "cmir_tf", "cmir_tf.runtime", "cmir_tf.commands", "os", "sys")
+LIGHT_IMPORTS = ("__future__", "cmir_tf", "cmir_tf.runtime", "cmir_tf.cli", "cmir_tf.cli.runner", "os", "sys")
 
 
 def _applies_the_policy_first(path: str) -> bool:
-    """Whether the script's top level calls `runtime.configure()`, or hands over to `commands.start(...)`, before
+    """Whether the script's top level calls `runtime.configure()`, or hands over to `cli.start(...)`, before
     any statement that could load TensorFlow (an import other than `LIGHT_IMPORTS`)."""
     with open(path) as f:
         tree = ast.parse(f.read())
@@ -113,7 +113,7 @@ def _applies_the_policy_first(path: str) -> bool:
         code = ast.unparse(node)
         if isinstance(node, ast.Expr) and code.startswith("runtime.configure("):
             return True
-        if isinstance(node, ast.If) and code.startswith("if __name__ == '__main__':\n    commands.start("):
+        if isinstance(node, ast.If) and code.startswith("if __name__ == '__main__':\n    cli.start("):
             return True
         if isinstance(node, ast.Import):
             modules = [alias.name for alias in node.names]
@@ -140,11 +140,11 @@ def test_every_entry_point_applies_the_policy_before_tensorflow_loads(script):
 
 
 def test_commands_start_applies_the_policy_before_importing_the_command(monkeypatch):
-    from cmir_tf import commands
+    from cmir_tf import cli
 
     calls = []
     monkeypatch.setattr(runtime, "configure", lambda argv: calls.append("configure"))
     module = types.SimpleNamespace(run=lambda: calls.append("run"))
-    monkeypatch.setattr(commands, "importlib", types.SimpleNamespace(import_module=lambda name: calls.append(name) or module))
-    commands.start("embed")
+    monkeypatch.setattr(cli, "importlib", types.SimpleNamespace(import_module=lambda name: calls.append(name) or module))
+    cli.start("embed")
     assert calls == ["configure", "cmir_tf.export.embed_cli", "run"]

@@ -59,7 +59,8 @@ import numpy as np
 from absl import app, flags, logging
 from tqdm import tqdm
 
-from cmir_tf import commands
+from cmir_tf import errors
+from cmir_tf.cli import runner
 from cmir_tf.constants import CF_DIM, CHUNK_FRAMES, MAX_GENRES, MAX_TAGS, N_MELS
 from cmir_tf.data import (cf_lightfm, fingerprint, genre_word2vec, melon, partners, playlist_tags, selection, shards,
                           splits)
@@ -482,7 +483,7 @@ def define_flags() -> None:
 
 
 def main(argv: list[str]) -> None:
-    commands.no_arguments(argv)
+    runner.no_arguments(argv)
     names = [f.name for f in dataclasses.fields(PrepareConfig)]
     try:
         manifest = prepare(PrepareConfig(**{name: flags.FLAGS[name].value for name in names}))
@@ -491,16 +492,16 @@ def main(argv: list[str]) -> None:
     except DirectoryLockedError as e:
         raise app.UsageError(str(e)) from e
     except melon.MelonInputError as e:
-        commands.input_failure("cmir-prepare", e)
+        raise errors.InputError(str(e)) from e
     except OSError as e:
-        commands.input_failure("cmir-prepare", describe_write_error(e))
+        raise errors.InputError(describe_write_error(e)) from e
     logging.info("records per split: %s", manifest["counts"])
 
 
 def run() -> None:
-    """Console entry (`cmir-prepare`, through `cmir_tf.commands.start`)."""
+    """Console entry (`cmir-prepare`, through `cmir_tf.cli.start`)."""
     define_flags()
-    commands.run_main(main, "cmir-prepare")
+    runner.run_main(main, "cmir-prepare")
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ import tempfile
 import numpy as np
 from absl import app, flags, logging
 
-from cmir_tf import commands
+from cmir_tf.cli import runner
 from cmir_tf.audio import FrontEndMismatchError
 from cmir_tf.evaluation import (ProbeConfig, SavedModelEmbedder, evaluate_gtzan, evaluate_jamendo,
                                 evaluate_playlists, protocol, results)
@@ -253,7 +253,7 @@ def _fail(error: Exception, status: int) -> None:
 
 def main(argv: list[str]) -> None:
     """absl main: flags already parsed; argv holds no positional arguments."""
-    commands.no_arguments(argv)
+    runner.no_arguments(argv)
     tasks = list(REQUIRED_DIRS) if FLAGS.task == "all" else [FLAGS.task]
     unset = list(dict.fromkeys(f"--{flag}" for task in tasks for flag in REQUIRED_DIRS[task]
                                if not getattr(FLAGS, flag)))
@@ -269,9 +269,9 @@ def main(argv: list[str]) -> None:
 
 
 def run() -> None:
-    """Console entry (`cmir-evaluate`, `python evaluate.py`, through `cmir_tf.commands.start`)."""
+    """Console entry (`cmir-evaluate`, `python evaluate.py`, through `cmir_tf.cli.start`)."""
     define_flags()
-    commands.run_main(main, PROGRAM)
+    runner.run_main(main, PROGRAM)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""`cmir-ablation` (`python -m cmir_tf ablation`): the paper's ablation, six variants -> Tables 1-3, the claims
+"""The paper's ablation, six variants -> Tables 1-3, the claims
 table, a figure and `ablation.json`.
 
   cmir-ablation --output_dir=ablation_run            # on the demo corpus
@@ -32,9 +32,7 @@ import os
 import time
 from typing import TYPE_CHECKING
 
-from absl import app, flags
 
-from cmir_tf import commands
 from cmir_tf.constants import ALL_VARIANTS, TAG_VARIANTS, VARIANTS
 from cmir_tf.data.atomic import atomic_write
 from cmir_tf.data.prepared import PreparedFolder
@@ -265,55 +263,3 @@ def run(config: AblationConfig) -> dict:
             print(f.read())
     _stage(f"wrote {config.path('ablation.json')}, tables.md, claims.md and ablation.png")
     return result
-
-
-def _define_flags() -> None:
-    flags.DEFINE_string("output_dir", "ablation_run", "Where models, evaluations, tables and the figure go.")
-    for name in DATA_FLAGS:
-        flags.DEFINE_string(name, "", f"Real data: --{name} (all four, or none for the demo corpus).")
-    flags.DEFINE_string("gtzan_splits_dir", None, "Other GTZAN split lists (default: the fault-filtered ones).")
-    flags.DEFINE_list("variants", list(VARIANTS), f"Variants to train: any of {', '.join(ALL_VARIANTS)}; "
-                      "'all' for every one (the paper's six, the intra-modal ones, docs/intra_modal.md, and the "
-                      f"playlist-tag ones, {', '.join(TAG_VARIANTS)}, docs/playlist_tags.md).")
-    flags.DEFINE_integer("seeds", 1, "Training seeds per variant (0..N-1); N > 1 reports training-seed variance.")
-    flags.DEFINE_integer("batch_size", AblationConfig.batch_size, "Training batch size (every variant).")
-    flags.DEFINE_integer("epochs", AblationConfig.epochs, "Training epochs (every variant).")
-    flags.DEFINE_integer("steps_per_epoch", AblationConfig.steps_per_epoch, "Steps per epoch; 0 = one pass.")
-    flags.DEFINE_integer("validation_steps", AblationConfig.validation_steps, "Validation batches; 0 = all.")
-    flags.DEFINE_float("learning_rate", AblationConfig.learning_rate, "Adam learning rate (every variant).")
-    flags.DEFINE_enum("precision", "float32", ["float32", "mixed_bfloat16", "mixed_float16"], "Every variant's.")
-    flags.DEFINE_integer("repeats", 10, "Probe repeats (GTZAN, MTG-Jamendo), as in the paper.")
-    flags.DEFINE_integer("probe_epochs", AblationConfig.probe_epochs, "Maximum probe epochs (early stopping).")
-    flags.DEFINE_list("jamendo_categories", list(summary.JAMENDO_CATEGORIES), "MTG-Jamendo categories.")
-    flags.DEFINE_enum("embedding", "features", ["features", "embedding"], "Encoder output evaluated.")
-
-
-FLAGS = flags.FLAGS
-
-
-def main(argv: list[str]) -> None:
-    commands.no_arguments(argv)
-    fields = {f.name for f in dataclasses.fields(AblationConfig)}
-    values = {name: FLAGS[name].value for name in fields}
-    try:
-        variants = ALL_VARIANTS if values["variants"] == ["all"] else tuple(values["variants"])
-        config = AblationConfig(**{**values, "variants": variants,
-                                   "jamendo_categories": tuple(values["jamendo_categories"])})
-    except ValueError as error:
-        raise app.UsageError(str(error)) from error
-    try:
-        run(config)
-    except ValueError as error:
-        raise app.UsageError(str(error)) from error
-    except FileNotFoundError as error:
-        commands.input_failure("cmir-ablation", error)
-
-
-def run_command() -> None:
-    """Console entry (`cmir-ablation`, through `cmir_tf.commands.start`)."""
-    _define_flags()
-    commands.run_main(main, "cmir-ablation")
-
-
-if __name__ == "__main__":
-    run_command()

@@ -32,7 +32,7 @@ import numpy as np
 from absl import flags
 from tqdm import tqdm
 
-from cmir_tf import commands
+from cmir_tf.cli import runner
 from cmir_tf.audio import AUDIO_EXTENSIONS, SEGMENT_MODES, chunk_centers_ms, load_audio, num_frames, select_segment
 from cmir_tf.data.atomic import write_npz
 from cmir_tf.export.chunk_batches import BATCH_CHUNKS, WAVEFORM, EmbedChunks, embed_tracks
@@ -182,9 +182,9 @@ def main(argv: list[str]) -> int:
 
 
 def run() -> None:
-    """Console entry (`cmir-embed`, through `cmir_tf.commands.start`); exits with `main`'s status."""
+    """Console entry (`cmir-embed`, through `cmir_tf.cli.start`); exits with `main`'s status."""
     define_flags()
-    commands.run_main(main, "cmir-embed")
+    runner.run_main(main, "cmir-embed")
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ import re
 import tensorflow as tf
 from absl import app, flags
 
-from cmir_tf import commands
+from cmir_tf.cli import runner
 from cmir_tf.constants import ALL_VARIANTS
 from cmir_tf.data.prepared import PreparedFolder
 from cmir_tf.export.checkpoint import TRAINING_OBJECT_PATH, restore_audio_encoder
@@ -69,7 +69,7 @@ def run_record(checkpoint: str) -> dict:
 
 
 def main(argv: list[str]) -> None:
-    commands.no_arguments(argv)
+    runner.no_arguments(argv)
     try:
         metadata = json.loads(FLAGS.metadata_json)
     except ValueError as error:
@@ -133,9 +133,9 @@ def joint_space_encoders(modalities: set[str], variant: str, data_dir: str | Non
 
 
 def run() -> None:
-    """Console entry (`cmir-export`, through `cmir_tf.commands.start`)."""
+    """Console entry (`cmir-export`, through `cmir_tf.cli.start`)."""
     define_flags()
-    commands.run_main(main, "cmir-export")
+    runner.run_main(main, "cmir-export")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,8 @@ import pickle
 
 from absl import app, flags
 
-from cmir_tf import commands
+from cmir_tf import errors
+from cmir_tf.cli import runner
 from cmir_tf.constants import VARIANTS
 from cmir_tf.export.saved_model import export_audio_encoder
 from cmir_tf.export.torch_import import INPUT_LAYOUTS, audio_encoder_from_state_dict, load_torch_state_dict
@@ -47,7 +48,7 @@ def define_flags() -> None:
 
 
 def main(argv: list[str]) -> None:
-    commands.no_arguments(argv)
+    runner.no_arguments(argv)
     if not os.path.isfile(FLAGS.checkpoint):
         raise app.UsageError(f"--checkpoint={FLAGS.checkpoint}: no such file")
     try:
@@ -56,9 +57,9 @@ def main(argv: list[str]) -> None:
     except ValueError as error:  # not a state dict of the authors' AudioEncoder: another file is needed
         raise app.UsageError(str(error)) from error
     except ImportError as error:
-        commands.input_failure(PROGRAM, f"needs PyTorch, the [torch] extra (pip install 'cmir-tf[torch]'): {error}")
+        raise errors.InputError(f"needs PyTorch, the [torch] extra (pip install 'cmir-tf[torch]'): {error}") from error
     except (RuntimeError, EOFError, pickle.UnpicklingError) as error:  # what torch.load raises for a damaged file
-        commands.input_failure(PROGRAM, f"{FLAGS.checkpoint}: torch.load cannot read it: {error}")
+        raise errors.InputError(f"{FLAGS.checkpoint}: torch.load cannot read it: {error}") from error
     with open(FLAGS.checkpoint, "rb") as f:
         checksum = hashlib.sha256(f.read()).hexdigest()
     metadata = {
@@ -72,9 +73,9 @@ def main(argv: list[str]) -> None:
 
 
 def run() -> None:
-    """Console entry (`cmir-from-torch`, through `cmir_tf.commands.start`)."""
+    """Console entry (`cmir-from-torch`, through `cmir_tf.cli.start`)."""
     define_flags()
-    commands.run_main(main, PROGRAM)
+    runner.run_main(main, PROGRAM)
 
 
 if __name__ == "__main__":

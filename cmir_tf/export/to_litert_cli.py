@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from absl import app, flags
 
-from cmir_tf import commands
+from cmir_tf.cli import runner
 from cmir_tf.audio import FrontEndMismatchError
 from cmir_tf.export.exported import ExportedModel, NotACmirModelError
 from cmir_tf.export.litert import QUANTIZATIONS, convert_to_litert
@@ -30,7 +30,7 @@ def define_flags() -> None:
 
 
 def main(argv: list[str]) -> None:
-    commands.no_arguments(argv)
+    runner.no_arguments(argv)
     try:
         model = ExportedModel(FLAGS.model)
     except (NotACmirModelError, FrontEndMismatchError) as e:
@@ -40,9 +40,9 @@ def main(argv: list[str]) -> None:
 
 
 def run() -> None:
-    """Console entry (`cmir-to-litert`, through `cmir_tf.commands.start`)."""
+    """Console entry (`cmir-to-litert`, through `cmir_tf.cli.start`)."""
     define_flags()
-    commands.run_main(main, "cmir-to-litert")
+    runner.run_main(main, "cmir-to-litert")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 import sys
 
 from cmir_tf import flagfiles
-from cmir_tf.commands import USAGE_ERROR
+from cmir_tf.errors import USAGE_EXIT
 
 
 def main(argv: list[str]) -> int:
@@ -16,7 +16,7 @@ def main(argv: list[str]) -> int:
         print(flagfiles.path(argv[1]))
     except ValueError as error:
         print(f"cmir_tf.flagfiles: error: {error}", file=sys.stderr)
-        return USAGE_ERROR
+        return USAGE_EXIT
     return 0
 
 

@@ -26,7 +26,7 @@ import numpy as np
 from absl import app, flags, logging
 from tqdm import tqdm
 
-from cmir_tf import commands
+from cmir_tf.cli import runner
 from cmir_tf.constants import SAMPLE_RATE
 from cmir_tf.synthetic.downstream import gtzan_jobs, jamendo_corpus
 from cmir_tf.synthetic.jobs import RenderJob, render_job, single_threaded_worker
@@ -120,7 +120,7 @@ def generate(
 
 
 def main(argv: list[str]) -> None:
-    commands.no_arguments(argv)
+    runner.no_arguments(argv)
     try:
         corpus = generate(
             FLAGS.output_dir,
@@ -157,9 +157,9 @@ def define_flags() -> None:
 
 
 def run() -> None:
-    """Console entry (`cmir-corpus`, through `cmir_tf.commands.start`)."""
+    """Console entry (`cmir-corpus`, through `cmir_tf.cli.start`)."""
     define_flags()
-    commands.run_main(main, "cmir-corpus")
+    runner.run_main(main, "cmir-corpus")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import sys
 
 from absl import app, flags, logging
 
-from cmir_tf import commands
+from cmir_tf.cli import runner
 from cmir_tf.constants import ALL_VARIANTS
 from cmir_tf.data.atomic import describe_write_error
 from cmir_tf.data.lock import DirectoryLockedError
@@ -85,7 +85,7 @@ def _fail(error: object, status: int) -> None:
 
 
 def main(argv: list[str]) -> None:
-    commands.no_arguments(argv)
+    runner.no_arguments(argv)
     try:
         config = TrainConfig(**{f.name: flags.FLAGS[f.name].value for f in dataclasses.fields(TrainConfig)})
     except ValueError as error:
@@ -113,9 +113,9 @@ def main(argv: list[str]) -> None:
 
 
 def run() -> None:
-    """Console entry (`cmir-train`, `python train.py`, through `cmir_tf.commands.start`)."""
+    """Console entry (`cmir-train`, `python train.py`, through `cmir_tf.cli.start`)."""
     define_flags()
-    commands.run_main(main, PROGRAM)
+    runner.run_main(main, PROGRAM)
 
 
 if __name__ == "__main__":
