@@ -36,7 +36,8 @@ from absl import flags
 
 from cmir_tf.models import build_audio_encoder, build_variant
 from cmir_tf.training.loop import make_train_step
-from cmir_tf.training.precision import bf16_usable_flags, cpu_model_and_flags, machine_summary, select_precision
+from cmir_tf.cpu import bf16_usable_flags, cpu_model_and_flags
+from cmir_tf.training.precision import machine_summary, select_precision
 
 flags.DEFINE_integer("batch_size", 64, "Global batch size.")
 flags.DEFINE_integer("steps", 4, "Timed steps per timing.")

@@ -41,6 +41,18 @@ class InputError(CmirError):
     exit_status = INPUT_EXIT
 
 
+class ConfigError(UsageError, ValueError):
+    """A setting out of its range or at odds with another, or with the data it is used on (exit 2)."""
+
+
+class DatasetError(InputError, ValueError):
+    """A dataset or list file whose content is not what its format says, or holds too little to use (exit 1)."""
+
+
+class OutputExistsError(UsageError, FileExistsError):
+    """An output that exists already, and replacing it was not asked for (`--overwrite`)."""
+
+
 class PathError(InputError, OSError):
     """An OS error on a user's path (permission, read-only file system, no space, missing file), naming it."""
 

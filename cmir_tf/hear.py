@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from cmir_tf import errors
 from cmir_tf.audio import check_levels, chunk_centers_ms, num_frames
 from cmir_tf.constants import CHUNK_FRAMES, EMBEDDING_DIM, FEATURES_DIM, SAMPLE_RATE
 from cmir_tf.export.chunk_batches import EmbedChunks, embed_chunk_batches, waveform_chunks
@@ -53,12 +54,12 @@ def load_model(model_file_path: str = "", output: str = "features", *, random_en
     Raises `ValueError` for an unknown `output` or a missing path, `NotACmirModelError` (a `ValueError`) for a
     folder that is not a cmir-tf SavedModel and `FrontEndMismatchError` for one with another front end."""
     if output not in OUTPUT_DIMS:
-        raise ValueError(f"output must be one of {sorted(OUTPUT_DIMS)}, got {output!r}")
+        raise errors.ConfigError(f"output must be one of {sorted(OUTPUT_DIMS)}, got {output!r}")
     if model_file_path:
         model = ExportedModel(model_file_path)
         return HearModel(model.chunk_embedder(output), output, owner=model)
     if not random_encoder:
-        raise ValueError("load_model needs the path of an exported cmir-tf SavedModel (e.g. RUN/export); pass "
+        raise errors.ConfigError("load_model needs the path of an exported cmir-tf SavedModel (e.g. RUN/export); pass "
                          "random_encoder=True for an untrained encoder (API checks only)")
     from cmir_tf.export.saved_model import AudioEncoderModule  # builds Keras models: only when needed
     from cmir_tf.models import build_audio_encoder
@@ -71,7 +72,7 @@ def _check_audio(audio: tf.Tensor) -> tf.Tensor:
     """`audio` as float32 (n_sounds, n_samples), each sound checked against the input contract."""
     audio = tf.convert_to_tensor(audio, dtype=tf.float32)
     if audio.shape.rank != 2:
-        raise ValueError(f"audio must be (n_sounds, n_samples), got shape {audio.shape}")
+        raise errors.ConfigError(f"audio must be (n_sounds, n_samples), got shape {audio.shape}")
     for i, sound in enumerate(audio.numpy()):
         check_levels(sound, f"sound {i}")
     return audio

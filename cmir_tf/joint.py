@@ -28,6 +28,7 @@ from typing import NamedTuple
 import numpy as np
 import tensorflow as tf
 
+from cmir_tf import errors
 from cmir_tf.export.chunk_batches import WAVEFORM, embed_tracks
 from cmir_tf.export.exported import CF_SIGNATURE, ExportedModel, MissingSignatureError
 from cmir_tf.export.genre_vocabulary import GenreVocabulary
@@ -123,7 +124,7 @@ class JointSpace:
         row = self.tag_rows
         unknown = [t for t in tags if t not in row]
         if unknown or not tags:
-            raise ValueError(f"tags not in the model's tag vocabulary: {', '.join(unknown) or '(none given)'}")
+            raise errors.ConfigError(f"tags not in the model's tag vocabulary: {', '.join(unknown) or '(none given)'}")
         return self.tag_embeddings[[row[t] for t in tags]].mean(axis=0)
 
     def tag_scores(self, audio_embeddings: np.ndarray) -> np.ndarray:

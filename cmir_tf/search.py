@@ -23,6 +23,7 @@ import annoy
 import numpy as np
 from tqdm import tqdm
 
+from cmir_tf import errors
 from cmir_tf.data.lock import exclusive_lock
 from cmir_tf.joint import JointSpace, unit_rows
 
@@ -59,7 +60,7 @@ def build_index(space: JointSpace, paths: Sequence[str], index_dir: str, *, n_tr
 def _build_index(space: JointSpace, paths: Sequence[str], index_dir: str, *, n_trees: int, overwrite: bool,
                  seed: int) -> BuildSummary:
     if os.path.exists(index_dir) and not overwrite:
-        raise FileExistsError(f"{index_dir} exists; pass --overwrite to replace it")
+        raise errors.OutputExistsError(f"{index_dir} exists; pass --overwrite to replace it")
     summary, kept, vectors = BuildSummary(), [], []
     progress = tqdm(space.embed_files(paths), total=len(paths), unit="file", desc="indexing")
     for path, vector in progress:
@@ -70,8 +71,11 @@ def _build_index(space: JointSpace, paths: Sequence[str], index_dir: str, *, n_t
         vectors.append(vector)
         kept.append(os.path.abspath(path))
     if not kept:
-        raise ValueError(f"none of the {len(paths)} audio files could be embedded")
-    write_index(index_dir, np.stack(vectors), kept, space, n_trees=n_trees, seed=seed)
+        raise errors.InputError(f"none of the {len(paths)} audio files could be embedded")
+    try:
+        write_index(index_dir, np.stack(vectors), kept, space, n_trees=n_trees, seed=seed)
+    except OSError as error:  # read-only or full location: nothing half-written (renamed into place)
+        raise errors.input_error_from_os(error, index_dir, "write the index") from error
     summary.indexed = len(kept)
     return summary
 
@@ -102,7 +106,11 @@ def write_index(index_dir: str, vectors: np.ndarray, paths: Sequence[str], space
         os.replace(staged, index_dir)
 
 
-class ModelMismatchError(ValueError):
+class NotAnIndexError(errors.UsageError, FileNotFoundError):
+    """The folder holds no cmir-search index."""
+
+
+class ModelMismatchError(errors.UsageError, ValueError):
     """The model given to query an index is not the one the index was built with."""
 
 
@@ -112,7 +120,7 @@ class AudioIndex:
     def __init__(self, index_dir: str):
         meta_path = os.path.join(index_dir, META_FILE)
         if not os.path.exists(meta_path):
-            raise FileNotFoundError(f"{index_dir} is not a cmir-search index (no {META_FILE}); build one with "
+            raise NotAnIndexError(f"{index_dir} is not a cmir-search index (no {META_FILE}); build one with "
                                     "`cmir-search index DIR --model=... --index=...`")
         with open(meta_path) as f:
             meta = json.load(f)

@@ -1,4 +1,4 @@
-"""`python export/export_savedmodel.py [flags]`: the checkout's shim of `cmir-export` (code: `cmir_tf.export.export_cli`;
+"""`python export/export_savedmodel.py [flags]`: the checkout's shim of `cmir-export` (code: `cmir_tf.cli.export`;
 `--help` lists its flags)."""
 
 from cmir_tf import cli

@@ -28,8 +28,8 @@ tf.config.set_logical_device_configuration(
 @pytest.fixture
 def bf16_runs() -> None:
     """Skips the test where bf16 ops cannot run: oneDNN capped below AVX-512 on an avx512f CPU, the set-up that
-    emulates an AVX2 CPU (`cmir_tf.training.precision.bf16_unavailable_reason`)."""
-    from cmir_tf.training.precision import bf16_unavailable_reason, cpu_model_and_flags
+    emulates an AVX2 CPU (`cmir_tf.cpu.bf16_unavailable_reason`)."""
+    from cmir_tf.cpu import bf16_unavailable_reason, cpu_model_and_flags
 
     reason = bf16_unavailable_reason(cpu_model_and_flags()[1])
     if reason:

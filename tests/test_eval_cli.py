@@ -6,8 +6,8 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
-from absl import app
 
+from cmir_tf import errors
 from cmir_tf.audio import chunk_mel
 from cmir_tf.evaluation import SavedModelEmbedder
 
@@ -15,7 +15,7 @@ from cmir_tf.evaluation import SavedModelEmbedder
 
 @pytest.fixture(scope="module")
 def evaluate():
-    from cmir_tf.evaluation import cli
+    from cmir_tf.cli import evaluate as cli
 
     cli.define_flags()
     return cli
@@ -55,7 +55,7 @@ def test_evaluate_cli_all_tasks_accumulates_tables(corpus, evaluate, capsys):
               f"--gtzan_dir={root / 'demo/gtzan'}", f"--gtzan_splits_dir={root / 'gtzan_lists'}",
               f"--jamendo_dir={root / 'demo/mtg-jamendo'}", f"--melon_dir={root / 'demo/melon'}",
               f"--data_dir={root / 'prepared'}", "--repeats=1", "--epochs=3", "--embedding=embedding"]
-    with pytest.raises(app.UsageError, match="--melon_dir, --data_dir"):
+    with pytest.raises(errors.ConfigError, match="--melon_dir, --data_dir"):
         _run(evaluate, [f"--model={model}", "--name=x", "--task=playlist"])
     _run(evaluate, ["--task=all", "--name=Untrained-A", "--exact", "--search_precision=float32", *common])
     _run(evaluate, ["--task=playlist", "--name=Untrained-B", "--n_trees=5", *common])

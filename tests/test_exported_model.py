@@ -6,8 +6,6 @@ One tiny contr_cf_g model, built under mixed_bfloat16, is exported once for the 
 in-process (`main` with argv, their absl flags defined for the test and removed after it).
 """
 
-import contextlib
-import copy
 import errno
 import json
 import os
@@ -22,21 +20,21 @@ import numpy as np
 import pytest
 import soundfile as sf
 import tensorflow as tf
-from absl import flags
 from tensorflow.core.framework import types_pb2
 
 from cmir_tf import hear
 from cmir_tf.audio import FRONT_END_PARAMS, FrontEndMismatchError, recipe
 from cmir_tf.evaluation import protocol
-from cmir_tf.export import embed_cli, export_audio_encoder, litert, load_keras_encoder
+from cmir_tf.export import export_audio_encoder, litert, load_keras_encoder
 from cmir_tf.export.exported import ExportedModel, NotACmirModelError
 from cmir_tf.export.genre_vocabulary import GenreVocabulary
 from cmir_tf.export.saved_model import AudioEncoderModule
 from cmir_tf.joint import JointSpace
 from cmir_tf.models import build_audio_encoder, build_variant
 
+from cli_helpers import run_command
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FLAGS = flags.FLAGS
 VOCABULARY = GenreVocabulary(("GN0100", "GN0200", "GN0300"), ("Ballad", "Rock", "Jazz"))
 SIXTEEN_BIT_FLOATS = {types_pb2.DT_BFLOAT16, types_pb2.DT_HALF}
 
@@ -85,51 +83,16 @@ def music(tmp_path_factory):
     return folder
 
 
-@contextlib.contextmanager
-def cli_flags(define):
-    """The flags `define()` declares, for one in-process CLI run: cmir_tf flags other tests declared are
-    removed first, and the whole flag registry is restored afterwards."""
-    saved = {key: copy.copy(value) for key, value in FLAGS.__dict__.items()}
-    by_module = FLAGS.__dict__["__flags_by_module"]
-    saved["__flags_by_module"] = {module: list(found) for module, found in by_module.items()}
-    for module, found in list(by_module.items()):
-        if module.startswith("cmir_tf"):
-            for flag in list(found):  # a copy: delattr removes the flag from `found` too
-                if flag.name in FLAGS:
-                    delattr(FLAGS, flag.name)
-    define()
-    try:
-        yield
-    finally:
-        FLAGS.__dict__.clear()
-        FLAGS.__dict__.update(saved)
-
-
-def run_cli(define, main, argv: list[str]) -> int:
-    """Exit status of `main` on `argv` (after the program name), its flags parsed as absl's app.run does."""
-    with cli_flags(define):
-        remaining = FLAGS(["prog", *argv])
-        try:
-            status = main(remaining)
-        except SystemExit as stop:
-            status = stop.code
-    return status
-
-
 def search(*argv: str) -> int:
-    from cmir_tf import search_cli
-
-    return run_cli(search_cli.define_flags, search_cli.main, list(argv))
+    return run_command("search", *argv)
 
 
 def embed(*argv: str) -> int:
-    return run_cli(embed_cli.define_flags, embed_cli.main, list(argv))
+    return run_command("embed", *argv)
 
 
 def evaluate(*argv: str) -> int:
-    from cmir_tf.evaluation import cli
-
-    return run_cli(cli.define_flags, cli.main, list(argv))
+    return run_command("evaluate", *argv)
 
 
 def one_line_error(capsys) -> str:

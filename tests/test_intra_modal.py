@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from cmir_tf import batch_keys
 from cmir_tf.constants import INTRA_MODAL_VARIANTS
 from cmir_tf.data import make_dataset, partners, tfrecords
 from cmir_tf.losses import TERM_VIEWS
@@ -20,7 +21,7 @@ from cmir_tf.models import VARIANT_LOSSES, CrossModalModel, build_cf_encoder, bu
 from cmir_tf.training.config import canonical_variant
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ALL_VIEWS = partners.VIEWS
+ALL_VIEWS = batch_keys.VIEWS
 
 
 def reference_nt_xent(a: np.ndarray, b: np.ndarray, temperature: float, mask: np.ndarray) -> float:
@@ -65,14 +66,14 @@ def test_each_intra_modal_term_equals_the_numpy_reference(variant):
     rng = np.random.default_rng(0)
     batch = {"mel": rng.normal(size=(5, 256, 48)).astype(np.float32)}
     view = TERM_VIEWS[term]
-    batch[partners.view_key(view)] = rng.normal(size=(5, 256, 48)).astype(np.float32)
+    batch[batch_keys.view_key(view)] = rng.normal(size=(5, 256, 48)).astype(np.float32)
     mask = np.ones(5, np.float32) if view == "self" else np.array([1, 0, 1, 1, 0], np.float32)
-    if partners.mask_key(view):
-        batch[partners.mask_key(view)] = mask
+    if batch_keys.mask_key(view):
+        batch[batch_keys.mask_key(view)] = mask
     terms = model.loss_terms({k: tf.constant(v) for k, v in batch.items()}, training=False)
     assert set(terms) == {term}
     anchors = model.audio_encoder(batch["mel"], training=False)["embedding"].numpy()
-    positives = model.audio_encoder(batch[partners.view_key(view)], training=False)["embedding"].numpy()
+    positives = model.audio_encoder(batch[batch_keys.view_key(view)], training=False)["embedding"].numpy()
     expected = reference_nt_xent(anchors, positives, 0.5, mask)
     assert float(terms[term]) == pytest.approx(expected, rel=1e-4)
 
@@ -86,7 +87,7 @@ def test_partner_lists_hold_only_songs_of_their_own_split(prepared_demo, demo_co
         lists = partners.PartnerLists(prepared_demo, split)
         songs = set(split_ids[split])
         assert set(lists.song_ids.tolist()) <= songs and len(lists.song_ids) > 0
-        for kind in partners.KINDS:
+        for kind in batch_keys.PARTNER_KINDS:
             members = lists.kinds[kind]["group_members"]
             assert members.size == 0 or members.max() < len(lists.song_ids)  # rows of this split's songs only
             with_partner = 0

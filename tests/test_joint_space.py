@@ -107,7 +107,7 @@ def test_a_model_without_genres_is_refused_by_the_api_and_the_cli(audio_only_mod
         space.tag_files([str(music / "song0.wav")])
     with pytest.raises(MissingSignatureError, match="embed_cf"):
         space.embed_cf(np.zeros((1, 301), np.float32))
-    result = subprocess.run([sys.executable, "-m", "cmir_tf.search_cli", "tags", str(music / "song0.wav"),
+    result = subprocess.run([sys.executable, "-m", "cmir_tf", "search", "tags", str(music / "song0.wav"),
                              f"--model={audio_only_model}"], capture_output=True, text=True, timeout=300)
     assert result.returncode == 2
     assert "embed_genres" in result.stderr.splitlines()[-1] and "Traceback" not in result.stderr
@@ -154,7 +154,7 @@ def test_index_is_written_atomically_and_answers_nearest_queries(joint_model, mu
 
 def test_cmir_search_commands(joint_model, music, tmp_path):
     def cli(*args):
-        return subprocess.run([sys.executable, "-m", "cmir_tf.search_cli", *args], capture_output=True, text=True,
+        return subprocess.run([sys.executable, "-m", "cmir_tf", "search", *args], capture_output=True, text=True,
                               timeout=300)
 
     index_dir = str(tmp_path / "music.idx")

@@ -19,14 +19,14 @@ PACKAGE = os.path.dirname(cmir_tf.__file__)
 # ends by writing an export; the joint-space modules and fine-tuning use exports; evaluation and the ablation use
 # all; the command layer sits on top of everything.
 STAGES = (
-    ("constants", "runtime", "errors", "flagfiles", "__init__"),
+    ("constants", "batch_keys", "cpu", "runtime", "errors", "flagfiles", "__init__"),
     ("audio",),
     ("data", "synthetic"),
     ("losses",),
     ("models",),
     ("export",),
     ("training",),
-    ("joint", "search", "search_cli", "hear", "finetune"),
+    ("joint", "search", "hear", "finetune"),
     ("evaluation",),
     ("experiments",),
     ("cli", "__main__"),

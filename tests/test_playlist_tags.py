@@ -198,15 +198,15 @@ def test_a_text_query_returns_the_planted_songs_first(tag_model, tmp_path, capsy
 
 def test_a_tag_checkpoint_re_exports_with_its_tag_encoder(tag_model, prepared_demo, tmp_path):
     """`cmir-export` (in-process) restores the tag encoder of a contr_cf_g_t checkpoint next to the others."""
-    from test_exported_model import run_cli
+    from cli_helpers import run_cli
 
-    from cmir_tf.export import export_cli
+    from cmir_tf.cli import export as export_cli
 
     model, _ = tag_model
     tf.train.Checkpoint(model=model).save(str(tmp_path / "ckpt" / "ckpt"))
     argv = [f"--checkpoint={tmp_path / 'ckpt'}", "--variant=contr_cf_g_t", f"--data_dir={prepared_demo}",
             f"--output_dir={tmp_path / 'model'}"]
-    assert run_cli(export_cli.define_flags, export_cli.main, argv) is None
+    assert run_cli(export_cli.define_flags, export_cli.main, argv) == 0
     space = JointSpace(str(tmp_path / "model"))
     assert set(space.model.modalities) == {"cf", "genre", "tag"}
     vocab = PreparedFolder(prepared_demo).tag_vocab()

@@ -21,8 +21,8 @@ from damage import flip_a_byte
 from cmir_tf.data.prepared import DamagedFolderError, PreparedFolder
 from cmir_tf.training import train
 from cmir_tf.training.config import ResumeMismatchError, TrainConfig, check_resume, store_config
-from cmir_tf.training.precision import (bf16_unavailable_reason, bf16_usable_flags, cpu_model_and_flags,
-                                        select_precision)
+from cmir_tf.cpu import bf16_unavailable_reason, bf16_usable_flags, cpu_model_and_flags
+from cmir_tf.training.precision import select_precision
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # oneDNN kernels on every CPU (TensorFlow enables them by default only on AVX-512-class CPUs): the bitwise

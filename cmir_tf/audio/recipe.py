@@ -7,6 +7,7 @@ through which every consumer opens an export, calls `check_front_end` on it once
 
 from __future__ import annotations
 
+from cmir_tf import errors
 from cmir_tf.audio.mel import FRONT_END_PARAMS
 
 REEXPORT_HINT = (
@@ -18,7 +19,7 @@ REEXPORT_HINT = (
 )
 
 
-class FrontEndMismatchError(ValueError):
+class FrontEndMismatchError(errors.UsageError, ValueError):
     """The model's recorded front end differs from `FRONT_END_PARAMS`."""
 
 

@@ -31,15 +31,15 @@ class Command:
 
 COMMANDS = {
     "prepare": Command("cmir_tf.data.prepare", "Melon files -> prepared TFRecords, genre word2vec, CF vectors"),
-    "train": Command("cmir_tf.training.cli", "trains one variant on a prepared folder, exports its best encoder"),
-    "export": Command("cmir_tf.export.export_cli", "a training checkpoint or Keras weights -> SavedModel"),
-    "from-torch": Command("cmir_tf.export.from_torch_cli", "the authors' PyTorch audio encoder -> SavedModel"),
-    "to-litert": Command("cmir_tf.export.to_litert_cli", "SavedModel -> LiteRT (.tflite) file"),
-    "evaluate": Command("cmir_tf.evaluation.cli", "GTZAN, MTG-Jamendo, playlist continuation, zero-shot tables"),
+    "train": Command("cmir_tf.cli.train", "trains one variant on a prepared folder, exports its best encoder"),
+    "export": Command("cmir_tf.cli.export", "a training checkpoint or Keras weights -> SavedModel"),
+    "from-torch": Command("cmir_tf.cli.from_torch", "the authors' PyTorch audio encoder -> SavedModel"),
+    "to-litert": Command("cmir_tf.cli.to_litert", "SavedModel -> LiteRT (.tflite) file"),
+    "evaluate": Command("cmir_tf.cli.evaluate", "GTZAN, MTG-Jamendo, playlist continuation, zero-shot tables"),
     "ablation": Command("cmir_tf.cli.ablation", "the paper's ablation: every variant trained, evaluated"),
     "embed": Command("cmir_tf.export.embed_cli", "audio files -> .npz embeddings"),
-    "search": Command("cmir_tf.search_cli", "zero-shot genre tags, song index and search in the joint space"),
-    "corpus": Command("cmir_tf.synthetic.corpus", "writes the synthetic demo corpus (Melon, GTZAN, MTG-Jamendo)"),
+    "search": Command("cmir_tf.cli.search", "zero-shot genre tags, song index and search in the joint space"),
+    "corpus": Command("cmir_tf.cli.corpus", "writes the synthetic demo corpus (Melon, GTZAN, MTG-Jamendo)"),
 }
 
 

@@ -57,9 +57,11 @@ def fail(program: str, error: BaseException) -> None:
     if _verbose():
         traceback.print_exception(error)
     if isinstance(error, KeyboardInterrupt):
-        print(f"{program}: interrupted", file=sys.stderr)
+        print(f"{program}: {one_line(error) if str(error) else 'interrupted'}", file=sys.stderr)
     else:
-        print(f"{program}: error: {one_line(error)}", file=sys.stderr)
+        message = error if isinstance(error, errors.CmirError) or not isinstance(error, OSError) \
+            else errors.describe_os_error(error)
+        print(f"{program}: error: {one_line(message)}", file=sys.stderr)
     sys.exit(status)
 
 

@@ -18,6 +18,8 @@ from typing import IO, Any
 
 import numpy as np
 
+from cmir_tf import errors
+
 TEMPORARY_SUFFIX = ".partial"
 
 
@@ -38,17 +40,23 @@ def real_path(path: str) -> str:
 @contextlib.contextmanager
 def atomic_path(path: str) -> Iterator[str]:
     """Yields the temporary path of `path` (a stale one removed first); renames it to `path` only if the
-    block succeeds, and removes it otherwise."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    block succeeds, and removes it otherwise. An OS error on `path`, its folder or its temporary name (a
+    read-only or full disk, a denied folder) is raised as `errors.PathError` naming `path`."""
     tmp = temporary_path(path)
-    if os.path.exists(tmp):  # left by a killed write: start afresh, with the umask's permissions
-        os.remove(tmp)
     try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        if os.path.exists(tmp):  # left by a killed write: start afresh, with the umask's permissions
             os.remove(tmp)
+        try:
+            yield tmp
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+    except OSError as error:
+        if isinstance(error, errors.CmirError) or error.filename not in (None, tmp, path, os.path.dirname(path)):
+            raise
+        raise errors.input_error_from_os(error, path, "write") from error
 
 
 def atomic_write(path: str, write: Callable[[IO[bytes]], None]) -> None:
@@ -61,13 +69,17 @@ def atomic_write(path: str, write: Callable[[IO[bytes]], None]) -> None:
 def describe_write_error(error: OSError) -> str:
     """One line naming the file that could not be written and why ("cannot write PATH: No space left on
     device"), the temporary name of `atomic_path` mapped back to the file it stands for."""
+    if isinstance(error, errors.PathError):
+        return str(error)
     path = real_path(str(error.filename)) if error.filename else None
-    reason = error.strerror or str(error)
-    return f"cannot write {path}: {reason}" if path else str(error)
+    return f"cannot write {errors.describe_os_error(error, path)}" if path else str(error)
 
 
-# TensorFlow's file errors by class name (this module imports no TensorFlow), as the OS error they stand for.
+# TensorFlow's file errors by class name (this module imports no TensorFlow), as the OS error they stand for;
+# TensorFlow's C++ file system reports a read-only one by its message only.
 _TF_ERRNO = {"ResourceExhaustedError": errno.ENOSPC, "PermissionDeniedError": errno.EACCES}
+_TF_MESSAGES = {"Read-only file system": errno.EROFS, "No space left on device": errno.ENOSPC,
+                "Permission denied": errno.EACCES}
 
 
 @contextlib.contextmanager
@@ -78,6 +90,8 @@ def tf_write_errors_named(path: str) -> Iterator[None]:
         yield
     except Exception as error:
         code = _TF_ERRNO.get(type(error).__name__)
+        if code is None and type(error).__module__.startswith("tensorflow"):
+            code = next((c for text, c in _TF_MESSAGES.items() if text in str(error)), None)
         if code is None:
             raise
         raise OSError(code, os.strerror(code), path) from error

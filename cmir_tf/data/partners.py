@@ -1,4 +1,5 @@
-"""Intra-modal positives: partner lists written once by prepare, and the reader's second view of each song.
+"""Intra-modal positives: the partner lists prepare writes once, and their reading (`PartnerLists`) for the
+reader's second views (`views.py`).
 
 A *partner* of a song is another song of the same split that shares a group with it: a playlist of the
 prepared playlists (`--playlists`, train.json by default: the training playlists), an artist of Melon's
@@ -15,7 +16,7 @@ song-group memberships (Melon: a few million playlist entries), never the number
 popular playlist of 1,000 songs holds 10^6 pairs). And where each song's mel is stored: `s.shard` (N,) index into
 `s.shard_names`, `s.mel_offset` (N,) byte offset of the mel's float16 bytes inside that shard, `s.frames` (N,).
 
-Drawing (`RecordViews`), for the record numbered `index` in an epoch (the reader's enumeration before its
+Drawing (`views.RecordViews`), for the record numbered `index` in an epoch (the reader's enumeration before its
 shuffle): a group of the song uniformly, then another member of that group uniformly (so songs that share
 more groups are likelier partners, as sampling pairs from playlists does), then a 256-frame crop of the partner
 at a uniform offset, all from a NumPy generator seeded by (epoch seed, index, kind): the same for a given
@@ -36,26 +37,14 @@ import struct
 from collections.abc import Iterable, Sequence
 
 import numpy as np
-import tensorflow as tf
 
+from cmir_tf.batch_keys import PARTNER_KINDS
 from cmir_tf.constants import CHUNK_FRAMES, N_MELS
 from cmir_tf.data.atomic import write_npz
 from cmir_tf.data.prepared import PreparedFolder
 
-KINDS = ("playlist", "artist", "genre")
-VIEWS = ("self", *KINDS)  # what a reader can add to a batch
 PARTNER_SPLITS = ("train", "validation")
 _MEL_BYTES_PER_FRAME = N_MELS * 2  # float16
-
-
-def view_key(view: str) -> str:
-    """Batch key of a view's (B, 256, 48) mel: `self_view_mel` or `<kind>_positive_mel`."""
-    return "self_view_mel" if view == "self" else f"{view}_positive_mel"
-
-
-def mask_key(view: str) -> str | None:
-    """Batch key of a view's (B,) 0/1 mask (songs with a partner of that kind); None for `self` (all have one)."""
-    return None if view == "self" else f"has_{view}_positive"
 
 
 def song_groups(
@@ -177,7 +166,7 @@ class PartnerLists:
         self.shard, self.mel_offset, self.frames = arrays["shard"], arrays["mel_offset"], arrays["frames"]
         self.kinds = {kind: {name: arrays[f"{kind}.{name}"] for name in
                              ("song_group_offsets", "song_groups", "group_offsets", "group_members")}
-                      for kind in KINDS}
+                      for kind in PARTNER_KINDS}
         self._paths = [folder.shard_path(str(n)) for n in arrays["shard_names"]]
         self._maps: dict[int, np.memmap] = {}
 
@@ -215,45 +204,3 @@ class PartnerLists:
         start = int(self.mel_offset[row]) + offset * _MEL_BYTES_PER_FRAME
         data = self._maps[shard][start:start + CHUNK_FRAMES * _MEL_BYTES_PER_FRAME]
         return np.frombuffer(data.tobytes(), "<f2").reshape(CHUNK_FRAMES, N_MELS)
-
-
-class RecordViews:
-    """The reader's second views of one record: `self` (another crop of its own mel) and partner crops.
-
-    Call inside a tf.data map with the record's parsed float16 mel (T, 48), song id, record number and the
-    (2,) int64 crop seed of its anchor crop. Returns {view_key: (256, 48) float32, mask_key: () float32 0/1}.
-    """
-
-    def __init__(self, data_dir: str, split: str, views: Sequence[str], epoch_seed: int):
-        unknown = set(views) - set(VIEWS)
-        if unknown:
-            raise ValueError(f"views must be among {VIEWS}, got {sorted(unknown)}")
-        self.views = tuple(views)
-        self.kinds = tuple(v for v in views if v != "self")
-        self.epoch_seed = epoch_seed
-        self.lists = PartnerLists(data_dir, split) if self.kinds else None
-
-    def _partner_crops(self, song_id: np.int64, index: np.int64) -> list[np.ndarray]:
-        row = self.lists.row(int(song_id))
-        out = []
-        for kind in self.kinds:
-            rng = np.random.default_rng([self.epoch_seed, int(index), KINDS.index(kind)])
-            partner = self.lists.draw(row, kind, rng)
-            crop = np.zeros((CHUNK_FRAMES, N_MELS), np.float16) if partner is None else self.lists.crop(partner, rng)
-            out += [crop, np.float32(partner is not None)]
-        return out
-
-    def __call__(self, mel: tf.Tensor, song_id: tf.Tensor, index: tf.Tensor, crop_seed: tf.Tensor) -> dict:
-        from cmir_tf.data.reader import random_crop
-
-        out = {}
-        if "self" in self.views:
-            view_seed = tf.random.experimental.stateless_fold_in(crop_seed, 1)
-            out[view_key("self")] = tf.cast(random_crop(mel, view_seed), tf.float32)
-        if self.kinds:
-            dtypes = [tf.float16, tf.float32] * len(self.kinds)
-            values = tf.numpy_function(self._partner_crops, [song_id, index], dtypes, stateful=False)
-            for number, kind in enumerate(self.kinds):
-                out[view_key(kind)] = tf.cast(tf.ensure_shape(values[2 * number], [CHUNK_FRAMES, N_MELS]), tf.float32)
-                out[mask_key(kind)] = tf.ensure_shape(values[2 * number + 1], [])
-        return out

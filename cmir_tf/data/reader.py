@@ -4,8 +4,8 @@ Determinism (what exact resume relies on): for a given (data_dir, split, seed, e
 training dataset always yields the same batches in the same order. The shard order is a permutation drawn
 from (seed, epoch), shards are interleaved in a fixed order, records are numbered before a shuffle seeded by
 (seed, epoch) that is not reshuffled, and each record's crop offset is a stateless random draw keyed on
-(seed, epoch, record number). `views` adds second views of each song for the intra-modal terms (`partners.py`:
-another crop of the same record, or a crop of a partner song drawn per (seed, epoch, record number)).
+(seed, epoch, record number). `views` adds second views of each song for the intra-modal terms (`views.py`,
+`partners.py`: another crop of the same record, or a crop of a partner song drawn per (seed, epoch, record number)).
 `skip_batches=k` drops the first k * batch_size shuffled records before they
 are parsed, and the rest of the stream is exactly what an un-skipped dataset yields after k batches. Call
 once per epoch; `repeat` is not applied.
@@ -18,9 +18,10 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow as tf
 
-from cmir_tf.constants import CHUNK_FRAMES, N_MELS
-from cmir_tf.data import partners, tfrecords
+from cmir_tf.data import tfrecords
+from cmir_tf.data.crops import all_chunks, center_crop, random_crop
 from cmir_tf.data.prepared import PreparedFolder
+from cmir_tf.data.views import RecordViews
 
 CHUNK_MODES = ("center", "all")
 
@@ -28,24 +29,6 @@ CHUNK_MODES = ("center", "all")
 def _epoch_seed(seed: int, epoch: int) -> int:
     """A seed in [0, 2**31) mixing (seed, epoch), for the file permutation, the shuffle and the crops."""
     return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0] >> 1)
-
-
-def random_crop(mel: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
-    """(T >= 256, 48) -> (256, 48) starting at a stateless uniform offset in [0, T - 256]; `seed` (2,) int."""
-    offset = tf.random.stateless_uniform([], seed, maxval=tf.shape(mel)[0] - CHUNK_FRAMES + 1, dtype=tf.int32)
-    return tf.ensure_shape(mel[offset : offset + CHUNK_FRAMES], [CHUNK_FRAMES, N_MELS])
-
-
-def center_crop(mel: tf.Tensor) -> tf.Tensor:
-    """(T >= 256, 48) -> the centred (256, 48) chunk (offset (T - 256) // 2)."""
-    offset = (tf.shape(mel)[0] - CHUNK_FRAMES) // 2
-    return tf.ensure_shape(mel[offset : offset + CHUNK_FRAMES], [CHUNK_FRAMES, N_MELS])
-
-
-def all_chunks(mel: tf.Tensor) -> tf.Tensor:
-    """(T >= 256, 48) -> (T // 256, 256, 48) consecutive non-overlapping chunks; the last T % 256 frames dropped."""
-    n = tf.shape(mel)[0] // CHUNK_FRAMES
-    return tf.reshape(mel[: n * CHUNK_FRAMES], [n, CHUNK_FRAMES, N_MELS])
 
 
 def make_dataset(
@@ -77,9 +60,9 @@ def make_dataset(
       chunks: evaluation only: "center" (one centred chunk per song) or "all" (every whole chunk; the
         song's other features repeated).
       shuffle_buffer: records in the shuffle buffer (about 125 kB each at 1,300 frames).
-      views: second views for the intra-modal terms, among `partners.VIEWS` ("self", "playlist", "artist",
-        "genre"); train and validation splits, `chunks="center"` only. Each adds `partners.view_key(v)`
-        (B, 256, 48) float32 and, for partner kinds, `partners.mask_key(v)` (B,) float32 0/1.
+      views: second views for the intra-modal terms, among `batch_keys.VIEWS` ("self", "playlist", "artist",
+        "genre"); train and validation splits, `chunks="center"` only. Each adds `view_key(v)`
+        (B, 256, 48) float32 and, for partner kinds, `mask_key(v)` (B,) float32 0/1.
 
     Returns:
       A dataset of dicts `mel` (B, 256, 48) float32 dB, `genre_ids` (B, 10) int32 (0 = padding), `cf`
@@ -92,7 +75,7 @@ def make_dataset(
     epoch_seed = _epoch_seed(seed, epoch)
     if views and chunks != "center":
         raise ValueError("views need chunks='center'")
-    record_views = partners.RecordViews(data_dir, split, views, epoch_seed) if views else None
+    record_views = RecordViews(data_dir, split, views, epoch_seed) if views else None
     if training:
         files = [files[i] for i in np.random.default_rng(epoch_seed).permutation(len(files))]
     pipelines, pipeline_id = 1, 0

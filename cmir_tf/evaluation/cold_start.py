@@ -27,6 +27,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from cmir_tf import errors
 from cmir_tf.data import melon
 from cmir_tf.data.prepared import PreparedFolder
 from cmir_tf.evaluation.embeddings import Embedder, offered_outputs
@@ -36,7 +37,7 @@ from cmir_tf.evaluation.playlist import (K, build_queries, embed_melon_songs, lo
 from cmir_tf.joint import JointSpace
 
 
-class PlaylistVectorsMissingError(ValueError):
+class PlaylistVectorsMissingError(errors.UsageError, ValueError):
     """The prepared data folder has no LightFM playlist vectors (prepared before prepare kept them)."""
 
 
@@ -86,7 +87,7 @@ def cold_start_protocol(embedder: Embedder, melon_dir: str, data_dir: str, usabl
       `skipped`.
     """
     if "embedding" not in offered_outputs(embedder):
-        raise ValueError("cold-start needs the joint-space `embedding` output, got " + embedder.output)
+        raise errors.ConfigError("cold-start needs the joint-space `embedding` output, got " + embedder.output)
     test_songs = load_test_songs(data_dir) if test_songs is None else np.unique(test_songs)
     playlists = melon.read_playlists(melon_dir, PreparedFolder(data_dir).playlist_files())  # as the folder was made
     chosen, truth, refused = cold_start_queries(playlists, test_songs, usable)
@@ -101,7 +102,7 @@ def cold_start_protocol(embedder: Embedder, melon_dir: str, data_dir: str, usabl
     truth_rows = rows_of(truth, candidates)
     keep = [i for i, t in enumerate(truth_rows) if len(t)]
     if not keep:
-        raise ValueError(f"no playlist in {melon_dir} has test-set songs, other songs and {needs}")
+        raise errors.DatasetError(f"no playlist in {melon_dir} has test-set songs, other songs and {needs}")
     result = cold_start_metrics(embed_queries([chosen[i] for i in keep]),
                                 np.concatenate([audio[str(s)] for s in candidates.tolist()]),
                                 [truth_rows[i] for i in keep], seed)

@@ -13,6 +13,7 @@ import os
 
 import numpy as np
 
+from cmir_tf import errors
 from cmir_tf.data.melon import load_json
 from cmir_tf.evaluation.embeddings import Embedder
 from cmir_tf.data.atomic import atomic_write
@@ -86,7 +87,7 @@ def melon_embedding_map(embedder: Embedder, melon_dir: str, data_dir: str, path:
                                          allow_missing=True, what="the test split")
     kept = [s for s in songs if str(s) in vectors]
     if len(kept) < 5:
-        raise ValueError(f"the embedding map needs at least 5 test songs with spectrograms, found {len(kept)}")
+        raise errors.DatasetError(f"the embedding map needs at least 5 test songs with spectrograms, found {len(kept)}")
     labels = top_genre_labels(melon_dir, kept)
     points = tsne_2d(np.concatenate([vectors[str(s)] for s in kept]), seed)
     save_map_png(points, labels, path, title or f"Melon test songs by top-level genre (t-SNE of {embedder.output})")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
+from cmir_tf import errors
+
 MAX_NAMED = 5  # missing files named in an error message
 
 
@@ -29,7 +31,7 @@ def find_by_stem(path: str) -> str | None:
     return None
 
 
-class MissingFilesError(FileNotFoundError):
+class MissingFilesError(errors.InputError, FileNotFoundError):
     """A split lists files that are not on disk (and `allow_missing` is off)."""
 
 

@@ -17,6 +17,7 @@ from importlib import resources
 
 import numpy as np
 
+from cmir_tf import errors
 from cmir_tf.evaluation import probes
 from cmir_tf.evaluation.embeddings import Embedder, embed_listed_files
 from cmir_tf.data.atomic import atomic_write
@@ -32,7 +33,7 @@ def load_split(split: str, splits_dir: str | None = None) -> list[str]:
     Reads the package's copy of the fault-filtered lists unless `splits_dir` holds other ones.
     """
     if split not in SPLIT_FILES:
-        raise ValueError(f"split must be one of {sorted(SPLIT_FILES)}, got {split!r}")
+        raise errors.ConfigError(f"split must be one of {sorted(SPLIT_FILES)}, got {split!r}")
     if splits_dir:
         with open(os.path.join(splits_dir, SPLIT_FILES[split])) as f:
             text = f.read()
@@ -48,7 +49,7 @@ def genre_of(relpath: str) -> int:
     """Genre index (into `GENRES`) of `<genre>/<genre>.000NN.<ext>`."""
     genre = relpath.split("/")[0]
     if genre not in GENRES:
-        raise ValueError(f"{relpath!r} is not under one of the GTZAN genre folders {GENRES}")
+        raise errors.DatasetError(f"{relpath!r} is not under one of the GTZAN genre folders {GENRES}")
     return GENRES.index(genre)
 
 

@@ -17,6 +17,7 @@ from importlib import resources
 
 import numpy as np
 
+from cmir_tf import errors
 from cmir_tf.evaluation import probes
 from cmir_tf.evaluation.embeddings import Embedder, embed_listed_files
 from cmir_tf.evaluation.metrics import macro_tagging_scores
@@ -36,7 +37,7 @@ class JamendoTrack:
 
 def split_file_name(category: str, split: str) -> str:
     if category not in CATEGORIES or split not in SPLITS:
-        raise ValueError(f"unknown category/split {category!r}/{split!r}; expected {CATEGORIES} x {SPLITS}")
+        raise errors.ConfigError(f"unknown category/split {category!r}/{split!r}; expected {CATEGORIES} x {SPLITS}")
     return f"autotagging_{category}-{split}.tsv"
 
 
@@ -54,12 +55,12 @@ def load_split(category: str, split: str, splits_dir: str | None = None) -> list
         text = resources.files("cmir_tf").joinpath(f"splits/mtg_jamendo/{name}").read_text()
     lines = text.splitlines()
     if not lines or tuple(lines[0].split("\t")) != COLUMNS:
-        raise ValueError(f"{name}: expected the header {COLUMNS}")
+        raise errors.DatasetError(f"{name}: expected the header {COLUMNS}")
     tracks = []
     for number, line in enumerate(lines[1:], start=2):
         fields = line.split("\t")
         if len(fields) < len(COLUMNS) or not all(fields):
-            raise ValueError(f"{name}:{number}: expected {len(COLUMNS) - 1} fields and at least one tag")
+            raise errors.DatasetError(f"{name}:{number}: expected {len(COLUMNS) - 1} fields and at least one tag")
         tracks.append(JamendoTrack(fields[0], fields[3], tuple(fields[5:])))
     return tracks
 

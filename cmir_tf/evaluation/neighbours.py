@@ -21,7 +21,8 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from cmir_tf.training.precision import NATIVE_BF16_CPU_FLAGS, bf16_usable_flags, cpu_model_and_flags
+from cmir_tf import errors
+from cmir_tf.cpu import NATIVE_BF16_CPU_FLAGS, bf16_usable_flags, cpu_model_and_flags
 
 SEARCH_PRECISIONS = ("auto", "float32", "bfloat16")
 SHORTLIST_MARGIN = 32  # bf16 shortlist of k + 32 candidates per query, rescored in float32
@@ -37,7 +38,7 @@ def resolve_search_precision(requested: str, cpu_flags: set[str] | None = None) 
     native bf16 (avx512_bf16 or amx_bf16, not capped by ONEDNN_MAX_CPU_ISA), since elsewhere it is emulated
     and slower than float32. `cpu_flags` defaults to this machine's."""
     if requested not in SEARCH_PRECISIONS:
-        raise ValueError(f"search precision must be one of {SEARCH_PRECISIONS}, got {requested!r}")
+        raise errors.ConfigError(f"search precision must be one of {SEARCH_PRECISIONS}, got {requested!r}")
     if requested != "auto":
         return requested
     flags = bf16_usable_flags(cpu_model_and_flags()[1] if cpu_flags is None else cpu_flags)

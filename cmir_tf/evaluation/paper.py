@@ -13,6 +13,8 @@ table holds one unit. A value the paper does not print is absent and shows as `N
 
 from __future__ import annotations
 
+from cmir_tf import errors
+
 # Internal row name -> the name printed in tables and figures: the paper's six variants (its spelling), this
 # package's intra-modal (docs/intra_modal.md) and playlist-tag variants (docs/playlist_tags.md), the untrained
 # reference and the random baseline.
@@ -99,7 +101,7 @@ def published(task: str, row: str, category: str | None = None, metric: str | No
         return JAMENDO_ROC_AUC.get(row, {}).get(category) if metric == "roc_auc" else None
     if task == "playlist":
         return PLAYLIST.get(row, {}).get(metric)
-    raise ValueError(f"task must be gtzan, jamendo or playlist, got {task!r}")
+    raise errors.ConfigError(f"task must be gtzan, jamendo or playlist, got {task!r}")
 
 
 def cell(value: tuple[float, float] | float | None, digits: int = 3) -> str:

@@ -22,6 +22,7 @@ import time
 import numpy as np
 from tqdm import tqdm
 
+from cmir_tf import errors
 from cmir_tf.data.melon import PLAYLIST_CHOICES
 from cmir_tf.data.prepared import PreparedFolder
 from cmir_tf.evaluation import neighbours, protocol
@@ -246,7 +247,7 @@ def evaluate_playlists(embedder: Embedder, melon_dir: str, data_dir: str, *, cac
     files = protocol.playlist_files(data_dir)
     queries = build_queries(load_playlists(melon_dir, files), test_songs)
     if not queries.seeds:
-        raise ValueError(f"no playlist in {melon_dir} has both test-set and other songs")
+        raise errors.DatasetError(f"no playlist in {melon_dir} has both test-set and other songs")
     n_queries = len(queries.seeds)
     if query_sample:
         queries = sample_queries(queries, query_sample, seed)
@@ -289,16 +290,16 @@ def embed_melon_songs(embedder: Embedder, melon_dir: str, song_ids: np.ndarray, 
     outputs = (output,) + (("embedding",) if joint_too and output != "embedding" else ())
     outputs = tuple(o for o in outputs if o in offered_outputs(embedder))
     if output not in outputs:
-        raise ValueError(f"the embedder offers no {output!r} output (it has {offered_outputs(embedder)})")
+        raise errors.ConfigError(f"the embedder offers no {output!r} output (it has {offered_outputs(embedder)})")
     missing = [str(s) for s in song_ids if not os.path.isfile(mel_path(melon_dir, int(s)))]
     check_missing([mel_path(melon_dir, int(s)) for s in missing], len(song_ids), what, allow_missing)
 
     def load(key: str) -> np.ndarray:
         mel = np.load(mel_path(melon_dir, int(key)))
         if mel.ndim != 2 or mel.shape[0] != 48 or mel.shape[1] == 0:
-            raise ValueError(f"expected a (48, T >= 1) spectrogram, got {mel.shape}")
+            raise errors.DatasetError(f"expected a (48, T >= 1) spectrogram, got {mel.shape}")
         if not np.isfinite(mel).all():  # about 0.3 % of Melon's files hold -inf (20 log10 of 0)
-            raise ValueError("the spectrogram holds infinities or NaNs")
+            raise errors.DatasetError("the spectrogram holds infinities or NaNs")
         return mel.T.astype(np.float32)
 
     dataset = dataset_key("melon-mean", melon_dir)

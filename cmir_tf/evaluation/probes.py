@@ -15,6 +15,8 @@ import tensorflow as tf
 from keras import layers
 from tqdm import tqdm
 
+from cmir_tf import errors
+
 
 @dataclasses.dataclass(frozen=True)
 class ProbeConfig:
@@ -135,7 +137,7 @@ def repeat(run: Callable[[], dict[str, float]], repeats: int, seed: int, desc: s
     Returns, per metric name, `{"mean", "std", "values"}` (population std over repeats).
     """
     if repeats < 1:
-        raise ValueError(f"repeats must be >= 1, got {repeats}")
+        raise errors.ConfigError(f"repeats must be >= 1, got {repeats}")
     values: dict[str, list[float]] = {}
     for i in tqdm(range(repeats), desc=desc, unit="repeat"):
         keras.utils.set_random_seed(seed + i)

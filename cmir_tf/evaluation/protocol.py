@@ -15,6 +15,7 @@ import json
 
 import numpy as np
 
+from cmir_tf import errors
 from cmir_tf.data.prepared import PreparedFolder
 from cmir_tf.export.exported import ExportedModel
 
@@ -32,9 +33,9 @@ def read_test_songs(path: str) -> np.ndarray:
         ids = json.loads(text) if text.lstrip().startswith("[") else text.replace(",", " ").split()
         songs = np.unique(np.asarray([int(s) for s in ids], dtype=np.int64))
     except (ValueError, TypeError) as e:
-        raise ValueError(f"{path}: expected song ids (a JSON list or one per line): {e}") from e
+        raise errors.DatasetError(f"{path}: expected song ids (a JSON list or one per line): {e}") from e
     if not len(songs):
-        raise ValueError(f"{path} lists no song ids")
+        raise errors.DatasetError(f"{path} lists no song ids")
     return songs
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 
+from cmir_tf import errors
 from cmir_tf.data.atomic import atomic_write
 from cmir_tf.evaluation import paper
 from cmir_tf.evaluation.tags import MIN_TAG_POSITIVES
@@ -116,7 +117,7 @@ def _header(task: str) -> list[str]:
 def markdown_table(task: str, runs: dict[str, dict]) -> str:
     """The Markdown table of `runs` ({name: result dict}), one row per run, then the random baselines."""
     if task not in TASKS:
-        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+        raise errors.ConfigError(f"task must be one of {TASKS}, got {task!r}")
     header = _header(task)
     title = TITLES[task]
     playlist_files = sorted({", ".join(r["playlists"]) for r in runs.values() if "playlists" in r})
@@ -149,7 +150,7 @@ def markdown_table(task: str, runs: dict[str, dict]) -> str:
 def record(results_dir: str, task: str, name: str, result: dict) -> tuple[str, str]:
     """Stores `result` as run `name` in `<task>.json` and rewrites `<task>.md`; returns both paths."""
     if task not in TASKS:
-        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+        raise errors.ConfigError(f"task must be one of {TASKS}, got {task!r}")
     json_path = os.path.join(results_dir, f"{task}.json")
     md_path = os.path.join(results_dir, f"{task}.md")
     runs = load_runs(results_dir, task)

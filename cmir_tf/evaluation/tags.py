@@ -20,6 +20,7 @@ import os
 
 import numpy as np
 
+from cmir_tf import errors
 from cmir_tf.data import playlist_tags
 from cmir_tf.data.prepared import PreparedFolder
 from cmir_tf.evaluation.cold_start import cold_start_protocol
@@ -31,7 +32,7 @@ from cmir_tf.joint import JointSpace
 MIN_TAG_POSITIVES = 10  # positive test songs a tag needs to be scored in Table 5
 
 
-class TagsMissingError(ValueError):
+class TagsMissingError(errors.UsageError, ValueError):
     """The prepared data folder has no playlist tags (prepared before tags, or no tag used often enough)."""
 
 
@@ -67,7 +68,7 @@ def tag_retrieval_metrics(labels: np.ndarray, scores: np.ndarray, seed: int = 0,
     """
     frequent = np.asarray(labels).sum(axis=0) >= min_positives
     if not frequent.any():
-        raise ValueError(f"no playlist tag has {min_positives} positive test songs: too few tagged test songs "
+        raise errors.DatasetError(f"no playlist tag has {min_positives} positive test songs: too few tagged test songs "
                          f"({len(labels)}) to score tag retrieval")
     return {**tagging_against_random(labels[:, frequent], scores[:, frequent], seed), "min_positives": min_positives}
 

@@ -21,6 +21,7 @@ from importlib import resources
 
 import numpy as np
 
+from cmir_tf import errors
 from cmir_tf.data import melon
 from cmir_tf.data.prepared import PreparedFolder
 from cmir_tf.evaluation import gtzan
@@ -42,7 +43,7 @@ def load_gtzan_map(path: str | None = None) -> dict[str, list[str]]:
     mapping = json.loads(text)["map"]
     unknown = set(mapping) - set(gtzan.GENRES)
     if unknown:
-        raise ValueError(f"the GTZAN -> Melon map names genres that GTZAN lacks: {sorted(unknown)}")
+        raise errors.DatasetError(f"the GTZAN -> Melon map names genres that GTZAN lacks: {sorted(unknown)}")
     return mapping
 
 
@@ -58,7 +59,7 @@ def zero_shot_classes(mapping: dict[str, list[str]], vocabulary: tuple[str, ...]
 
 def _check_embedder(embedder: Embedder) -> None:
     if embedder.output != "embedding":
-        raise ValueError(f"zero-shot needs the joint-space `embedding` output, got {embedder.output!r}")
+        raise errors.ConfigError(f"zero-shot needs the joint-space `embedding` output, got {embedder.output!r}")
 
 
 def evaluate_gtzan_zero_shot(space: JointSpace, embedder: Embedder, gtzan_dir: str, *, cache_dir: str | None = None,

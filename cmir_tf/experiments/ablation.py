@@ -1,5 +1,5 @@
-"""The paper's ablation, six variants -> Tables 1-3, the claims
-table, a figure and `ablation.json`.
+"""The paper's ablation, six variants -> Tables 1-3, the claims table, a figure and `ablation.json`
+(command: `cmir-ablation`, `cmir_tf.cli.ablation`).
 
   cmir-ablation --output_dir=ablation_run            # on the demo corpus
   cmir-ablation --variants=all --seeds=3 ...          # + intra-modal and playlist-tag variants
@@ -8,11 +8,13 @@ table, a figure and `ablation.json`.
       --melon_dir=/data/melon --gtzan_dir=/data/gtzan --jamendo_dir=/data/mtg-jamendo --epochs=400 ...
 
 Every variant trains with the same seeds, budget and precision (`TrainConfig`, in-process); an untrained
-encoder (random initialisation, same seeds) is the reference row. Each export is evaluated on GTZAN,
-MTG-Jamendo and playlist continuation by `cmir_tf.evaluation` with `--repeats` probe repeats; the untrained
-run also measures the random baselines. Models with the tag signatures (the opt-in tag variants `contr_t`,
-`contr_cf_g_t`) are also evaluated on zero-shot tag retrieval (Table 5) and tag-only cold start (columns of
-Table 3), whose random baselines come from the first such row. Output folder:
+encoder (random initialisation, same seeds) is the reference row. Each export is evaluated by
+`cmir_tf.evaluation.run.evaluate_model`, the same entry as `cmir-evaluate`, on every task with `--repeats`
+probe repeats: GTZAN, MTG-Jamendo and playlist continuation for every row, and where the model has the
+joint-space signatures the zero-shot GTZAN column, zero-shot Melon genre tagging (Table 4) and the cold-start
+columns; the untrained run also measures the random baselines. Models with the tag signatures (the opt-in tag
+variants `contr_t`, `contr_cf_g_t`) are also evaluated on zero-shot tag retrieval (Table 5) and tag-only cold
+start (columns of Table 3), whose random baselines come from the first such row. Output folder:
 
   corpus/, prepared/              the demo corpus and its TFRecords (demo mode only)
   models/<row>-seed<k>/           model_dir of each training run (export/ = the SavedModel)
@@ -33,13 +35,14 @@ import time
 from typing import TYPE_CHECKING
 
 
-from cmir_tf.constants import ALL_VARIANTS, TAG_VARIANTS, VARIANTS
+from cmir_tf import errors
+from cmir_tf.constants import ALL_VARIANTS, VARIANTS
 from cmir_tf.data.atomic import atomic_write
 from cmir_tf.data.prepared import PreparedFolder
 from cmir_tf.experiments import claims, report, summary
 
 if TYPE_CHECKING:  # the evaluation loads TensorFlow: imported where used
-    from cmir_tf.evaluation import SavedModelEmbedder
+    from cmir_tf.evaluation.run import EvaluationConfig
 
 UNTRAINED = "untrained"
 DEMO_PREPARE = dict(word2vec_dim=64, songs_per_shard=500)  # as `make demo`
@@ -72,14 +75,14 @@ class AblationConfig:
     def __post_init__(self):
         given = [getattr(self, f) for f in DATA_FLAGS]
         if any(given) and not all(given):
-            raise ValueError(f"give all of {', '.join('--' + f for f in DATA_FLAGS)} or none (demo corpus)")
+            raise errors.ConfigError(f"give all of {', '.join('--' + f for f in DATA_FLAGS)} or none (demo corpus)")
         unknown = set(self.variants) - set(ALL_VARIANTS)
         if unknown or not self.variants:
-            raise ValueError(f"variants must be a non-empty subset of {ALL_VARIANTS}, got {self.variants}")
+            raise errors.ConfigError(f"variants must be a non-empty subset of {ALL_VARIANTS}, got {self.variants}")
         if not self.jamendo_categories or set(self.jamendo_categories) - set(summary.JAMENDO_CATEGORIES):
-            raise ValueError(f"jamendo_categories must be a non-empty subset of {summary.JAMENDO_CATEGORIES}")
+            raise errors.ConfigError(f"jamendo_categories must be a non-empty subset of {summary.JAMENDO_CATEGORIES}")
         if self.seeds < 1 or self.repeats < 1:
-            raise ValueError("seeds and repeats must be >= 1")
+            raise errors.ConfigError("seeds and repeats must be >= 1")
 
     @property
     def demo(self) -> bool:
@@ -116,7 +119,7 @@ def check_same_settings(config: AblationConfig) -> None:
             previous = json.load(f)
         changed = sorted(k for k in settings if previous.get(k) != settings[k])
         if changed:
-            raise ValueError(f"{config.output_dir} holds a run with other settings ({', '.join(changed)}); "
+            raise errors.ConfigError(f"{config.output_dir} holds a run with other settings ({', '.join(changed)}); "
                              "use another --output_dir or the same flags")
     else:
         _write_json(path, settings)
@@ -173,49 +176,37 @@ def train_row(config: AblationConfig, row: str, seed: int) -> None:
     _stage(f"{row} seed {seed}: {result['steps']} steps, exported in {result['seconds']:.0f} s")
 
 
-def evaluate_row(config: AblationConfig, row: str, seed: int) -> dict:
-    """GTZAN, MTG-Jamendo and playlist results of one export (cached in runs/<row>-seed<k>.json), and for a
-    model with the tag signatures its `evaluate_tag_tasks`."""
-    from cmir_tf.evaluation import (ProbeConfig, SavedModelEmbedder, evaluate_gtzan, evaluate_jamendo,
-                                    evaluate_playlists)
+def evaluation_config(config: AblationConfig, row: str) -> EvaluationConfig:
+    """The evaluation of every row: all tasks, with `cmir-evaluate`'s defaults but the ablation's repeats,
+    probe epochs, Jamendo categories and output; the random baselines with the untrained row only."""
+    from cmir_tf.evaluation.run import EvaluationConfig
 
+    return EvaluationConfig(embedding=config.embedding, cache_dir=config.path("embedding_cache"),
+                            gtzan_splits_dir=config.gtzan_splits_dir, jamendo_categories=config.jamendo_categories,
+                            repeats=config.repeats, epochs=config.probe_epochs, baseline=row == UNTRAINED,
+                            **config.data())
+
+
+def evaluate_row(config: AblationConfig, row: str, seed: int) -> dict:
+    """The results of one export (`evaluate_model`, cached in runs/<row>-seed<k>.json): every row has gtzan,
+    jamendo and playlist; the zero-shot and cold-start ones where the model has the signatures; `tags` and
+    `tag_cold_start` (summary.TAG_TASKS) for a model with the tag signatures."""
     path = config.path("runs", f"{row}-seed{seed}.json")
     if os.path.exists(path):
         with open(path) as f:
             return json.load(f)
+    from cmir_tf.evaluation.run import evaluate_model
+
     start = time.perf_counter()
-    data = config.data()
-    embedder = SavedModelEmbedder(export_dir(config, row, seed), output=config.embedding)
-    probe = ProbeConfig(epochs=config.probe_epochs)
-    common = dict(cache_dir=config.path("embedding_cache"), config=probe, repeats=config.repeats,
-                  baseline=row == UNTRAINED)
-    result = {
-        "gtzan": evaluate_gtzan(embedder, data["gtzan_dir"], splits_dir=config.gtzan_splits_dir, **common),
-        "jamendo": evaluate_jamendo(embedder, data["jamendo_dir"], categories=config.jamendo_categories,
-                                    **common),
-        "playlist": evaluate_playlists(embedder, data["melon_dir"], data["data_dir"],
-                                       cache_dir=config.path("embedding_cache")),
-    }
-    result.update(evaluate_tag_tasks(config, embedder))
+    result = evaluate_model(export_dir(config, row, seed), evaluation_config(config, row))
+    tag_cold_start = result["playlist"].pop("tag_cold_start")
+    if "skipped_reason" not in tag_cold_start:
+        result["tag_cold_start"] = tag_cold_start
     result["seconds"] = time.perf_counter() - start
     _write_json(path, result)
     _stage(f"{row} seed {seed}: evaluated in {result['seconds']:.0f} s (GTZAN "
            f"{result['gtzan']['accuracy']['mean']:.3f}, NDCG@100 {result['playlist']['ndcg@100']:.4f})")
     return result
-
-
-def evaluate_tag_tasks(config: AblationConfig, embedder: SavedModelEmbedder) -> dict:
-    """{"tags": Table 5, "tag_cold_start": Table 3's tag columns} of an export with the tag signatures (on the
-    joint-space `embedding` `evaluate_playlists` cached), {} for one without."""
-    from cmir_tf.evaluation.tags import evaluate_tag_cold_start, evaluate_tag_retrieval
-    from cmir_tf.joint import JointSpace
-
-    if "embed_tags" not in embedder.model.signatures:
-        return {}
-    space, data, cache_dir = JointSpace(embedder.model), config.data(), config.path("embedding_cache")
-    melon = (space, embedder, data["melon_dir"], data["data_dir"])
-    return {"tags": evaluate_tag_retrieval(*melon, cache_dir=cache_dir),
-            "tag_cold_start": evaluate_tag_cold_start(*melon, cache_dir=cache_dir)}
 
 
 def write_outputs(config: AblationConfig, runs: dict[str, list[dict]], seconds: float) -> dict:

@@ -29,6 +29,7 @@ from collections.abc import Callable
 import numpy as np
 import tensorflow as tf
 
+from cmir_tf import errors
 from cmir_tf.audio.recipe import check_front_end
 
 ASSET_NAME = "cmir_tf.json"  # the export's own record, in assets/
@@ -41,11 +42,11 @@ TAG_SIGNATURES = ("embed_tags", "tag_vocabulary")  # of a playlist-tag encoder
 HASH_BLOCK = 1 << 20  # bytes read at a time by `fingerprint`
 
 
-class NotACmirModelError(ValueError):
+class NotACmirModelError(errors.UsageError, ValueError):
     """The folder holds no SavedModel, or one without this package's asset or signatures."""
 
 
-class MissingSignatureError(ValueError):
+class MissingSignatureError(errors.UsageError, ValueError):
     """The SavedModel lacks a signature that the requested operation needs."""
 
 

@@ -23,6 +23,7 @@ import warnings
 
 import tensorflow as tf
 
+from cmir_tf import errors
 from cmir_tf.audio import chunk_mel, log_mel_spectrogram
 from cmir_tf.constants import CHUNK_FRAMES, N_MELS, SAMPLE_RATE
 from cmir_tf.data.atomic import atomic_path
@@ -62,7 +63,7 @@ def convert_to_litert(model: ExportedModel | str, output_path: str, quantization
     front end, which the waveform signature rebuilds) to a `.tflite` file (module docstring), float32 like
     every export, written to a temporary name and renamed into place. Returns its size in bytes."""
     if quantization not in QUANTIZATIONS:
-        raise ValueError(f"quantization must be one of {QUANTIZATIONS}, got {quantization!r}")
+        raise errors.ConfigError(f"quantization must be one of {QUANTIZATIONS}, got {quantization!r}")
     module = OnDeviceModule(ExportedModel.of(model).saved_model)
     with tempfile.TemporaryDirectory() as scratch:
         signatures = {name: getattr(module, name) for name in SIGNATURES}

@@ -49,8 +49,10 @@ import keras
 import tensorflow as tf
 
 import cmir_tf
+from cmir_tf import errors
 from cmir_tf.audio import CHUNK_PADDING, FRONT_END_PARAMS, chunk_mel, log_mel_spectrogram
 from cmir_tf.constants import CF_DIM, CHUNK_FRAMES, EMBEDDING_DIM, FEATURES_DIM, N_MELS
+from cmir_tf.data.atomic import tf_write_errors_named
 from cmir_tf.export.exported import ASSET_NAME
 from cmir_tf.export.float32 import float32_copy
 from cmir_tf.export.genre_vocabulary import GenreVocabulary
@@ -254,10 +256,25 @@ def export_audio_encoder(
 
     Returns:
       `export_dir`.
+
+    Raises:
+      errors.OutputExistsError: `export_dir` exists and `overwrite` is off.
+      errors.PathError: `export_dir` cannot be written (read-only, full, denied), naming it.
     """
     export_dir = os.path.abspath(export_dir)
     if os.path.exists(export_dir) and not overwrite:
-        raise FileExistsError(f"{export_dir} exists; pass overwrite=True to replace it")
+        raise errors.OutputExistsError(f"{export_dir} exists; pass overwrite=True (--overwrite) to replace it")
+    try:
+        with tf_write_errors_named(export_dir):
+            return _write_export(encoder, export_dir, metadata, training_precision, genre_encoder=genre_encoder,
+                                 vocabulary=vocabulary, cf_encoder=cf_encoder, tag_encoder=tag_encoder, tags=tags)
+    except OSError as error:
+        raise errors.input_error_from_os(error, export_dir, "write the export") from error
+
+
+def _write_export(encoder, export_dir: str, metadata: dict | None, training_precision: str | None, *,
+                  genre_encoder, vocabulary, cf_encoder, tag_encoder, tags) -> str:
+    """`export_audio_encoder`'s writing: staged in a scratch folder beside `export_dir`, then renamed."""
     parent, name = os.path.split(export_dir)
     os.makedirs(parent, exist_ok=True)
     prefix = f".{name}.export-"

@@ -16,11 +16,17 @@ PyTorch is imported only inside `load_torch_state_dict`, so the rest of the pack
 
 from __future__ import annotations
 
+import hashlib
+import os
+import pickle
+
 import keras
 import numpy as np
 from keras import layers
 
+from cmir_tf import errors
 from cmir_tf.constants import CHUNK_FRAMES, N_MELS
+from cmir_tf.export.saved_model import export_audio_encoder
 from cmir_tf.models.audio_encoder import CONV_CHANNELS, build_audio_encoder
 
 INPUT_LAYOUTS = ("true", "authors_training")
@@ -44,14 +50,14 @@ def load_torch_state_dict(path: str, prefix: str = "") -> dict[str, np.ndarray]:
 
     state = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ValueError(f"{path}: expected a state dict (a dict of tensors), got {type(state).__name__}")
+        raise errors.ConfigError(f"{path}: expected a state dict (a dict of tensors), got {type(state).__name__}")
     arrays = {
         key[len(prefix) :]: value.detach().float().numpy()
         for key, value in state.items()
         if key.startswith(prefix) and not key.endswith(_IGNORED_SUFFIX)
     }
     if not arrays:
-        raise ValueError(f"{path}: no tensor key starts with the prefix {prefix!r}")
+        raise errors.ConfigError(f"{path}: no tensor key starts with the prefix {prefix!r}")
     return arrays
 
 
@@ -74,7 +80,7 @@ def audio_encoder_from_state_dict(state: dict[str, np.ndarray], input_layout: st
       ValueError: listing every missing key, unknown key and shape mismatch, or for an unknown layout.
     """
     if input_layout not in INPUT_LAYOUTS:
-        raise ValueError(f"input_layout must be one of {INPUT_LAYOUTS}, got {input_layout!r}")
+        raise errors.ConfigError(f"input_layout must be one of {INPUT_LAYOUTS}, got {input_layout!r}")
     encoder = build_audio_encoder()
     sources = _torch_sources()
     _check_keys_and_shapes(state, encoder, sources)
@@ -122,7 +128,7 @@ def _check_keys_and_shapes(
         if tuple(np.shape(state[key])) != expected[key]
     ]
     if problems:
-        raise ValueError(
+        raise errors.ConfigError(
             "the state dict is not the authors' AudioEncoder (keys audio_encoder.* and fc_audio.*; a larger "
             "model's state dict needs a key prefix):\n  " + "\n  ".join(problems)
         )
@@ -138,3 +144,39 @@ def _behind_authors_view(encoder: keras.Model) -> keras.Model:
     viewed = layers.Reshape((N_MELS, CHUNK_FRAMES), name="authors_view")(mel)
     viewed = layers.Permute((2, 1), name="authors_view_to_time_mel")(viewed)
     return keras.Model(inputs=mel, outputs=encoder(viewed), name=f"{encoder.name}_authors_training_layout")
+
+
+def export_torch_checkpoint(checkpoint: str, output: str, variant: str, input_layout: str = "authors_training", *,
+                            state_dict_prefix: str = "", overwrite: bool = False, metadata: dict | None = None) -> str:
+    """One of the authors' `audio_encoder.pt` files converted and exported as a cmir_tf SavedModel.
+
+    Args:
+      checkpoint: the PyTorch state dict of their AudioEncoder.
+      output: the SavedModel folder to write.
+      variant: the training variant it comes from (recorded in the asset).
+      input_layout: `authors_training` or `true` (`audio_encoder_from_state_dict`).
+      state_dict_prefix: keep only the keys with this prefix, removed.
+      overwrite: replace an existing `output`.
+      metadata: more fields for the asset (e.g. where the file came from).
+
+    Returns:
+      `output`.
+
+    Raises:
+      errors.ConfigError: no such file, or not a state dict of the authors' AudioEncoder.
+      errors.InputError: PyTorch is missing, or `torch.load` cannot read the file (damaged).
+    """
+    if not os.path.isfile(checkpoint):
+        raise errors.ConfigError(f"--checkpoint={checkpoint}: no such file")
+    try:
+        state = load_torch_state_dict(checkpoint, state_dict_prefix)
+    except ImportError as error:
+        raise errors.InputError(f"needs PyTorch, the [torch] extra (pip install 'cmir-tf[torch]'): {error}") from error
+    except (RuntimeError, EOFError, pickle.UnpicklingError) as error:  # what torch.load raises for a damaged file
+        raise errors.InputError(f"{checkpoint}: torch.load cannot read it: {error}") from error
+    encoder = audio_encoder_from_state_dict(state, input_layout)
+    with open(checkpoint, "rb") as f:
+        checksum = hashlib.sha256(f.read()).hexdigest()
+    record = {"source": "pytorch", "variant": variant, "input_layout": input_layout,
+              "checkpoint": os.path.basename(checkpoint), "checkpoint_sha256": checksum, **(metadata or {})}
+    return export_audio_encoder(encoder, output, record, overwrite=overwrite)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 
+from cmir_tf import errors
+
 FOLDER = os.path.dirname(os.path.abspath(__file__))
 SUFFIX = ".flags"
 
@@ -24,5 +26,5 @@ def path(name: str) -> str:
     """The packaged flagfile `name` (`contrcf_g` or `contrcf_g.flags`); `ValueError` naming the choices."""
     name = name.removesuffix(SUFFIX)
     if name not in names():
-        raise ValueError(f"no packaged flagfile {name!r}; choose one of {', '.join(names())}")
+        raise errors.ConfigError(f"no packaged flagfile {name!r}; choose one of {', '.join(names())}")
     return os.path.join(FOLDER, name + SUFFIX)

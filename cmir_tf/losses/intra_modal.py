@@ -19,7 +19,7 @@ count as negatives, as in SimCLR's batch-level sampling.
 
 from __future__ import annotations
 
-# Loss term -> the reader view (`cmir_tf.data.partners.VIEWS`) that holds its positive.
+# Loss term -> the reader view (`cmir_tf.batch_keys.VIEWS`) that holds its positive.
 TERM_VIEWS = {
     "self": "self",
     "playlist_positive": "playlist",

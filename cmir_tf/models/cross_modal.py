@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from cmir_tf.constants import ALL_VARIANTS, CF_DIM, EMBEDDING_DIM
-from cmir_tf.data.partners import mask_key, view_key
+from cmir_tf.batch_keys import mask_key, view_key
 from cmir_tf.losses import TERM_VIEWS, cf_regression_loss, genre_prediction_loss, nt_xent, views_of
 from cmir_tf.models.audio_encoder import build_audio_encoder
 from cmir_tf.models.cf_encoder import build_cf_encoder

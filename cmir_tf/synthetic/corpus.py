@@ -1,4 +1,4 @@
-"""`cmir-corpus --output_dir=...` (`python -m cmir_tf corpus`): the synthetic demo corpus (what `make demo` uses).
+"""The synthetic demo corpus (what `make demo` uses; command: `cmir-corpus`, `cmir_tf.cli.corpus`).
 
 Writes, deterministically for `--seed` (and independently of `--workers`):
 
@@ -23,16 +23,13 @@ import shutil
 import time
 
 import numpy as np
-from absl import app, flags, logging
 from tqdm import tqdm
 
-from cmir_tf.cli import runner
+from cmir_tf import errors
 from cmir_tf.constants import SAMPLE_RATE
 from cmir_tf.synthetic.downstream import gtzan_jobs, jamendo_corpus
 from cmir_tf.synthetic.jobs import RenderJob, render_job, single_threaded_worker
 from cmir_tf.synthetic.melon import melon_corpus
-
-FLAGS = flags.FLAGS
 
 
 def _write_text(path: str, text: str) -> None:
@@ -73,11 +70,11 @@ def generate(
 ) -> dict:
     """Writes the demo corpus to `output_dir` (which must not exist or be empty); returns corpus.json."""
     if os.path.isdir(output_dir) and os.listdir(output_dir):
-        raise FileExistsError(f"{output_dir} exists and is not empty")
+        raise errors.OutputExistsError(f"{output_dir} exists and is not empty")
     if not 256 <= min_frames <= max_frames:
-        raise ValueError(f"need 256 <= min_frames <= max_frames, got {min_frames}, {max_frames}")
+        raise errors.ConfigError(f"need 256 <= min_frames <= max_frames, got {min_frames}, {max_frames}")
     if not 1 <= gtzan_per_genre <= 100:
-        raise ValueError("gtzan_per_genre must be in 1..100 (GTZAN file numbers 00000..00099)")
+        raise errors.ConfigError("gtzan_per_genre must be in 1..100 (GTZAN file numbers 00000..00099)")
     start = time.time()
     tmp = f"{os.path.abspath(output_dir).rstrip('/')}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -117,50 +114,3 @@ def generate(
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return corpus
-
-
-def main(argv: list[str]) -> None:
-    runner.no_arguments(argv)
-    try:
-        corpus = generate(
-            FLAGS.output_dir,
-            seed=FLAGS.seed,
-            melon_songs=FLAGS.melon_songs,
-            melon_playlists=FLAGS.melon_playlists,
-            min_frames=FLAGS.min_frames,
-            max_frames=FLAGS.max_frames,
-            gtzan_per_genre=FLAGS.gtzan_per_genre,
-            gtzan_seconds=FLAGS.gtzan_seconds,
-            jamendo_tracks=FLAGS.jamendo_tracks,
-            jamendo_seconds=FLAGS.jamendo_seconds,
-            workers=FLAGS.workers,
-        )
-    except (FileExistsError, ValueError) as error:  # a non-empty --output_dir, flags that cannot work together
-        raise app.UsageError(str(error)) from error
-    logging.info("demo corpus in %s: %s", FLAGS.output_dir, corpus)
-
-
-def define_flags() -> None:
-    """Declares the flags; called by `run`, not at import, so that importing this module adds no flags."""
-    flags.DEFINE_string("output_dir", None, "Folder to create (must not exist or be empty).")
-    flags.DEFINE_integer("seed", 0, "Corpus seed.")
-    flags.DEFINE_integer("melon_songs", 2000, "Melon songs.")
-    flags.DEFINE_integer("melon_playlists", 600, "Melon playlists (90% train.json, 10% val.json).")
-    flags.DEFINE_integer("min_frames", 1250, "Shortest Melon mel, frames (>= 256).")
-    flags.DEFINE_integer("max_frames", 1600, "Longest Melon mel, frames.")
-    flags.DEFINE_integer("gtzan_per_genre", 100, "GTZAN clips per genre (100 = every name in the split lists).")
-    flags.DEFINE_float("gtzan_seconds", 8.0, "GTZAN clip length, seconds.")
-    flags.DEFINE_integer("jamendo_tracks", 300, "MTG-Jamendo tracks.")
-    flags.DEFINE_float("jamendo_seconds", 10.0, "MTG-Jamendo track length, seconds.")
-    flags.DEFINE_integer("workers", os.cpu_count() or 1, "Render processes.")
-    flags.mark_flag_as_required("output_dir")
-
-
-def run() -> None:
-    """Console entry (`cmir-corpus`, through `cmir_tf.cli.start`)."""
-    define_flags()
-    runner.run_main(main, "cmir-corpus")
-
-
-if __name__ == "__main__":
-    run()

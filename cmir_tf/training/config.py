@@ -11,6 +11,7 @@ import dataclasses
 import json
 import os
 
+from cmir_tf import errors
 from cmir_tf.constants import ALL_VARIANTS
 from cmir_tf.data.atomic import write_json
 
@@ -40,7 +41,7 @@ def canonical_variant(name: str) -> str:
         return name
     if name in VARIANT_ALIASES:
         return VARIANT_ALIASES[name]
-    raise ValueError(f"unknown variant {name!r}; choose one of {', '.join(ALL_VARIANTS + tuple(VARIANT_ALIASES))}")
+    raise errors.ConfigError(f"unknown variant {name!r}; choose one of {', '.join(ALL_VARIANTS + tuple(VARIANT_ALIASES))}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,29 +78,29 @@ class TrainConfig:
     def __post_init__(self):
         object.__setattr__(self, "variant", canonical_variant(self.variant))
         if not self.data_dir or not self.model_dir:
-            raise ValueError("--data_dir and --model_dir are required")
+            raise errors.ConfigError("--data_dir and --model_dir are required")
         if self.precision not in PRECISIONS:
-            raise ValueError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+            raise errors.ConfigError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         minimums = {"batch_size": 2, "epochs": 1, "num_heads": 1, "checkpoint_every": 1, "log_every": 1,
                     "keep_checkpoints": 1, "shuffle_buffer": 1, "steps_per_epoch": 0, "validation_steps": 0}
         for name, minimum in minimums.items():
             if getattr(self, name) < minimum:
                 why = " (NT-Xent needs a negative in every batch)" if name == "batch_size" else ""
-                raise ValueError(f"--{name} must be >= {minimum}{why}, got {getattr(self, name)}")
+                raise errors.ConfigError(f"--{name} must be >= {minimum}{why}, got {getattr(self, name)}")
         for name in ("learning_rate", "temperature"):
             if not getattr(self, name) > 0:
-                raise ValueError(f"--{name} must be > 0, got {getattr(self, name)}")
+                raise errors.ConfigError(f"--{name} must be > 0, got {getattr(self, name)}")
         for name in ("weight_decay", "lambda_audio_genre", "lambda_audio_playlist", "lambda_genre_playlist",
                      "lambda_audio_tag", "lambda_tag_playlist"):
             if not getattr(self, name) >= 0:
-                raise ValueError(f"--{name} must be >= 0, got {getattr(self, name)}")
+                raise errors.ConfigError(f"--{name} must be >= 0, got {getattr(self, name)}")
         if self.deterministic and self.strategy in ("mirrored", "multi_worker"):
-            raise ValueError(f"--deterministic runs on one device; it cannot be combined with --strategy={self.strategy}")
+            raise errors.ConfigError(f"--deterministic runs on one device; it cannot be combined with --strategy={self.strategy}")
         if not 0 <= self.dropout < 1:
-            raise ValueError(f"--dropout must be in [0, 1), got {self.dropout}")
+            raise errors.ConfigError(f"--dropout must be in [0, 1), got {self.dropout}")
 
 
-class ResumeMismatchError(ValueError):
+class ResumeMismatchError(errors.UsageError, ValueError):
     """`model_dir` holds a run trained with other training-defining flags."""
 
 

@@ -37,6 +37,7 @@ import tensorflow as tf
 import tqdm
 from absl import logging
 
+from cmir_tf import errors
 from cmir_tf.data import make_dataset
 from cmir_tf.data.atomic import tf_write_errors_named
 from cmir_tf.data.lock import exclusive_lock
@@ -52,7 +53,7 @@ from cmir_tf.training.summaries import SummaryWriters
 from cmir_tf.training.validation import embedding_space_measures
 
 
-class NonFiniteLossError(RuntimeError):
+class NonFiniteLossError(errors.InputError, RuntimeError):
     """The training loss became NaN or infinite; the last good checkpoint is kept."""
 
 
@@ -154,7 +155,7 @@ def validate(model: CrossModalModel, config: TrainConfig) -> dict[str, float]:
             sums[name] = sums.get(name, 0.0) + float(value) * size
         count += size
     if not count:
-        raise ValueError(f"the validation split of {config.data_dir} has no batch of 2 or more songs")
+        raise errors.ConfigError(f"the validation split of {config.data_dir} has no batch of 2 or more songs")
     return {name: total / count for name, total in sums.items()}
 
 
@@ -277,7 +278,7 @@ def _train_locked(config: TrainConfig, folder: PreparedFolder, chief: bool) -> d
 
     steps_per_epoch = config.steps_per_epoch or manifest["counts"]["train"] // config.batch_size
     if steps_per_epoch < 1:
-        raise ValueError(f"{manifest['counts']['train']} training records is less than one batch of {config.batch_size}")
+        raise errors.ConfigError(f"{manifest['counts']['train']} training records is less than one batch of {config.batch_size}")
 
     distributed_train_step = make_train_step(model, strategy)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 
+from cmir_tf import errors
+
 import tensorflow as tf
 
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
@@ -17,10 +19,10 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     `multi_worker`: MultiWorkerMirroredStrategy from the TF_CONFIG environment variable (the scale-out path).
     """
     if name not in STRATEGIES:
-        raise ValueError(f"--strategy must be one of {', '.join(STRATEGIES)}, got {name!r}")
+        raise errors.ConfigError(f"--strategy must be one of {', '.join(STRATEGIES)}, got {name!r}")
     if name == "multi_worker":
         if "TF_CONFIG" not in os.environ:
-            raise ValueError("--strategy=multi_worker needs the TF_CONFIG environment variable (cluster and task)")
+            raise errors.ConfigError("--strategy=multi_worker needs the TF_CONFIG environment variable (cluster and task)")
         return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")
     if name == "mirrored" or (name == "auto" and len(gpus) > 1):

@@ -2,7 +2,8 @@
 
     python train.py --flagfile=contrcf_g.flags --data_dir=... --model_dir=...
 
-Flags default to the paper's values; the six flagfiles at the repository root select the variants. Exit
+Flags default to the paper's values; a flagfile per variant selects it (the repository root's, or the
+packaged copies: `python -m cmir_tf.flagfiles NAME` prints one's path). Exit
 status: 2 with one line for invalid flags, a resume under other training-defining flags and a `--model_dir`
 another train.py is using (its pid named); 1 with one line for missing or damaged prepared data (the shard
 and the prepare command that rewrites it named), a NaN loss and a `--model_dir` that cannot be written
@@ -10,26 +11,19 @@ and the prepare command that rewrites it named), a NaN loss and a `--model_dir` 
 """
 
 import dataclasses
-import sys
 
-from absl import app, flags, logging
+from absl import flags, logging
 
 from cmir_tf.cli import runner
 from cmir_tf.constants import ALL_VARIANTS
-from cmir_tf.data.atomic import describe_write_error
-from cmir_tf.data.lock import DirectoryLockedError
-from cmir_tf.data.prepared import DamagedFolderError
-from cmir_tf.training import PRECISIONS, STRATEGIES, NonFiniteLossError, TrainConfig, train
-from cmir_tf.training.config import VARIANT_ALIASES, ResumeMismatchError
-from cmir_tf.training.loop import TrainingInterrupted
-from cmir_tf.training.precision import PrecisionUnavailableError
+from cmir_tf.training import PRECISIONS, STRATEGIES, TrainConfig, train
+from cmir_tf.training.config import VARIANT_ALIASES
 
 PROGRAM = "cmir-train"
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, the shell's convention for Ctrl-C
 _DEFAULTS = TrainConfig.__dataclass_fields__
 _HELP = {
     "variant": "which model to train; the paper's spelling (contrcf_g) or the internal one (contr_cf_g)",
-    "data_dir": "prepared TFRecords (python -m cmir_tf.data.prepare)",
+    "data_dir": "prepared TFRecords (python -m cmir_tf prepare)",
     "model_dir": "checkpoints, TensorBoard events and the exported SavedModel; rerun to resume",
     "batch_size": "global batch size, split over replicas and workers",
     "learning_rate": "Adam learning rate",
@@ -79,34 +73,10 @@ def define_flags() -> None:
                       "before training (reads all the data once); sizes are always checked")
 
 
-def _fail(error: object, status: int) -> None:
-    print(f"{PROGRAM}: error: {error}", file=sys.stderr)
-    sys.exit(status)
-
-
 def main(argv: list[str]) -> None:
     runner.no_arguments(argv)
-    try:
-        config = TrainConfig(**{f.name: flags.FLAGS[f.name].value for f in dataclasses.fields(TrainConfig)})
-    except ValueError as error:
-        raise app.UsageError(str(error)) from error
-    try:
-        result = train(config, verify_data=flags.FLAGS.verify_data)
-    except (ResumeMismatchError, PrecisionUnavailableError, DirectoryLockedError) as error:
-        _fail(error, 2)
-    except DamagedFolderError as error:
-        _fail(error, 1)
-    except (FileNotFoundError, NonFiniteLossError) as error:
-        logging.error("%s", error)
-        sys.exit(1)
-    except OSError as error:
-        _fail(describe_write_error(error), 1)
-    except TrainingInterrupted as interrupted:
-        print(f"{PROGRAM}: {interrupted}", file=sys.stderr)
-        sys.exit(EXIT_INTERRUPTED)
-    except KeyboardInterrupt:  # a second Ctrl-C, or one outside the training loop (start-up, export)
-        print(f"{PROGRAM}: interrupted; rerun the same command to resume from the last checkpoint", file=sys.stderr)
-        sys.exit(EXIT_INTERRUPTED)
+    config = TrainConfig(**{f.name: flags.FLAGS[f.name].value for f in dataclasses.fields(TrainConfig)})
+    result = train(config, verify_data=flags.FLAGS.verify_data)
     logging.info("done: %s", result)
     print(f"exported the best audio encoder to {result['export_dir']}")
     print(f"watch training with: tensorboard --logdir {config.model_dir}/tensorboard")

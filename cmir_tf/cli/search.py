@@ -23,22 +23,22 @@ and `genre` need a variant trained with genres, `contr_g` or `contr_cf_g`, or fo
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 
 from absl import flags
 
+from cmir_tf import errors
 from cmir_tf.cli import runner
-from cmir_tf.audio import FrontEndMismatchError
 from cmir_tf.data import playlist_tags
-from cmir_tf.data.lock import DirectoryLockedError
 from cmir_tf.export.embed_cli import find_inputs
-from cmir_tf.export.exported import ExportedModel, NotACmirModelError
-from cmir_tf.joint import JointSpace, MissingSignatureError
-from cmir_tf.search import AudioIndex, ModelMismatchError, build_index
+from cmir_tf.export.exported import ExportedModel
+from cmir_tf.joint import JointSpace
+from cmir_tf.search import AudioIndex, build_index
 
 FLAGS = flags.FLAGS
-COMMANDS = ("tags", "index", "genre", "similar", "text")
+PROGRAM = "cmir-search"
 
 
 def define_flags() -> None:
@@ -50,19 +50,21 @@ def define_flags() -> None:
     flags.DEFINE_bool("overwrite", False, "Replace an existing --index folder.")
 
 
-class UsageError(ValueError):
-    """A mistake in the command line or a model unfit for the command: exit status 2."""
+@dataclasses.dataclass(frozen=True)
+class SearchOptions:
+    """The flags every sub-command reads."""
 
+    model: str | None
+    index: str | None
+    top_k: int | None
+    n_trees: int
+    overwrite: bool
 
-class InputError(ValueError):
-    """An input file that cannot be used (undecodable, NaN samples) or an index that cannot be written: exit 1."""
-
-
-def _need(flag: str, command: str) -> str:
-    value = getattr(FLAGS, flag)
-    if not value:
-        raise UsageError(f"`{command}` needs --{flag}")
-    return value
+    def need(self, flag: str, command: str) -> str:
+        value = getattr(self, flag)
+        if not value:
+            raise errors.UsageError(f"`{command}` needs --{flag}")
+        return value
 
 
 def _space(model_dir: str) -> JointSpace:
@@ -72,15 +74,21 @@ def _space(model_dir: str) -> JointSpace:
 
 def _print_failed(failed: list[tuple[str, str]]) -> int:
     for path, reason in failed:
-        print(f"cmir-search: failed: {path}: {reason}", file=sys.stderr)
-    return 1 if failed else 0
+        print(f"{PROGRAM}: failed: {path}: {reason}", file=sys.stderr)
+    return errors.INPUT_EXIT if failed else 0
 
 
-def tags(files: list[str]) -> int:
-    space = _space(_need("model", "tags"))
+def _print_ranked(ranked: list[tuple[str, float]]) -> int:
+    for path, cosine in ranked:
+        print(f"{cosine:.3f}\t{path}")
+    return 0
+
+
+def tags(files: list[str], options: SearchOptions) -> int:
+    space = _space(options.need("model", "tags"))
     if not space.has_tags:
         space.require("embed_genres", "zero-shot genre tagging (`cmir-search tags`)")
-    top_k = FLAGS.top_k or 5
+    top_k = options.top_k or 5
     failed = []
     for path, embedding in space.embed_files(files):
         if isinstance(embedding, Exception):
@@ -96,106 +104,85 @@ def tags(files: list[str]) -> int:
     return _print_failed(failed)
 
 
-def index(folders: list[str]) -> int:
+def index(folders: list[str], options: SearchOptions) -> int:
     if len(folders) != 1 or not os.path.isdir(folders[0]):
-        raise UsageError(f"`index` takes one folder of audio, got {folders}")
-    out = _need("index", "index")
-    if os.path.exists(out) and not FLAGS.overwrite:
-        raise UsageError(f"--index={out} exists; pass --overwrite to replace it")
+        raise errors.UsageError(f"`index` takes one folder of audio, got {folders}")
+    out = options.need("index", "index")
+    if os.path.exists(out) and not options.overwrite:
+        raise errors.UsageError(f"--index={out} exists; pass --overwrite to replace it")
     inputs = find_inputs(folders)
     paths = [source for source, _ in inputs.files]
     if not paths:
-        raise UsageError(f"no audio files below {folders[0]} ({inputs.skipped_unknown} files of other extensions)")
-    space = _space(_need("model", "index"))
-    try:
-        summary = build_index(space, paths, out, n_trees=FLAGS.n_trees, overwrite=True)
-    except OSError as e:  # read-only or full location: nothing half-written (the index is renamed into place)
-        raise InputError(f"cannot write the index {out}: {e.strerror or e}") from e
-    except ValueError as e:  # no file could be embedded
-        raise InputError(str(e)) from e
-    print(f"cmir-search: indexed {summary.indexed} of {len(paths)} files into {out}; {len(summary.failed)} failed; "
+        raise errors.UsageError(f"no audio files below {folders[0]} ({inputs.skipped_unknown} files of other "
+                                "extensions)")
+    space = _space(options.need("model", "index"))
+    summary = build_index(space, paths, out, n_trees=options.n_trees, overwrite=True)
+    print(f"{PROGRAM}: indexed {summary.indexed} of {len(paths)} files into {out}; {len(summary.failed)} failed; "
           f"{inputs.skipped_unknown} files skipped (not an audio extension)", file=sys.stderr)
     return _print_failed(summary.failed)
 
 
-def _query(command: str) -> tuple[AudioIndex, JointSpace]:
-    index_dir = _need("index", command)
+def _query(command: str, options: SearchOptions) -> tuple[AudioIndex, JointSpace]:
+    index_dir = options.need("index", command)
     if not os.path.isdir(index_dir):
-        raise UsageError(f"--index={index_dir}: no such index folder")
-    try:
-        found = AudioIndex(index_dir)
-    except FileNotFoundError as e:
-        raise UsageError(str(e)) from e
-    if not FLAGS.model and not os.path.isdir(found.model_dir):
-        raise UsageError(f"the model the index was built with is no longer at {found.model_dir}: pass --model=DIR "
-                         "(the same model moved or copied elsewhere is accepted)")
-    space = _space(FLAGS.model or found.model_dir)
+        raise errors.UsageError(f"--index={index_dir}: no such index folder")
+    found = AudioIndex(index_dir)
+    if not options.model and not os.path.isdir(found.model_dir):
+        raise errors.UsageError(f"the model the index was built with is no longer at {found.model_dir}: pass "
+                                "--model=DIR (the same model moved or copied elsewhere is accepted)")
+    space = _space(options.model or found.model_dir)
     found.check_model(space)
     return found, space
 
 
-def genre(codes: list[str]) -> int:
+def genre(codes: list[str], options: SearchOptions) -> int:
     if len(codes) != 1:
-        raise UsageError(f"`genre` takes one genre code, got {codes}")
-    found, space = _query("genre")
+        raise errors.UsageError(f"`genre` takes one genre code, got {codes}")
+    found, space = _query("genre", options)
     space.require("embed_genres", "ranking songs for a genre (`cmir-search genre`)")
     if codes[0] not in space.vocabulary.codes:
-        raise UsageError(f"genre code {codes[0]!r} is not in the model's vocabulary of {len(space.vocabulary.codes)} "
-                         f"codes (e.g. {', '.join(space.vocabulary.codes[:5])})")
-    for path, cosine in found.nearest(space.embed_genres([codes])[0], FLAGS.top_k or 10):
-        print(f"{cosine:.3f}\t{path}")
-    return 0
+        raise errors.UsageError(f"genre code {codes[0]!r} is not in the model's vocabulary of "
+                                f"{len(space.vocabulary.codes)} codes (e.g. {', '.join(space.vocabulary.codes[:5])})")
+    return _print_ranked(found.nearest(space.embed_genres([codes])[0], options.top_k or 10))
 
 
-def similar(files: list[str]) -> int:
+def similar(files: list[str], options: SearchOptions) -> int:
     if len(files) != 1 or not os.path.isfile(files[0]):
-        raise UsageError(f"`similar` takes one audio file, got {files}")
-    found, space = _query("similar")
-    try:
-        query = space.embed_file(files[0])
-    except (ValueError, OSError) as e:  # undecodable, NaN samples, peak above 4
-        raise InputError(str(e)) from e
-    for path, cosine in found.nearest(query, FLAGS.top_k or 10, exclude=files[0]):
-        print(f"{cosine:.3f}\t{path}")
-    return 0
+        raise errors.UsageError(f"`similar` takes one audio file, got {files}")
+    found, space = _query("similar", options)
+    return _print_ranked(found.nearest(space.embed_file(files[0]), options.top_k or 10, exclude=files[0]))
 
 
-def text(words: list[str]) -> int:
-    found, space = _query("text")
+def text(words: list[str], options: SearchOptions) -> int:
+    found, space = _query("text", options)
     space.require("embed_tags", "a playlist-tag query (`cmir-search text`)")
     query = playlist_tags.query_words(" ".join(words))
     vocabulary = space.tag_rows
     known, unknown = [w for w in query if w in vocabulary], [w for w in query if w not in vocabulary]
     if not known:
-        raise UsageError(f"no word of {' '.join(words)!r} is a playlist tag of the model's vocabulary of "
-                         f"{len(vocabulary)} tags (e.g. {', '.join(space.tag_vocabulary[:5])})")
+        raise errors.UsageError(f"no word of {' '.join(words)!r} is a playlist tag of the model's vocabulary of "
+                                f"{len(vocabulary)} tags (e.g. {', '.join(space.tag_vocabulary[:5])})")
     if unknown:
-        print(f"cmir-search: not in the tag vocabulary, skipped: {', '.join(unknown)}", file=sys.stderr)
-    for path, cosine in found.nearest(space.tags_vector(known), FLAGS.top_k or 10):
-        print(f"{cosine:.3f}\t{path}")
-    return 0
+        print(f"{PROGRAM}: not in the tag vocabulary, skipped: {', '.join(unknown)}", file=sys.stderr)
+    return _print_ranked(found.nearest(space.tags_vector(known), options.top_k or 10))
+
+
+SUBCOMMANDS = {"tags": tags, "index": index, "genre": genre, "similar": similar, "text": text}
 
 
 def main(argv: list[str]) -> int:
-    try:
-        if len(argv) < 2 or argv[1] not in COMMANDS:
-            raise UsageError(f"give a command, one of {', '.join(COMMANDS)}, then its arguments")
-        if len(argv) < 3:
-            raise UsageError(f"`{argv[1]}` needs arguments")
-        return {"tags": tags, "index": index, "genre": genre, "similar": similar, "text": text}[argv[1]](argv[2:])
-    except (UsageError, MissingSignatureError, NotACmirModelError, FrontEndMismatchError, ModelMismatchError,
-            DirectoryLockedError) as e:
-        print(f"cmir-search: error: {e}", file=sys.stderr)
-        return 2
-    except InputError as e:
-        print(f"cmir-search: error: {e}", file=sys.stderr)
-        return 1
+    if len(argv) < 2 or argv[1] not in SUBCOMMANDS:
+        raise errors.UsageError(f"give a command, one of {', '.join(SUBCOMMANDS)}, then its arguments")
+    if len(argv) < 3:
+        raise errors.UsageError(f"`{argv[1]}` needs arguments")
+    options = SearchOptions(FLAGS.model, FLAGS.index, FLAGS.top_k, FLAGS.n_trees, FLAGS.overwrite)
+    return SUBCOMMANDS[argv[1]](argv[2:], options)
 
 
 def run() -> None:
     """Console entry (`cmir-search`, through `cmir_tf.cli.start`); exits with `main`'s status."""
     define_flags()
-    runner.run_main(main, "cmir-search")
+    runner.run_main(main, PROGRAM)
 
 
 if __name__ == "__main__":

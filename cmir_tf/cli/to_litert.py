@@ -10,11 +10,10 @@ still ships it, `tf.lite.Interpreter`) and `get_signature_runner("embed_mel")`.
 
 from __future__ import annotations
 
-from absl import app, flags
+from absl import flags
 
 from cmir_tf.cli import runner
-from cmir_tf.audio import FrontEndMismatchError
-from cmir_tf.export.exported import ExportedModel, NotACmirModelError
+from cmir_tf.export.exported import ExportedModel
 from cmir_tf.export.litert import QUANTIZATIONS, convert_to_litert
 
 FLAGS = flags.FLAGS
@@ -31,11 +30,7 @@ def define_flags() -> None:
 
 def main(argv: list[str]) -> None:
     runner.no_arguments(argv)
-    try:
-        model = ExportedModel(FLAGS.model)
-    except (NotACmirModelError, FrontEndMismatchError) as e:
-        raise app.UsageError(str(e)) from e
-    size = convert_to_litert(model, FLAGS.output, FLAGS.quantization)
+    size = convert_to_litert(ExportedModel(FLAGS.model), FLAGS.output, FLAGS.quantization)
     print(f"wrote {FLAGS.output} ({FLAGS.quantization}, {size / 2**20:.1f} MiB)")
 
 
