@@ -72,6 +72,26 @@ _REASONS = {
 }
 
 
+class MissingPathError(PathError, FileNotFoundError):
+    """A file or folder the user named does not exist."""
+
+
+def missing_path(path: str | os.PathLike | None, what: str, reason: str = "no such file or directory"
+                 ) -> MissingPathError:
+    """The `MissingPathError` for `path`, named as `what` (e.g. "--model"): `WHAT=PATH: reason`."""
+    named = os.fspath(path) if path else ""
+    error = MissingPathError(errno.ENOENT, f"{what}={named}: {reason}")
+    error.filename = named or None
+    return error
+
+
+def require_path(path: str | os.PathLike | None, what: str) -> str:
+    """`path` when it exists; `missing_path(path, what)` raised otherwise."""
+    if not path or not os.path.exists(path):
+        raise missing_path(path, what)
+    return os.fspath(path)
+
+
 def describe_os_error(error: OSError, path: str | os.PathLike | None = None) -> str:
     """`PATH: reason` for an OS error, the path taken from the error when not given."""
     named = path if path is not None else (error.filename or "")

@@ -18,7 +18,6 @@ import dataclasses
 
 from absl import flags
 
-from cmir_tf import errors
 from cmir_tf.cli import runner
 from cmir_tf.constants import ALL_VARIANTS, TAG_VARIANTS, VARIANTS
 from cmir_tf.experiments import ablation, summary
@@ -51,20 +50,10 @@ FLAGS = flags.FLAGS
 
 def main(argv: list[str]) -> None:
     runner.no_arguments(argv)
-    fields = {f.name for f in dataclasses.fields(AblationConfig)}
-    values = {name: FLAGS[name].value for name in fields}
-    try:
-        variants = ALL_VARIANTS if values["variants"] == ["all"] else tuple(values["variants"])
-        config = AblationConfig(**{**values, "variants": variants,
-                                   "jamendo_categories": tuple(values["jamendo_categories"])})
-    except ValueError as error:
-        raise errors.UsageError(str(error)) from error
-    try:
-        ablation.run(config)
-    except ValueError as error:
-        raise errors.UsageError(str(error)) from error
-    except FileNotFoundError as error:
-        raise errors.InputError(str(error)) from error
+    values = {f.name: FLAGS[f.name].value for f in dataclasses.fields(AblationConfig)}
+    variants = ALL_VARIANTS if values["variants"] == ["all"] else tuple(values["variants"])
+    ablation.run(AblationConfig(**{**values, "variants": variants,
+                                   "jamendo_categories": tuple(values["jamendo_categories"])}))
 
 
 def run() -> None:

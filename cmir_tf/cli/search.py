@@ -105,8 +105,10 @@ def tags(files: list[str], options: SearchOptions) -> int:
 
 
 def index(folders: list[str], options: SearchOptions) -> int:
-    if len(folders) != 1 or not os.path.isdir(folders[0]):
+    if len(folders) != 1:
         raise errors.UsageError(f"`index` takes one folder of audio, got {folders}")
+    if not os.path.isdir(errors.require_path(folders[0], "`index`")):
+        raise errors.UsageError(f"`index` takes a folder of audio, got the file {folders[0]}")
     out = options.need("index", "index")
     if os.path.exists(out) and not options.overwrite:
         raise errors.UsageError(f"--index={out} exists; pass --overwrite to replace it")
@@ -124,8 +126,7 @@ def index(folders: list[str], options: SearchOptions) -> int:
 
 def _query(command: str, options: SearchOptions) -> tuple[AudioIndex, JointSpace]:
     index_dir = options.need("index", command)
-    if not os.path.isdir(index_dir):
-        raise errors.UsageError(f"--index={index_dir}: no such index folder")
+    errors.require_path(index_dir, "--index")
     found = AudioIndex(index_dir)
     if not options.model and not os.path.isdir(found.model_dir):
         raise errors.UsageError(f"the model the index was built with is no longer at {found.model_dir}: pass "
@@ -147,8 +148,9 @@ def genre(codes: list[str], options: SearchOptions) -> int:
 
 
 def similar(files: list[str], options: SearchOptions) -> int:
-    if len(files) != 1 or not os.path.isfile(files[0]):
+    if len(files) != 1:
         raise errors.UsageError(f"`similar` takes one audio file, got {files}")
+    errors.require_path(files[0], "`similar`")
     found, space = _query("similar", options)
     return _print_ranked(found.nearest(space.embed_file(files[0]), options.top_k or 10, exclude=files[0]))
 

@@ -38,8 +38,11 @@ from cmir_tf.evaluation.tags import TagsMissingError, evaluate_tag_cold_start, e
 from cmir_tf.evaluation.zero_shot import evaluate_gtzan_zero_shot, evaluate_melon_zero_shot
 from cmir_tf.export.exported import ExportedModel
 from cmir_tf.joint import JointSpace
+from cmir_tf.training.global_state import global_state_kept
 
 TASKS = ("gtzan", "jamendo", "playlist", "zero_shot", "tags")
+PATH_FIELDS = ("gtzan_dir", "gtzan_splits_dir", "gtzan_melon_map", "jamendo_dir", "jamendo_splits_dir", "melon_dir",
+               "data_dir", "test_songs")  # inputs: each must exist when given
 REQUIRED_DIRS = {"gtzan": ("gtzan_dir",), "jamendo": ("jamendo_dir",), "playlist": ("melon_dir", "data_dir"),
                  "zero_shot": ("melon_dir", "data_dir"), "tags": ("melon_dir", "data_dir")}
 
@@ -90,6 +93,9 @@ class EvaluationConfig:
                                    if not getattr(self, d)))
         if unset:
             raise errors.ConfigError(f"the tasks {', '.join(self.tasks)} need {', '.join(unset)}")
+        for name in PATH_FIELDS:
+            if getattr(self, name):
+                errors.require_path(getattr(self, name), f"--{name}")
 
     def figure(self, kind: str) -> str | None:
         """`<figures_dir>/<kind>_<name>.png`, the name made file-safe; None without `figures_dir`."""
@@ -111,7 +117,7 @@ def evaluate_model(model: ExportedModel | str, config: EvaluationConfig) -> dict
     """
     model = ExportedModel.of(model)
     embedder = SavedModelEmbedder(model, output=config.embedding)
-    with contextlib.ExitStack() as stack:  # no cache_dir: one for this run, removed at its end
+    with contextlib.ExitStack() as stack, global_state_kept():  # the probes seed every repeat
         cache_dir = config.cache_dir or stack.enter_context(tempfile.TemporaryDirectory(prefix="cmir-embeddings-"))
         tasks = _Tasks(embedder, dataclasses.replace(config, cache_dir=cache_dir))
         found = {task: tasks.run(task) for task in config.tasks}

@@ -76,6 +76,9 @@ class AblationConfig:
         given = [getattr(self, f) for f in DATA_FLAGS]
         if any(given) and not all(given):
             raise errors.ConfigError(f"give all of {', '.join('--' + f for f in DATA_FLAGS)} or none (demo corpus)")
+        for name in (*DATA_FLAGS, "gtzan_splits_dir"):
+            if getattr(self, name):
+                errors.require_path(getattr(self, name), f"--{name}")
         unknown = set(self.variants) - set(ALL_VARIANTS)
         if unknown or not self.variants:
             raise errors.ConfigError(f"variants must be a non-empty subset of {ALL_VARIANTS}, got {self.variants}")
@@ -153,16 +156,18 @@ def train_row(config: AblationConfig, row: str, seed: int) -> None:
     from cmir_tf.export.saved_model import export_audio_encoder
     from cmir_tf.models import build_audio_encoder
     from cmir_tf.training import TrainConfig, train
+    from cmir_tf.training.global_state import global_state_kept
 
     done = config.path("models", f"{row}-seed{seed}", "done.json")
     if os.path.exists(done):
         return
     start = time.perf_counter()
     if row == UNTRAINED:
-        keras.utils.set_random_seed(seed)
-        keras.mixed_precision.set_global_policy(config.precision)
-        export_audio_encoder(build_audio_encoder(), export_dir(config, row, seed),
-                             {"variant": UNTRAINED, "seed": seed}, overwrite=True)
+        with global_state_kept():
+            keras.utils.set_random_seed(seed)
+            keras.mixed_precision.set_global_policy(config.precision)
+            export_audio_encoder(build_audio_encoder(), export_dir(config, row, seed),
+                                 {"variant": UNTRAINED, "seed": seed}, overwrite=True)
         result = {"steps": 0}
     else:
         result = train(TrainConfig(

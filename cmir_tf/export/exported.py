@@ -71,7 +71,7 @@ class ExportedModel:
     """
 
     def __init__(self, model_dir: str):
-        self.model_dir = model_dir
+        self.model_dir = errors.require_path(model_dir, "the model")
         if not os.path.isfile(os.path.join(model_dir, "saved_model.pb")):
             raise NotACmirModelError(f"{model_dir} holds no SavedModel (no saved_model.pb)")
         asset = os.path.join(model_dir, ASSET_PATH)

@@ -56,8 +56,8 @@ class ReexportConfig:
     def __post_init__(self):
         if bool(self.weights) == bool(self.checkpoint):
             raise errors.ConfigError("give exactly one of --weights and --checkpoint")
-        if self.weights and not os.path.isfile(self.weights):
-            raise errors.ConfigError(f"--weights={self.weights}: no such file")
+        if self.weights:
+            errors.require_path(self.weights, "--weights")
 
 
 def run_record(checkpoint: str) -> dict:
@@ -76,7 +76,8 @@ def reexport(config: ReexportConfig) -> str:
 
     Raises:
       errors.ConfigError / CheckpointMismatchError: another variant than the run's, a checkpoint without this
-        variant's encoders, a missing checkpoint, a joint-space variant without its prepared folder.
+        variant's encoders, a joint-space variant without its prepared folder.
+      errors.MissingPathError: no such weights file, no checkpoint at `checkpoint`.
       errors.OutputExistsError: `output_dir` exists and `overwrite` is off.
       errors.PathError: `output_dir` cannot be written (read-only, full), naming it.
     """
@@ -103,7 +104,8 @@ def reexport(config: ReexportConfig) -> str:
         joint = joint_space_encoders(modalities, variant, data_dir, config.num_heads or record.get("num_heads", 4),
                                      config.checkpoint)
     except (FileNotFoundError, tf.errors.NotFoundError) as error:  # no checkpoint there
-        raise CheckpointMismatchError(str(error)) from error
+        reason = str(error).strip().splitlines()[0]
+        raise errors.missing_path(config.checkpoint, "--checkpoint", f"no checkpoint there ({reason})") from error
     except AssertionError as error:  # the checkpoint lacks variables of an encoder
         first_line = str(error).strip().splitlines()[0]
         raise CheckpointMismatchError(f"--checkpoint={config.checkpoint} does not hold the encoders of this "

@@ -163,11 +163,11 @@ def export_torch_checkpoint(checkpoint: str, output: str, variant: str, input_la
       `output`.
 
     Raises:
-      errors.ConfigError: no such file, or not a state dict of the authors' AudioEncoder.
-      errors.InputError: PyTorch is missing, or `torch.load` cannot read the file (damaged).
+      errors.ConfigError: not a state dict of the authors' AudioEncoder.
+      errors.InputError: no such file (`MissingPathError`), PyTorch is missing, or `torch.load` cannot read the
+        file (damaged).
     """
-    if not os.path.isfile(checkpoint):
-        raise errors.ConfigError(f"--checkpoint={checkpoint}: no such file")
+    errors.require_path(checkpoint, "--checkpoint")
     try:
         state = load_torch_state_dict(checkpoint, state_dict_prefix)
     except ImportError as error:

@@ -47,6 +47,7 @@ from cmir_tf.export.saved_model import export_audio_encoder
 from cmir_tf.models import CrossModalModel, LossWeights, build_variant
 from cmir_tf.models.cross_modal import contrastive_modalities
 from cmir_tf.training.config import TrainConfig, check_resume, store_config
+from cmir_tf.training.global_state import global_state_kept
 from cmir_tf.training.precision import resolve_precision
 from cmir_tf.training.strategy import is_chief, make_strategy
 from cmir_tf.training.summaries import SummaryWriters
@@ -237,7 +238,7 @@ def train(config: TrainConfig, *, verify_data: bool = False) -> dict:
     folder.verify(checksums=verify_data)
     chief = is_chief()
     lock_dir = config.model_dir if chief else os.path.dirname(_checkpoint_dirs(config.model_dir, chief)[0])
-    with exclusive_lock(lock_dir, "train.py"):
+    with exclusive_lock(lock_dir, "train.py"), global_state_kept():
         try:
             return _train_locked(config, folder, chief)
         except tf.errors.DataLossError as error:
