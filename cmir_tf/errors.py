@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import errno
 import os
+import tempfile
 
 USAGE_EXIT = 2  # bad flags or usage, or an input the user must change
 INPUT_EXIT = 1  # an input failed at run time
@@ -90,6 +91,19 @@ def require_path(path: str | os.PathLike | None, what: str) -> str:
     if not path or not os.path.exists(path):
         raise missing_path(path, what)
     return os.fspath(path)
+
+
+def require_writable_dir(path: str | os.PathLike, what: str) -> str:
+    """Creates folder `path` if needed and checks that a file can be created in it (before long work whose
+    results go there); `PathError` naming it and `what` it is (e.g. "--results_dir") otherwise."""
+    path = os.fspath(path)
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as error:
+        raise input_error_from_os(error, path, f"write {what}") from error
+    return path
 
 
 def describe_os_error(error: OSError, path: str | os.PathLike | None = None) -> str:

@@ -44,11 +44,13 @@ def build_index(space: JointSpace, paths: Sequence[str], index_dir: str, *, n_tr
 
     One build at a time per index: the lock is a sibling folder, `.<name>.building` (the index folder itself
     is replaced whole), removed when the build ends. Undecodable files are skipped and listed in the summary. Raises
-    `FileExistsError` if `index_dir` exists and not `overwrite`, `ValueError` if no file could be embedded,
-    `DirectoryLockedError` while another process builds the same index.
+    `errors.OutputExistsError` if `index_dir` exists and not `overwrite`, `errors.PathError` if its folder cannot
+    be written, `errors.InputError` if no file could be embedded, `DirectoryLockedError` while another process
+    builds the same index.
     """
     index_dir = os.path.abspath(index_dir)
     folder, name = os.path.split(index_dir)
+    errors.require_writable_dir(folder, "the index's folder")
     lock_dir = os.path.join(folder, f".{name}.building")
     with exclusive_lock(lock_dir, "cmir-search index"):
         try:

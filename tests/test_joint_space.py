@@ -161,6 +161,7 @@ def test_cmir_search_commands(joint_model, music, tmp_path):
     built = cli("index", str(music), f"--model={joint_model[1]}", f"--index={index_dir}", "--n_trees=5")
     assert built.returncode == 1  # the broken file is listed, the others indexed
     assert "indexed 3 of 4 files" in built.stderr and "broken.wav" in built.stderr
+    assert built.stderr.splitlines()[-1] == "cmir-search: error: 1 of 4 audio files could not be used (listed above)"
     ranked = cli("genre", "GN0100", f"--index={index_dir}")
     assert ranked.returncode == 0, ranked.stderr
     cosines = [float(line.split("\t")[0]) for line in ranked.stdout.splitlines()]

@@ -126,16 +126,9 @@ def _applies_the_policy_first(path: str) -> bool:
     return False
 
 
-# train.py and evaluate.py become shims of cmir_tf.training.cli and cmir_tf.evaluation.cli when those land.
-PENDING_SHIMS = {"train.py": "cmir_tf/training/cli.py", "evaluate.py": "cmir_tf/evaluation/cli.py"}
-
-
 @pytest.mark.parametrize("script", ["train.py", "evaluate.py", *glob.glob("export/*.py", root_dir=REPO),
                                     *glob.glob("benchmarks/*.py", root_dir=REPO)])
 def test_every_entry_point_applies_the_policy_before_tensorflow_loads(script):
-    pending = PENDING_SHIMS.get(script)
-    if pending and not os.path.exists(os.path.join(REPO, pending)):
-        pytest.xfail(f"{script} applies the policy once it is the shim of {pending}")
     assert _applies_the_policy_first(os.path.join(REPO, script))
 
 

@@ -29,6 +29,7 @@ import dataclasses
 
 from absl import flags
 
+from cmir_tf import errors
 from cmir_tf.cli import runner
 from cmir_tf.evaluation import results
 from cmir_tf.evaluation.run import TASKS, EvaluationConfig, evaluate_model
@@ -98,6 +99,7 @@ def main(argv: list[str]) -> None:
     """absl main: flags already parsed; argv holds no positional arguments."""
     runner.no_arguments(argv)
     config = config_from_flags()
+    errors.require_writable_dir(FLAGS.results_dir, "--results_dir")
     tables = []
     for task, result in evaluate_model(FLAGS.model, config).items():
         _, md_path = results.record(FLAGS.results_dir, task, FLAGS.name, result)

@@ -72,10 +72,13 @@ def _space(model_dir: str) -> JointSpace:
     return JointSpace(ExportedModel(model_dir))
 
 
-def _print_failed(failed: list[tuple[str, str]]) -> int:
+def _end(failed: list[tuple[str, str]], total: int) -> int:
+    """0, or the failed files listed on stderr and the one-line error that ends the command (exit 1)."""
     for path, reason in failed:
-        print(f"{PROGRAM}: failed: {path}: {reason}", file=sys.stderr)
-    return errors.INPUT_EXIT if failed else 0
+        print(f"  failed: {path}: {reason}", file=sys.stderr)
+    if failed:
+        raise errors.InputError(f"{len(failed)} of {total} audio files could not be used (listed above)")
+    return 0
 
 
 def _print_ranked(ranked: list[tuple[str, float]]) -> int:
@@ -101,7 +104,7 @@ def tags(files: list[str], options: SearchOptions) -> int:
         if space.has_tags:
             columns += [f"#{tag} {score:.3f}" for tag, score in space.top_tags(embedding[None], top_k)[0]]
         print("\t".join(columns))
-    return _print_failed(failed)
+    return _end(failed, len(files))
 
 
 def index(folders: list[str], options: SearchOptions) -> int:
@@ -121,7 +124,7 @@ def index(folders: list[str], options: SearchOptions) -> int:
     summary = build_index(space, paths, out, n_trees=options.n_trees, overwrite=True)
     print(f"{PROGRAM}: indexed {summary.indexed} of {len(paths)} files into {out}; {len(summary.failed)} failed; "
           f"{inputs.skipped_unknown} files skipped (not an audio extension)", file=sys.stderr)
-    return _print_failed(summary.failed)
+    return _end(summary.failed, len(paths))
 
 
 def _query(command: str, options: SearchOptions) -> tuple[AudioIndex, JointSpace]:

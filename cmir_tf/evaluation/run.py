@@ -116,6 +116,9 @@ def evaluate_model(model: ExportedModel | str, config: EvaluationConfig) -> dict
       damaged or unprepared data folders (exit 1); a model unfit for a task the user must change (exit 2).
     """
     model = ExportedModel.of(model)
+    for folder, what in ((config.cache_dir, "--cache_dir"), (config.figures_dir, "the figures' folder")):
+        if folder:  # checked before hours of embedding and probes
+            errors.require_writable_dir(folder, what)
     embedder = SavedModelEmbedder(model, output=config.embedding)
     with contextlib.ExitStack() as stack, global_state_kept():  # the probes seed every repeat
         cache_dir = config.cache_dir or stack.enter_context(tempfile.TemporaryDirectory(prefix="cmir-embeddings-"))

@@ -243,9 +243,12 @@ def run(config: AblationConfig) -> dict:
     rewritten after each, so an interrupted run leaves the tables of the rows it finished.
     """
     start = time.perf_counter()
+    errors.require_writable_dir(config.output_dir, "--output_dir")
     check_same_settings(config)
     if config.demo:
         prepare_demo(config)
+    else:  # a damaged shard is found now, not after the first rows' hours
+        PreparedFolder(config.data_dir).verify()
     runs: dict[str, list[dict]] = {}
     for row in (UNTRAINED, *config.variants):
         for seed in range(config.seeds):

@@ -18,6 +18,7 @@ interpreter TensorFlow 2.21 still ships (`tf.lite.Interpreter`, deprecated in fa
 
 from __future__ import annotations
 
+import os
 import tempfile
 import warnings
 
@@ -65,6 +66,7 @@ def convert_to_litert(model: ExportedModel | str, output_path: str, quantization
     if quantization not in QUANTIZATIONS:
         raise errors.ConfigError(f"quantization must be one of {QUANTIZATIONS}, got {quantization!r}")
     module = OnDeviceModule(ExportedModel.of(model).saved_model)
+    errors.require_writable_dir(os.path.dirname(os.path.abspath(output_path)), "the .tflite file's folder")
     with tempfile.TemporaryDirectory() as scratch:
         signatures = {name: getattr(module, name) for name in SIGNATURES}
         tf.saved_model.save(module, scratch, signatures=signatures)

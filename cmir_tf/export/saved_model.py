@@ -264,6 +264,7 @@ def export_audio_encoder(
     export_dir = os.path.abspath(export_dir)
     if os.path.exists(export_dir) and not overwrite:
         raise errors.OutputExistsError(f"{export_dir} exists; pass overwrite=True (--overwrite) to replace it")
+    errors.require_writable_dir(os.path.dirname(export_dir), "the export's folder")
     try:
         with tf_write_errors_named(export_dir):
             return _write_export(encoder, export_dir, metadata, training_precision, genre_encoder=genre_encoder,
