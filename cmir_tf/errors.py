@@ -61,18 +61,6 @@ class PathError(InputError, OSError):
         return self.strerror or super().__str__()
 
 
-_REASONS = {
-    errno.EACCES: "permission denied",
-    errno.EPERM: "operation not permitted",
-    errno.EROFS: "read-only file system",
-    errno.ENOSPC: "no space left on the device",
-    errno.EDQUOT: "disk quota exceeded",
-    errno.ENOENT: "no such file or directory",
-    errno.ENOTDIR: "not a directory",
-    errno.EISDIR: "is a directory",
-}
-
-
 class MissingPathError(PathError, FileNotFoundError):
     """A file or folder the user named does not exist."""
 
@@ -109,7 +97,7 @@ def require_writable_dir(path: str | os.PathLike, what: str) -> str:
 def describe_os_error(error: OSError, path: str | os.PathLike | None = None) -> str:
     """`PATH: reason` for an OS error, the path taken from the error when not given."""
     named = path if path is not None else (error.filename or "")
-    reason = _REASONS.get(error.errno or -1) or error.strerror or str(error)
+    reason = error.strerror or str(error)
     return f"{os.fspath(named)}: {reason}" if named else reason
 
 

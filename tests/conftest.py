@@ -2,6 +2,7 @@
 
 import os
 import platform
+import subprocess
 
 import pytest
 
@@ -102,6 +103,20 @@ def eval_corpus(tmp_path_factory):
     (prepared / "splits.json").write_text(json.dumps(
         {"train": [s for s in songs if s % 5 > 1], "validation": songs[1::5], "test": songs[::5]}))
     return root
+
+
+@pytest.fixture(scope="session")
+def read_only(tmp_path_factory):
+    """A folder on a real read-only file system (a tmpfs mounted `ro`): the kernel refuses every write,
+    TensorFlow's C++ ones included. Needs the right to mount (root, as CI runs)."""
+    path = tmp_path_factory.mktemp("read_only")
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(path)], capture_output=True,
+                             text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a read-only tmpfs here (mount: {mounted.stderr.strip()}); "
+                    "the read-only cases need root")
+    yield path
+    subprocess.run(["umount", str(path)], check=True)
 
 
 # Exported models shared by every test that only reads them (exporting one takes several seconds on 2 cores).

@@ -10,7 +10,6 @@ Each command runs in-process (`cli_helpers.run_command`: its flags parsed and it
 import json
 import os
 import shutil
-import subprocess
 
 import pytest
 
@@ -21,20 +20,6 @@ from cli_helpers import run_cli, run_command
 
 STATUS = {"missing_path": 1, "read_only": 1, "undecodable": 1, "damaged_folder": 1, "other_recipe": 2,
           "bad_flag": 2}
-
-
-@pytest.fixture(scope="module")
-def read_only(tmp_path_factory):
-    """A folder on a real read-only file system (a tmpfs mounted `ro`): the kernel refuses every write,
-    TensorFlow's C++ ones included. Needs the right to mount (root, as CI runs)."""
-    path = tmp_path_factory.mktemp("read_only")
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(path)], capture_output=True,
-                             text=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a read-only tmpfs here (mount: {mounted.stderr.strip()}); "
-                    "the read-only cases need root")
-    yield path
-    subprocess.run(["umount", str(path)], check=True)
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -23,6 +24,8 @@ from cmir_tf.training import train
 from cmir_tf.training.config import ResumeMismatchError, TrainConfig, check_resume, store_config
 from cmir_tf.cpu import bf16_unavailable_reason, bf16_usable_flags, cpu_model_and_flags
 from cmir_tf.training.precision import select_precision
+
+from cli_helpers import run_command
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # oneDNN kernels on every CPU (TensorFlow enables them by default only on AVX-512-class CPUs): the bitwise
@@ -404,13 +407,10 @@ def test_a_second_train_on_the_same_model_dir_exits_2_naming_the_holder(prepared
     assert not os.path.exists(os.path.join(model_dir, "config.json"))
 
 
-def test_a_read_only_model_dir_is_one_line_exit_1(prepared_demo, tmp_path):
-    model_dir = str(tmp_path / "read_only" / "model")
-    command = [sys.executable, os.path.join(ROOT, "tests", "read_only_dir.py"), str(tmp_path / "read_only"),
-               *train_command(prepared_demo, model_dir)[1:]]
-    result = subprocess.run(command, env=ENV, capture_output=True, text=True)
-    assert result.returncode == 1, result.stderr[-3000:]
-    assert last_line(result.stderr) == f"cmir-train: error: cannot write {model_dir}: Read-only file system"
+def test_a_read_only_model_dir_is_one_line_exit_1(prepared_demo, read_only, capsys):
+    model_dir = str(read_only / "model")
+    assert run_command("train", f"--data_dir={prepared_demo}", f"--model_dir={model_dir}") == 1
+    assert last_line(capsys.readouterr().err) == f"cmir-train: error: cannot write {model_dir}: Read-only file system"
 
 
 def test_damaged_prepared_data_is_refused_at_start_up_or_named_when_read(prepared_demo, tmp_path):
@@ -439,3 +439,19 @@ def test_damaged_prepared_data_is_refused_at_start_up_or_named_when_read(prepare
     assert read.returncode == 1, read.stderr[-3000:]
     assert last_line(read.stderr).startswith(f"cmir-train: error: shard {shard} does not match the sha256")
     assert "Traceback" not in read.stderr
+
+
+def test_train_leaves_the_callers_policy_and_seeds_as_they_were(prepared_demo, tmp_path):
+    import random
+
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    random.seed(7)
+    np.random.seed(7)
+    before = (random.getstate(), np.random.get_state()[1].copy())
+    try:
+        train(TrainConfig(variant="bline_g", data_dir=prepared_demo, model_dir=str(tmp_path / "run"), batch_size=8,
+                          epochs=1, steps_per_epoch=1, validation_steps=1, precision="float32"))
+        assert keras.mixed_precision.global_policy().name == "mixed_float16"
+        assert random.getstate() == before[0] and (np.random.get_state()[1] == before[1]).all()
+    finally:
+        keras.mixed_precision.set_global_policy("float32")

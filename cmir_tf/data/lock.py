@@ -14,10 +14,12 @@ import fcntl
 import os
 from collections.abc import Iterator
 
+from cmir_tf import errors
+
 LOCK_FILE = ".lock"
 
 
-class DirectoryLockedError(RuntimeError):
+class DirectoryLockedError(errors.UsageError, RuntimeError):
     """Another process holds the directory's lock (a usage error: exit status 2)."""
 
 
@@ -31,11 +33,14 @@ def exclusive_lock(path: str, what: str) -> Iterator[None]:
 
     Raises:
       DirectoryLockedError: another process holds it; the message names its pid.
-      OSError: the folder or its lock file cannot be created (read-only or full file system).
+      errors.PathError: the folder or its lock file cannot be created (read-only or full file system).
     """
-    os.makedirs(path, exist_ok=True)
     lock_path = os.path.join(path, LOCK_FILE)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        os.makedirs(path, exist_ok=True)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as error:
+        raise errors.input_error_from_os(error, path, "write") from error
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
