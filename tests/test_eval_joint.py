@@ -154,6 +154,10 @@ def test_tables_show_the_joint_space_columns_and_dashes_where_a_model_has_none()
     table = results.markdown_table("gtzan", gtzan_runs)
     assert "| Contr | 0.800 ± 0.010 | 0.400 |" in table and "| Bline | 0.700 ± 0.020 | – |" in table
     assert "| Random embeddings (1024-d) | 0.100 ± 0.000 | 0.100 |" in table
+    gtzan_runs["Contr"]["zero_shot"] = {"accuracy": 0.6, "chance": 0.5, "classes": ["metal/rock", "jazz"],
+                                        "left_out": ["blues", "disco"]}
+    assert ("- Contr: zero-shot accuracy over 2 of 10 GTZAN classes (metal/rock, jazz), chance 0.50; left out (no "
+            "Melon code in the vocabulary): blues, disco") in results.markdown_table("gtzan", gtzan_runs)
     playlist = {"ndcg@100": 0.3, "map@100": 0.1, "random_baseline": {"ndcg@100": 0.1, "map@100": 0.02},
                 "cold_start": {"ndcg@100": 0.25, "map@100": 0.08,
                                "random_baseline": {"ndcg@100": 0.11, "map@100": 0.03}}}

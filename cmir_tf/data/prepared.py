@@ -46,7 +46,7 @@ TAG_WORD2VEC = "tag_word2vec.npy"
 SONG_TAGS = "song_tags.npz"
 TFRECORDS = "tfrecords"
 CACHE = "cache"
-PREPARE_MODULE = "cmir_tf.data.prepare"
+PREPARE_COMMAND = "python -m cmir_tf prepare"  # the quiet form (the commands' process policy)
 
 
 class NotPreparedError(FileNotFoundError):
@@ -121,8 +121,8 @@ class PreparedFolder:
             if not self.is_prepared():
                 raise NotPreparedError(
                     f"no prepared data in {self.path!r} ({self.manifest_path} is missing). Prepare it first:\n"
-                    f"  python -m {PREPARE_MODULE} --melon_dir=PATH/TO/melon --output_dir={self.path}\n"
-                    "(for the demo corpus: python -m cmir_tf.synthetic.corpus --output_dir=demo_run/corpus, "
+                    f"  {PREPARE_COMMAND} --melon_dir=PATH/TO/melon --output_dir={self.path}\n"
+                    "(for the demo corpus: python -m cmir_tf corpus --output_dir=demo_run/corpus, "
                     "then prepare with --melon_dir=demo_run/corpus/melon)"
                 )
             self._manifest = melon.load_json(self.manifest_path)
@@ -142,7 +142,7 @@ class PreparedFolder:
         """A prepared JSON file; `NotPreparedError` (a FileNotFoundError) naming it when it is missing."""
         if not os.path.exists(path):
             raise NotPreparedError(f"{path} is missing: {self.path} is not a prepared folder (or an unfinished "
-                                   f"one); run python -m {PREPARE_MODULE} --output_dir={self.path} ...")
+                                   f"one); run {PREPARE_COMMAND} --output_dir={self.path} ...")
         return melon.load_json(path)
 
     def split_ids(self, split: str) -> list[int]:
@@ -186,7 +186,7 @@ class PreparedFolder:
         """{song id: its tag bag, tag ids best first}, for every prepared song that has tags (any split)."""
         if not os.path.exists(self.song_tags_path):
             raise NotPreparedError(f"{self.song_tags_path} is missing: {self.path} was prepared before playlist "
-                                   f"tags; run python -m {PREPARE_MODULE} into a new folder")
+                                   f"tags; run {PREPARE_COMMAND} into a new folder")
         with np.load(self.song_tags_path) as bags:
             return {song: [t for t in row if t] for song, row in zip(bags["song_ids"].tolist(),
                                                                      bags["tag_ids"].tolist())}
@@ -194,7 +194,7 @@ class PreparedFolder:
     def shard_files(self, split: str) -> list[str]:
         files = sorted(glob.glob(self.shard_path(f"{split}-*-of-*.tfrecord")))
         if not files:
-            raise NotPreparedError(f"no {split} shards in {self.tfrecords_dir}: run python -m {PREPARE_MODULE}")
+            raise NotPreparedError(f"no {split} shards in {self.tfrecords_dir}: run {PREPARE_COMMAND}")
         return files
 
     # ---- checking ----
@@ -202,7 +202,7 @@ class PreparedFolder:
         """The prepare command that rewrites damaged shards: the recorded input folder and flags."""
         manifest = self.manifest()
         recorded = [f"--{name}={value}" for name, value in sorted(manifest["flags"].items()) if value is not None]
-        words = ["python", "-m", PREPARE_MODULE, f"--melon_dir={manifest.get('melon_dir', 'PATH/TO/melon')}",
+        words = [*PREPARE_COMMAND.split(), f"--melon_dir={manifest.get('melon_dir', 'PATH/TO/melon')}",
                  f"--output_dir={self.path}", *recorded, *(["--verify_data"] if verify else [])]
         return shlex.join(words)
 

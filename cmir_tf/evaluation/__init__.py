@@ -1,6 +1,7 @@
 """Downstream evaluation: GTZAN genre, MTG-Jamendo tagging and Melon playlist continuation (paper protocol).
 
-Entry points, usable from Python and from `evaluate.py` (`cmir_tf.evaluation.cli`); each returns a JSON-ready
+Entry points, usable from Python; `evaluate_model` (`cmir_tf.evaluation.run`) runs every task with one config, as
+`cmir-evaluate` and the ablation do; each task's own function returns a JSON-ready
 dict with the metrics and a random baseline:
 
   embedder = SavedModelEmbedder("exported/contr_cf_g", output="features")
@@ -9,8 +10,7 @@ dict with the metrics and a random baseline:
   evaluate_playlists(embedder, melon_dir, prepared_data_dir)
   results.record(results_dir, task, name, result)   # results/<task>.json and the paper's table
 
-The names are imported on first use, so that `python -m cmir_tf.evaluation.cli` applies its process defaults
-(`cmir_tf.runtime`) before anything loads TensorFlow.
+The names are imported on first use, so that importing this package loads no TensorFlow.
 """
 
 import importlib
@@ -22,6 +22,8 @@ _SOURCES = {
     "evaluate_jamendo": "cmir_tf.evaluation.jamendo",
     "evaluate_playlists": "cmir_tf.evaluation.playlist",
     "ProbeConfig": "cmir_tf.evaluation.probes",
+    "EvaluationConfig": "cmir_tf.evaluation.run",
+    "evaluate_model": "cmir_tf.evaluation.run",
     "results": "cmir_tf.evaluation.results",
 }
 __all__ = sorted(_SOURCES)

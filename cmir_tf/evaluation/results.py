@@ -144,7 +144,19 @@ def markdown_table(task: str, runs: dict[str, dict]) -> str:
     notes = [f"- {name}: skipped {r['skipped']['missing']} missing and {r['skipped']['undecodable']} "
              f"undecodable files" for name, r in runs.items()
              if r.get("skipped", {}).get("missing") or r.get("skipped", {}).get("undecodable")]
+    if task == "gtzan":
+        notes += [_zero_shot_note(name, r["zero_shot"]) for name, r in runs.items() if "classes" in r.get("zero_shot", {})]
     return "\n".join(lines + ([""] + notes if notes else [])) + "\n"
+
+
+def _zero_shot_note(name: str, zero_shot: dict) -> str:
+    """What a zero-shot GTZAN cell was measured over: its classes (the GTZAN genres whose Melon codes the model's
+    vocabulary has), its chance level, and the genres left out."""
+    classes = zero_shot["classes"]
+    note = (f"- {name}: zero-shot accuracy over {len(classes)} of 10 GTZAN classes ({', '.join(classes)}), "
+            f"chance {zero_shot['chance']:.2f}")
+    return note + (f"; left out (no Melon code in the vocabulary): {', '.join(zero_shot['left_out'])}"
+                   if zero_shot.get("left_out") else "")
 
 
 def record(results_dir: str, task: str, name: str, result: dict) -> tuple[str, str]:
