@@ -14,6 +14,7 @@ from absl import flags
 
 from cmir_tf import cli, flagfiles
 from cmir_tf.cli import runner
+from cmir_tf.cli import scripts as scripts_module
 from cmir_tf.flagfiles import __main__ as flagfiles_main
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -27,9 +28,9 @@ def test_console_scripts_are_the_command_table():
     config = configparser.ConfigParser()
     config.read(os.path.join(REPO, "setup.cfg"))
     scripts = dict(line.split(" = ") for line in config["options.entry_points"]["console_scripts"].split("\n") if line)
-    assert scripts == {f"cmir-{name}": f"cmir_tf.cli:{name.replace('-', '_')}" for name in cli.COMMANDS}
+    assert scripts == {f"cmir-{name}": f"cmir_tf.cli.scripts:{name.replace('-', '_')}" for name in cli.COMMANDS}
     for target in scripts.values():
-        assert callable(getattr(cli, target.split(":")[1]))
+        assert callable(getattr(scripts_module, target.split(":")[1]))
     assert {"prepare", "embed", "search", "corpus", "export", "from-torch", "to-litert", "ablation"} <= set(PRESENT)
 
 

@@ -118,6 +118,47 @@ def test_no_module_imports_a_later_stage():
     assert not upward, upward
 
 
+# Modules that are programs themselves (`python -m ...`): they may end the process.
+PROGRAM_MODULES = ("cmir_tf/__main__.py", "cmir_tf/flagfiles/__main__.py")
+
+
+def _command_line_uses(path: str) -> list[str]:
+    """What a library module must not do: import absl's flags or app, name FLAGS, call sys.exit, or import
+    the command layer."""
+    with open(path) as f:
+        tree = ast.parse(f.read())
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module == "absl":
+            found += [f"from absl import {a.name}" for a in node.names if a.name in ("flags", "app")]
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("cmir_tf.cli"):
+            found.append(f"from {node.module} import ...")
+        elif isinstance(node, ast.ImportFrom) and node.module == "cmir_tf":
+            found += [f"from cmir_tf import {a.name}" for a in node.names if a.name == "cli"]
+        elif isinstance(node, ast.Import):
+            found += [f"import {a.name}" for a in node.names if a.name in ("absl.flags", "absl.app")
+                      or a.name.startswith("cmir_tf.cli")]
+        elif isinstance(node, ast.Name) and node.id == "FLAGS":
+            found.append("FLAGS")
+        elif isinstance(node, ast.Attribute) and node.attr == "exit" and ast.unparse(node.value) == "sys":
+            found.append("sys.exit")
+    return sorted(set(found))
+
+
+def test_only_the_command_layer_knows_the_command_line():
+    offenders = {}
+    for folder, _, names in os.walk(PACKAGE):
+        for name in sorted(n for n in names if n.endswith(".py")):
+            path = os.path.join(folder, name)
+            relative = os.path.relpath(path, os.path.dirname(PACKAGE))
+            if relative.startswith(os.path.join("cmir_tf", "cli")) or relative in PROGRAM_MODULES:
+                continue
+            uses = _command_line_uses(path)
+            if uses:
+                offenders[relative] = uses
+    assert offenders == {}, offenders
+
+
 @pytest.mark.parametrize("module, target, expected", [
     ("cmir_tf.export.embed_cli", "cmir_tf.evaluation.files", True), ("cmir_tf.evaluation", "cmir_tf.export", False),
     ("cmir_tf.training.loop", "cmir_tf.export.saved_model", False), ("cmir_tf.models", "cmir_tf.training", True),

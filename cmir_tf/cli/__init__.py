@@ -13,7 +13,6 @@ No module outside `cmir_tf.cli` reads absl flags or ends the process.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import importlib
 import sys
 
@@ -47,16 +46,3 @@ def start(name: str) -> None:
     """Runs command `name` (a `COMMANDS` key) on `sys.argv`: the process policy first, then its module."""
     runtime.configure(sys.argv)
     importlib.import_module(COMMANDS[name].module).run()
-
-
-# The console scripts' targets (setup.cfg): `cmir-NAME = cmir_tf.cli:NAME`, "-" written "_".
-prepare = functools.partial(start, "prepare")
-train = functools.partial(start, "train")
-export = functools.partial(start, "export")
-from_torch = functools.partial(start, "from-torch")
-to_litert = functools.partial(start, "to-litert")
-evaluate = functools.partial(start, "evaluate")
-ablation = functools.partial(start, "ablation")
-embed = functools.partial(start, "embed")
-search = functools.partial(start, "search")
-corpus = functools.partial(start, "corpus")
