@@ -39,6 +39,7 @@ COMMANDS = {
     "ablation": Command("cmir_tf.cli.ablation", "the paper's ablation: every variant trained, evaluated"),
     "embed": Command("cmir_tf.export.embed_cli", "audio files -> .npz embeddings"),
     "search": Command("cmir_tf.search_cli", "zero-shot genre tags, song index and search in the joint space"),
+    "pretrained": Command("cmir_tf.cli.pretrained", "the authors' six released encoders: list, fetch, path"),
     "corpus": Command("cmir_tf.synthetic.corpus", "writes the synthetic demo corpus (Melon, GTZAN, MTG-Jamendo)"),
 }
 
@@ -59,4 +60,5 @@ evaluate = functools.partial(start, "evaluate")
 ablation = functools.partial(start, "ablation")
 embed = functools.partial(start, "embed")
 search = functools.partial(start, "search")
+pretrained = functools.partial(start, "pretrained")
 corpus = functools.partial(start, "corpus")

@@ -156,9 +156,10 @@ class JointSpaceTasks:
         return self.embedder
 
     def _missing(self, signature: str, what: str) -> str | None:
-        if signature in self.model.signatures:
+        missing = self.model.missing(signature)
+        if missing is None:
             return None
-        reason = f"{what}: skipped, the model (variant {self.model.variant}) has no {signature} signature"
+        reason = f"{what}: skipped, {missing}"
         print(reason)
         return reason
 
@@ -235,7 +236,7 @@ def run_tasks(tasks: list[str], embedder: SavedModelEmbedder, cache_dir: str) ->
         elif task == "playlist":
             result["cold_start"] = joint.playlist_columns()
             result["tag_cold_start"] = joint.tag_columns()
-        result["model"] = os.path.abspath(FLAGS.model)
+        result["model"] = os.path.abspath(embedder.model.model_dir)  # a `pretrained:NAME`'s cached export
         result["model_fingerprint"] = embedder.model.fingerprint
         _, md_path = results.record(FLAGS.results_dir, task, FLAGS.name, result)
         with open(md_path) as f:

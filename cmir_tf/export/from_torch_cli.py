@@ -10,17 +10,13 @@ so `cmir-evaluate` handles it like a model trained here. Needs the `[torch]` ext
 
 from __future__ import annotations
 
-import hashlib
 import os
-import pickle
 
 from absl import app, flags
 
-from cmir_tf import errors
 from cmir_tf.cli import runner
 from cmir_tf.constants import VARIANTS
-from cmir_tf.export.saved_model import export_audio_encoder
-from cmir_tf.export.torch_import import INPUT_LAYOUTS, audio_encoder_from_state_dict, load_torch_state_dict
+from cmir_tf.export.torch_import import INPUT_LAYOUTS, export_torch_checkpoint
 
 FLAGS = flags.FLAGS
 PROGRAM = "cmir-from-torch"
@@ -51,25 +47,8 @@ def main(argv: list[str]) -> None:
     runner.no_arguments(argv)
     if not os.path.isfile(FLAGS.checkpoint):
         raise app.UsageError(f"--checkpoint={FLAGS.checkpoint}: no such file")
-    try:
-        state = load_torch_state_dict(FLAGS.checkpoint, FLAGS.state_dict_prefix)
-        encoder = audio_encoder_from_state_dict(state, FLAGS.input_layout)
-    except ValueError as error:  # not a state dict of the authors' AudioEncoder: another file is needed
-        raise app.UsageError(str(error)) from error
-    except ImportError as error:
-        raise errors.InputError(f"needs PyTorch, the [torch] extra (pip install 'cmir-tf[torch]'): {error}") from error
-    except (RuntimeError, EOFError, pickle.UnpicklingError) as error:  # what torch.load raises for a damaged file
-        raise errors.InputError(f"{FLAGS.checkpoint}: torch.load cannot read it: {error}") from error
-    with open(FLAGS.checkpoint, "rb") as f:
-        checksum = hashlib.sha256(f.read()).hexdigest()
-    metadata = {
-        "source": "pytorch",
-        "variant": FLAGS.variant,
-        "input_layout": FLAGS.input_layout,
-        "checkpoint": os.path.basename(FLAGS.checkpoint),
-        "checkpoint_sha256": checksum,
-    }
-    export_audio_encoder(encoder, FLAGS.output, metadata, overwrite=FLAGS.overwrite)
+    export_torch_checkpoint(FLAGS.checkpoint, FLAGS.variant, FLAGS.output, FLAGS.input_layout,
+                            prefix=FLAGS.state_dict_prefix, overwrite=FLAGS.overwrite)
 
 
 def run() -> None:

@@ -11,16 +11,25 @@ the order channel, mel, time, Keras flattens our (2 time, 1 mel, 512 channels) i
 channel. The permutation is folded into `fc1`'s kernel rows, so `embedding` equals the torch projection,
 while `features` holds torch's flattened output in the Keras order (time, mel, channel).
 
+`export_torch_checkpoint` does the whole import (read, convert, export a SavedModel recording the source) for
+`cmir-from-torch` and the released encoders (`cmir_tf.export.pretrained`).
+
 PyTorch is imported only inside `load_torch_state_dict`, so the rest of the package works without it.
 """
 
 from __future__ import annotations
 
+import os
+import pickle
+
 import keras
 import numpy as np
 from keras import layers
 
+from cmir_tf import errors
 from cmir_tf.constants import CHUNK_FRAMES, N_MELS
+from cmir_tf.data.checksum import sha256_file
+from cmir_tf.export.saved_model import export_audio_encoder
 from cmir_tf.models.audio_encoder import CONV_CHANNELS, build_audio_encoder
 
 INPUT_LAYOUTS = ("true", "authors_training")
@@ -88,6 +97,45 @@ def audio_encoder_from_state_dict(state: dict[str, np.ndarray], input_layout: st
     if input_layout == "true":
         return encoder
     return _behind_authors_view(encoder)
+
+
+class NotAnAudioEncoderError(errors.UsageError, ValueError):
+    """The checkpoint is not a state dict of the authors' `AudioEncoder` (another file is needed)."""
+
+
+def export_torch_checkpoint(checkpoint: str, variant: str, output: str, input_layout: str = "authors_training", *,
+                            prefix: str = "", overwrite: bool = False, pretrained: dict | None = None) -> str:
+    """The authors' `audio_encoder.pt` at `checkpoint` -> a cmir-tf SavedModel at `output`.
+
+    Args:
+      checkpoint: a `torch.save`d state dict of the authors' `AudioEncoder` (read with `weights_only=True`).
+      variant: the training variant it comes from (recorded as metadata).
+      output: the SavedModel folder to write; must not exist unless `overwrite`.
+      input_layout: see `audio_encoder_from_state_dict`.
+      prefix: see `load_torch_state_dict`.
+      pretrained: where a released encoder came from (repository, commit, path, blob id, licence, ...),
+        recorded in the asset's metadata as `pretrained`.
+
+    Returns:
+      `output`.
+
+    Raises:
+      NotAnAudioEncoderError: not a state dict of the authors' AudioEncoder (every key and shape problem named).
+      errors.InputError: PyTorch is not installed, or `torch.load` cannot read the file.
+    """
+    try:
+        encoder = audio_encoder_from_state_dict(load_torch_state_dict(checkpoint, prefix), input_layout)
+    except ImportError as error:
+        raise errors.InputError(f"needs PyTorch, the [torch] extra (pip install 'cmir-tf[torch]'): {error}") from error
+    except (RuntimeError, EOFError, pickle.UnpicklingError) as error:  # what torch.load raises for a damaged file
+        raise errors.InputError(f"{checkpoint}: torch.load cannot read it: {error}") from error
+    except ValueError as error:
+        raise NotAnAudioEncoderError(str(error)) from error
+    metadata = {"source": "pytorch", "variant": variant, "input_layout": input_layout,
+                "checkpoint": os.path.basename(checkpoint), "checkpoint_sha256": sha256_file(checkpoint)}
+    if pretrained is not None:
+        metadata["pretrained"] = pretrained
+    return export_audio_encoder(encoder, output, metadata, overwrite=overwrite)
 
 
 def _torch_sources() -> dict[str, list[str]]:
