@@ -176,12 +176,13 @@ def command_flags():
         flags.FLAGS.unparse_flags()
 
 
-def test_the_command_lists_and_finds_the_cache(fetched, capsys):
+def test_the_command_lists_and_finds_the_cache(fetched, reference, capsys):
     command.main(["cmir-pretrained", "list"])
     rows = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
     assert [row[0] for row in rows] == list(pretrained.RELEASES)
-    assert [NAME, "contrastive_MF_gnr", "cached", pretrained.export_dir(NAME)] in rows
-    assert ["contr_g", "contrastive_gnr", "not fetched", pretrained.url("contr_g")] in rows
+    assert [NAME, "contrastive_MF_gnr", "cached", _blob_id(reference[1]), pretrained.export_dir(NAME)] in rows
+    assert ["contr_g", "contrastive_gnr", "not fetched", "2a8439d8029c7ecf917bb56c0e883244f97ef7f7",
+            pretrained.url("contr_g")] in rows
     command.main(["cmir-pretrained", "path", NAME])
     assert capsys.readouterr().out == pretrained.export_dir(NAME) + "\n"
     with pytest.raises(SystemExit) as exit_:
@@ -220,6 +221,23 @@ def test_a_file_with_another_blob_id_is_refused_in_one_line_and_nothing_is_kept(
     assert "\n" not in message and message.startswith(f"refused {server.url}{url_path[1:]}: its git blob id is "
                                                        f"{_blob_id(served)} ({len(served)} bytes)")
     assert empty_cache() == [".lock"]  # no download, no temporary, no export
+
+
+def test_a_refetch_downloads_again_and_keeps_the_cache_when_it_fails(reference, empty_cache, monkeypatch):
+    _, data, url_path = reference
+    _accept(monkeypatch, data)
+    stub = os.path.join(pretrained.export_dir(NAME), "saved_model.pb")  # a cached export, as far as fetch sees
+    os.makedirs(os.path.dirname(stub))
+    open(stub, "wb").close()
+    server = Server({url_path: _damaged(data)})
+    monkeypatch.setenv(pretrained.MIRROR_VARIABLE, server.url)
+    try:
+        assert pretrained.fetch(NAME) == pretrained.export_dir(NAME) and not server.requests
+        with pytest.raises(pretrained.BlobMismatchError):
+            pretrained.fetch(NAME, refetch=True)
+    finally:
+        server.stop()
+    assert server.requests == [url_path] and empty_cache() == [".lock", "export"] and os.path.isfile(stub)
 
 
 def test_the_mirror_alone_never_makes_another_file_acceptable(reference, empty_cache, monkeypatch):
@@ -266,6 +284,16 @@ def test_no_server_is_one_line_naming_the_url_and_the_manual_conversion(empty_ca
                            f"{mirror}models/contrastive_MF_gnr/audio_encoder.pt (")
     assert f"cmir-from-torch --checkpoint=audio_encoder.pt --variant={NAME} --output=DIR" in line
     assert empty_cache() == [".lock"]
+
+
+def test_a_refused_request_names_the_http_status(empty_cache, monkeypatch):
+    server = Server({})
+    monkeypatch.setenv(pretrained.MIRROR_VARIABLE, server.url)
+    try:
+        with pytest.raises(pretrained.DownloadError, match=r"\(HTTP 404 Not Found\); offline or blocked\?"):
+            pretrained.fetch(NAME)
+    finally:
+        server.stop()
 
 
 def test_a_fetch_waits_for_another_process_fetching_the_same_model(empty_cache, monkeypatch, capfd):

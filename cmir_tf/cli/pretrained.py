@@ -1,7 +1,8 @@
 """`cmir-pretrained` (`python -m cmir_tf pretrained`): the six audio encoders the paper's authors released, as
 `pretrained:NAME` models (`cmir_tf.export.pretrained`).
 
-    cmir-pretrained list                  name, the authors' name, cached or not, export folder, download URL
+    cmir-pretrained list                  name, the authors' name, cached or not, git blob id, export folder
+                                          (cached) or download URL
     cmir-pretrained fetch contr_cf_g ...  downloads, verifies, converts and caches them ("all": the six;
                                           --refetch: again, replacing the cached files)
     cmir-pretrained path contr_cf_g       the cached export folder (exit 1 if not fetched yet)
@@ -34,7 +35,7 @@ def list_releases() -> None:
     for state in pretrained.states():
         where = state.export_dir if state.cached else state.url
         print("\t".join((state.release.name, state.release.authors_name,
-                         "cached" if state.cached else "not fetched", where)))
+                         "cached" if state.cached else "not fetched", state.release.blob_id, where)))
 
 
 def fetch(names: list[str], refetch: bool) -> None:

@@ -34,7 +34,6 @@ import dataclasses
 import hashlib
 import http.client
 import os
-import shutil
 import sys
 import urllib.error
 import urllib.request
@@ -158,9 +157,9 @@ def cached_export(name: str) -> str:
     return export_dir(name)
 
 
-def resolve(model: str) -> str:
+def resolve(model: str | os.PathLike) -> str | os.PathLike:
     """`model` itself, or for `pretrained:NAME` the folder of its export (fetched first if needed)."""
-    return fetch(model[len(PREFIX):]) if model.startswith(PREFIX) else model
+    return fetch(model[len(PREFIX):]) if isinstance(model, str) and model.startswith(PREFIX) else model
 
 
 def fetch(name: str, refetch: bool = False) -> str:
@@ -169,7 +168,8 @@ def fetch(name: str, refetch: bool = False) -> str:
 
     Args:
       name: one of `RELEASES`.
-      refetch: download and convert again, replacing what the cache holds (e.g. a damaged export).
+      refetch: download and convert again, replacing the cached files only once that succeeded (e.g. for a
+        damaged export).
 
     Raises:
       UnknownPretrainedError: not one of the six names.
@@ -182,11 +182,9 @@ def fetch(name: str, refetch: bool = False) -> str:
         return target
     folder = cache_dir(name)
     try:
-        with exclusive_lock(folder, "cmir-tf fetching this model", wait=True):
-            if refetch:
-                _remove(folder)
-            if not is_cached(name):  # another process may have finished while this one waited
-                _convert(release(name), _verified_checkpoint(release(name), folder), target)
+        with exclusive_lock(folder, f"process fetching {PREFIX}{name}", wait=True):
+            if refetch or not is_cached(name):  # another process may have finished while this one waited
+                _convert(release(name), _verified_checkpoint(release(name), folder, refetch), target)
                 print(f"cmir-tf: {PREFIX}{name}: converted ({INPUT_LAYOUT} input layout) and cached in {target}",
                       file=sys.stderr)
     except OSError as error:
@@ -194,13 +192,6 @@ def fetch(name: str, refetch: bool = False) -> str:
             raise
         raise errors.input_error_from_os(error, error.filename or folder, "write the model cache") from error
     return target
-
-
-def _remove(folder: str) -> None:
-    """Removes the download and the export in the release's `folder` (its lock file stays)."""
-    shutil.rmtree(os.path.join(folder, EXPORT), ignore_errors=True)
-    if os.path.exists(os.path.join(folder, CHECKPOINT)):
-        os.remove(os.path.join(folder, CHECKPOINT))
 
 
 def git_blob_id(path: str) -> str:
@@ -212,10 +203,11 @@ def git_blob_id(path: str) -> str:
     return digest.hexdigest()
 
 
-def _verified_checkpoint(found: Release, folder: str) -> str:
-    """`folder/audio_encoder.pt`, downloaded first unless a file with the right blob id is already there."""
+def _verified_checkpoint(found: Release, folder: str, refetch: bool) -> str:
+    """`folder/audio_encoder.pt`, downloaded first unless a file with the right blob id is already there (and
+    not `refetch`); a download replaces it only once verified."""
     path = os.path.join(folder, CHECKPOINT)
-    if os.path.isfile(path) and git_blob_id(path) == found.blob_id:
+    if not refetch and os.path.isfile(path) and git_blob_id(path) == found.blob_id:
         return path
     source = url(found.name)
     with atomic_path(path) as partial:
@@ -243,7 +235,8 @@ def _download(source: str, path: str, name: str) -> int:
                 raise DownloadError(f"the download of {PREFIX}{name} from {source} was cut off after {size} of "
                                     f"{size + response.length} bytes; try again")
     except (urllib.error.URLError, http.client.HTTPException, TimeoutError, ConnectionError) as error:
-        reason = getattr(error, "reason", None) or error
+        reason = (f"HTTP {error.code} {error.reason}" if isinstance(error, urllib.error.HTTPError)
+                  else getattr(error, "reason", None) or error)
         raise DownloadError(
             f"cannot download {PREFIX}{name} from {source} ({reason}); offline or blocked? set {MIRROR_VARIABLE} to "
             f"a mirror, or fetch that file by hand and convert it: cmir-from-torch --checkpoint={CHECKPOINT} "
@@ -259,4 +252,4 @@ def _convert(found: Release, checkpoint: str, target: str) -> None:
 
     origin = {"repository": REPOSITORY, "commit": COMMIT, "path": found.path, "blob_id": found.blob_id,
               "licence": LICENCE, "layout": INPUT_LAYOUT, "url": url(found.name), "authors_name": found.authors_name}
-    export_torch_checkpoint(checkpoint, found.name, target, INPUT_LAYOUT, pretrained=origin)
+    export_torch_checkpoint(checkpoint, found.name, target, INPUT_LAYOUT, overwrite=True, pretrained=origin)
