@@ -5,7 +5,9 @@ PyTorch audio encoders -> a cmir_tf SavedModel.
         [--input_layout=authors_training|true] [--overwrite]
 
 The SavedModel has the signatures of `cmir_tf.export.saved_model` (input `mel` (batch, 256 frames, 48 bands)),
-so `cmir-evaluate` handles it like a model trained here. Needs the `[torch]` extra (PyTorch).
+so `cmir-evaluate` handles it like a model trained here. Needs the `[torch]` extra (PyTorch). The six released
+encoders need no command: `--model=pretrained:NAME` downloads, verifies and converts them (`cmir-pretrained`);
+this one converts a file fetched by hand, one of your own, or a released one in the other `--input_layout`.
 """
 
 from __future__ import annotations
