@@ -3,11 +3,13 @@
 The usual two phases (keras.io "Transfer learning & fine-tuning"): first train only the head on the frozen
 encoder, then unfreeze the encoder and train everything at a learning rate ~100x lower. The encoder always
 runs in inference mode (`training=False`), so its BatchNorm layers keep their pre-trained statistics even
-when unfrozen: small fine-tuning batches would otherwise overwrite them.
+when unfrozen: small fine-tuning batches would otherwise overwrite them. The encoder comes from an export
+through `cmir_tf.export.load_keras_encoder`, which opens it with `ExportedModel` first (a cmir-tf export with
+this package's log-mel front end, or `pretrained:NAME`), as every other consumer does.
 
     from cmir_tf.export import load_keras_encoder
     from cmir_tf.finetune import build_classifier, fine_tune
-    encoder = load_keras_encoder("runs/contr_cf_g/export")
+    encoder = load_keras_encoder("runs/contr_cf_g/export")    # or "pretrained:contr_cf_g", the authors' weights
     classifier = build_classifier(encoder, num_classes=10)
     fine_tune(classifier, encoder, train_ds, validation_ds)   # datasets of (mel (B, 256, 48), label (B,))
 """

@@ -1,6 +1,6 @@
 """The HEAR 2021 common API (hear-eval-kit) over the exported audio encoder.
 
-    model = load_model("path/to/saved_model")
+    model = load_model("path/to/saved_model")   # or load_model("pretrained:contr_cf_g")
     scene = get_scene_embeddings(audio, model)  # audio: tf.Tensor (n_sounds, n_samples) at 16 kHz
     embeddings, timestamps = get_timestamp_embeddings(audio, model)
 
@@ -47,9 +47,10 @@ class HearModel:
 
 
 def load_model(model_file_path: str = "", output: str = "features", *, random_encoder: bool = False) -> HearModel:
-    """Opens an exported SavedModel folder (`ExportedModel`: checked to be a cmir-tf export with this
-    package's front end). No path is refused, unless `random_encoder=True` asks for a randomly initialised
-    encoder (for API checks only: its embeddings mean nothing).
+    """Opens an exported SavedModel folder, or `pretrained:NAME` (one of the authors' released encoders,
+    fetched on first use), through `ExportedModel` (checked to be a cmir-tf export with this package's front
+    end). No path is refused, unless `random_encoder=True` asks for a randomly initialised encoder (for API
+    checks only: its embeddings mean nothing).
 
     Raises `ValueError` for an unknown `output` or a missing path, `NotACmirModelError` (a `ValueError`) for a
     folder that is not a cmir-tf SavedModel and `FrontEndMismatchError` for one with another front end."""

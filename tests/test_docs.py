@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from cmir_tf.export import pretrained
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOCS = sorted(
     [os.path.join(ROOT, "README.md"), os.path.join(ROOT, "ARCHITECTURE.md")]
@@ -136,10 +138,13 @@ def test_every_flag_the_docs_name_is_defined():
 
 
 def test_readme_three_lines_embed_a_file(audio_export, tmp_path, monkeypatch, capsys):
-    """README's Python block, run as printed from a folder where `demo_run/contr_cf_g_t/export` is an export."""
+    """README's Python block, run as printed, with an export in the cache where `pretrained:contr_cf_g` is found
+    (tests/test_pretrained.py downloads and converts one from a local server)."""
     (block,) = [body for lang, body in FENCE.findall(_text(os.path.join(ROOT, "README.md"))) if lang == "python"]
-    os.makedirs(tmp_path / "demo_run" / "contr_cf_g_t")
-    os.symlink(audio_export, tmp_path / "demo_run" / "contr_cf_g_t" / "export")
+    monkeypatch.setenv(pretrained.HOME_VARIABLE, str(tmp_path / "home"))
+    monkeypatch.setenv(pretrained.MIRROR_VARIABLE, "http://127.0.0.1:9/")  # never reached: the export is cached
+    os.makedirs(pretrained.cache_dir("contr_cf_g"))
+    os.symlink(audio_export, pretrained.export_dir("contr_cf_g"))
     t = np.arange(5 * 44100) / 44100
     sf.write(tmp_path / "song.wav", np.stack([np.sin(2 * np.pi * 220 * t), np.sin(2 * np.pi * 330 * t)], 1) * 0.3,
              44100)

@@ -118,6 +118,9 @@ CASES = {
         "undecodable": lambda i, o, r: ["tags", i["broken"], f"--model={i['joint']}"],
         "other_recipe": lambda i, o, r: ["tags", i["song"], f"--model={i['other']}"],
     },
+    "pretrained": {
+        "missing_path": lambda i, o, r: ["path", "contr_cf_g"],  # not fetched into the test's empty cache
+    },
     "corpus": {
         "read_only": lambda i, o, r: [f"--output_dir={r}/c", "--workers=1"],
     },
@@ -135,7 +138,8 @@ def test_every_command_has_cases():
 
 @pytest.mark.parametrize("name,kind", PARAMS)
 def test_a_bad_input_ends_the_command_in_one_line_with_its_status(name, kind, inputs, torch_checkpoint, read_only,
-                                                                   tmp_path, capsys):
+                                                                   tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("CMIR_TF_HOME", str(tmp_path / "cache"))  # no released encoder fetched
     argv = CASES[name][kind]({**inputs, "torch": torch_checkpoint}, tmp_path, read_only)
     status = run_command(name, *argv)
     err = capsys.readouterr().err

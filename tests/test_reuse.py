@@ -11,6 +11,7 @@ import pytest
 import tensorflow as tf
 
 from cmir_tf.export import litert, load_keras_encoder
+from cmir_tf.export.exported import NotACmirModelError
 from cmir_tf.export.keras_file import KERAS_FILE
 from cmir_tf.export.litert import load_interpreter
 from cmir_tf.finetune import FineTuneConfig, build_classifier, fine_tune
@@ -85,6 +86,13 @@ def test_fine_tuning_trains_the_head_then_the_encoder(export_dir):
     assert not np.allclose(classifier.get_layer("head").kernel.numpy(), head)
     assert not np.allclose(encoder.get_layer("conv1").kernel.numpy(), conv1)  # unfrozen in phase 2
     assert history["full"]["loss"][-1] < history["head"]["loss"][0]
+
+
+def test_the_keras_encoder_is_loaded_only_from_a_checked_export(tmp_path):
+    """`load_keras_encoder` opens the folder with `ExportedModel` first: a lone `.keras` file is not an export."""
+    (tmp_path / KERAS_FILE).write_bytes(b"")
+    with pytest.raises(NotACmirModelError, match="no saved_model.pb"):
+        load_keras_encoder(str(tmp_path))
 
 
 def _litert(export_dir: str, output: str, *flags: str) -> subprocess.CompletedProcess:

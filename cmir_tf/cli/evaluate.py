@@ -42,7 +42,7 @@ def define_flags() -> None:
     """Declares evaluate's flags (once per process); called by `run`, not at import."""
     flags.DEFINE_enum("task", "all", ["gtzan", "jamendo", "playlist", "zero_shot", "tags", "all"],
                       "Downstream task(s).")
-    flags.DEFINE_string("model", None, "Exported SavedModel folder.")
+    flags.DEFINE_string("model", None, "Exported SavedModel folder, or pretrained:NAME (cmir-pretrained list).")
     flags.DEFINE_string("name", None, "Row name in the result tables, e.g. ContrCF-G.")
     flags.DEFINE_enum("embedding", "features", ["features", "embedding"],
                       "Encoder output: 1024-d CNN features (the authors' downstream choice) or the 128-d embedding.")

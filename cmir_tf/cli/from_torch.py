@@ -5,8 +5,10 @@ PyTorch audio encoders -> a cmir_tf SavedModel.
         [--input_layout=authors_training|true] [--overwrite]
 
 The SavedModel has the signatures of `cmir_tf.export.saved_model` (input `mel` (batch, 256 frames, 48 bands)),
-so `cmir-evaluate` handles it like a model trained here. Needs the `[torch]` extra (PyTorch). Code:
-`cmir_tf.export.torch_import.export_torch_checkpoint`.
+so `cmir-evaluate` handles it like a model trained here. Needs the `[torch]` extra (PyTorch). The six released
+encoders need no command: `--model=pretrained:NAME` downloads, verifies and converts them (`cmir-pretrained`);
+this one converts a file fetched by hand, one of your own, or a released one in the other `--input_layout`.
+Code: `cmir_tf.export.torch_import.export_torch_checkpoint`.
 """
 
 from __future__ import annotations
@@ -43,8 +45,8 @@ def define_flags() -> None:
 
 def main(argv: list[str]) -> None:
     runner.no_arguments(argv)
-    export_torch_checkpoint(FLAGS.checkpoint, FLAGS.output, FLAGS.variant, FLAGS.input_layout,
-                            state_dict_prefix=FLAGS.state_dict_prefix, overwrite=FLAGS.overwrite)
+    export_torch_checkpoint(FLAGS.checkpoint, FLAGS.variant, FLAGS.output, FLAGS.input_layout,
+                            prefix=FLAGS.state_dict_prefix, overwrite=FLAGS.overwrite)
 
 
 def run() -> None:

@@ -43,7 +43,8 @@ PROGRAM = "cmir-search"
 
 def define_flags() -> None:
     """Declares the flags; called by `run`, not at import, so that importing this module adds no flags."""
-    flags.DEFINE_string("model", None, "SavedModel folder of a contrastive variant (RUN/export).")
+    flags.DEFINE_string("model", None, "SavedModel folder (RUN/export) or pretrained:NAME; `tags`, `genre` and "
+                        "`text` need a contrastive variant trained here.")
     flags.DEFINE_string("index", None, "Index folder (written by `index`, read by `genre`, `similar` and `text`).")
     flags.DEFINE_integer("top_k", None, "Results per query (default: 5 tags, 10 songs).", lower_bound=1)
     flags.DEFINE_integer("n_trees", 50, "Annoy trees of a new index.", lower_bound=1)

@@ -21,7 +21,8 @@ FLAGS = flags.FLAGS
 
 def define_flags() -> None:
     """Declares the flags; called by `run`, not at import, so that importing this module adds no flags."""
-    flags.DEFINE_string("model", None, "cmir_tf SavedModel folder (export_audio_encoder or train.py's export/).")
+    flags.DEFINE_string("model", None, "cmir_tf SavedModel folder (export_audio_encoder or train.py's export/), "
+                        "or pretrained:NAME.")
     flags.DEFINE_string("output", None, "The .tflite file to write.")
     flags.DEFINE_enum("quantization", "float32", QUANTIZATIONS,
                       "float32 weights, or int8 weights with float activations (dynamic-range quantization).")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import sys
 from collections.abc import Iterator
 
 from cmir_tf import errors
@@ -24,15 +25,16 @@ class DirectoryLockedError(errors.UsageError, RuntimeError):
 
 
 @contextlib.contextmanager
-def exclusive_lock(path: str, what: str) -> Iterator[None]:
+def exclusive_lock(path: str, what: str, wait: bool = False) -> Iterator[None]:
     """Holds the exclusive lock of directory `path` (created if needed) while the block runs.
 
     Args:
       path: the directory one process at a time may write (a model_dir, a prepared folder, an index).
       what: the kind of writer, for the message (e.g. "train.py", "prepare").
+      wait: when another process holds it, wait for it (saying so in one line on stderr) instead of failing.
 
     Raises:
-      DirectoryLockedError: another process holds it; the message names its pid.
+      DirectoryLockedError: another process holds it (and not `wait`); the message names its pid.
       errors.PathError: the folder or its lock file cannot be created (read-only or full file system).
     """
     lock_path = os.path.join(path, LOCK_FILE)
@@ -46,9 +48,12 @@ def exclusive_lock(path: str, what: str) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-            raise DirectoryLockedError(
-                f"{path} is in use by another {what} (pid {holder}); wait for it to finish, or use another folder"
-            ) from None
+            if not wait:
+                raise DirectoryLockedError(
+                    f"{path} is in use by another {what} (pid {holder}); wait for it to finish, or use another folder"
+                ) from None
+            print(f"waiting for {path}: in use by another {what} (pid {holder})", file=sys.stderr)
+            fcntl.flock(fd, fcntl.LOCK_EX)
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         yield

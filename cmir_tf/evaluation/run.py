@@ -160,9 +160,10 @@ class _Tasks:
         return self.joint_embedder
 
     def _missing(self, signature: str, what: str) -> str | None:
-        if signature in self.model.signatures:
+        missing = self.model.missing(signature)
+        if missing is None:
             return None
-        reason = f"{what}: skipped, the model (variant {self.model.variant}) has no {signature} signature"
+        reason = f"{what}: skipped, {missing}"
         print(reason)
         return reason
 

@@ -1,11 +1,14 @@
 """The one handle on an exported cmir-tf model: opened and checked once, asked what the model can do.
 
-    model = ExportedModel("runs/contr_cf_g/export")
+    model = ExportedModel("runs/contr_cf_g/export")            # or "pretrained:contr_cf_g", the authors' weights
     model.variant, model.signature_names, model.modalities     # "contr_cf_g", (...), ("cf", "genre")
     embed = model.chunk_embedder("features")                   # (B, 256, 48) log-mel -> (B, 1024) numpy
     model.fingerprint                                          # sha256 of the graph and weights' bytes
+    encoder = model.keras_encoder()                            # the same encoder as a Keras model (fine-tuning)
 
 Opening a folder (all before any consumer touches the model):
+0. `pretrained:NAME` (one of the six encoders the authors released) becomes the folder of its cached export,
+   downloaded, verified and converted on first use (`cmir_tf.export.pretrained`);
 1. checks that it is a cmir-tf export: `saved_model.pb` and `assets/cmir_tf.json` (`NotACmirModelError`,
    one line naming the folder, otherwise);
 2. reads the asset once;
@@ -14,8 +17,9 @@ Opening a folder (all before any consumer touches the model):
    model (files, HEAR, evaluation) and feeds them to `embed_mel`;
 4. loads the SavedModel once and checks it has `embed_mel`.
 
-Every consumer of an export goes through this class: `cmir-embed`, `cmir-search` and `JointSpace`, HEAR,
-evaluate.py and `cmir_tf.evaluation`, the LiteRT conversion and the ablation.
+Every consumer of an export goes through this class, so each accepts `pretrained:NAME`: `cmir-embed`,
+`cmir-search` and `JointSpace`, HEAR, evaluate.py and `cmir_tf.evaluation`, the LiteRT conversion, the ablation
+and fine-tuning (`load_keras_encoder`).
 """
 
 from __future__ import annotations
@@ -26,11 +30,14 @@ import json
 import os
 from collections.abc import Callable
 
+import keras
 import numpy as np
 import tensorflow as tf
 
 from cmir_tf import errors
 from cmir_tf.audio.recipe import check_front_end
+from cmir_tf.export import pretrained
+from cmir_tf.export.keras_file import read_keras_file
 
 ASSET_NAME = "cmir_tf.json"  # the export's own record, in assets/
 ASSET_PATH = os.path.join("assets", ASSET_NAME)
@@ -63,15 +70,19 @@ class ExportedModel:
     imported PyTorch encoder), opened as the module docstring says.
 
     Args:
-      model_dir: the SavedModel folder.
+      model_dir: the SavedModel folder, or `pretrained:NAME` (`cmir_tf.export.pretrained`); `model_dir` is then
+        the folder of its cached export.
 
     Raises:
+      UnknownPretrainedError, DownloadError, BlobMismatchError: `pretrained:NAME` could not be had
+        (`cmir_tf.export.pretrained.fetch`).
       NotACmirModelError: not a cmir-tf export (no SavedModel, no asset, unreadable asset, no `embed_mel`).
       FrontEndMismatchError: the model records another log-mel recipe than this package computes.
     """
 
     def __init__(self, model_dir: str):
-        self.model_dir = errors.require_path(model_dir, "the model")
+        self.model_dir = errors.require_path(pretrained.resolve(model_dir), "the model")
+        model_dir = self.model_dir
         if not os.path.isfile(os.path.join(model_dir, "saved_model.pb")):
             raise NotACmirModelError(f"{model_dir} holds no SavedModel (no saved_model.pb)")
         asset = os.path.join(model_dir, ASSET_PATH)
@@ -166,17 +177,38 @@ class ExportedModel:
         signature = self.signatures["embed_mel"]
         return lambda mel: signature(mel=tf.constant(mel, tf.float32))[output].numpy()
 
+    def keras_encoder(self) -> keras.Model:
+        """The same float32 audio encoder as a Keras model (`audio_encoder.keras` next to the SavedModel): `mel`
+        (B, 256, 48) -> dict `features` (B, 1024), `embedding` (B, 128); for fine-tuning (`cmir_tf.finetune`)."""
+        return read_keras_file(self.model_dir)
+
+    def missing(self, signature: str) -> str | None:
+        """None when the model has `signature`, else why it lacks it (one line)."""
+        if signature in self.signatures:
+            return None
+        if self.metadata.get("source") == "pytorch":
+            return (f"the model at {self.model_dir} has no `{signature}` signature: it is one of the authors' released "
+                    f"PyTorch audio encoders ({self.variant}), and they released no genre or CF encoder, so it has no "
+                    "joint space (use a contrastive variant trained with cmir-train)")
+        modality = ("genre" if signature in GENRE_SIGNATURES else "playlist-tag" if signature in TAG_SIGNATURES
+                    else "CF (playlist)")
+        return (f"the model at {self.model_dir} (variant {self.variant}) has no `{signature}` signature: only "
+                f"contrastive variants trained with a {modality} encoder export it (signatures present: "
+                f"{', '.join(self.signature_names)})")
+
     def require(self, signature: str, purpose: str) -> None:
-        """Raises `MissingSignatureError` unless the model has `signature` (needed for `purpose`)."""
-        if signature not in self.signatures:
-            modality = ("genre" if signature in GENRE_SIGNATURES else "playlist-tag" if signature in TAG_SIGNATURES
-                        else "CF (playlist)")
-            raise MissingSignatureError(
-                f"{purpose} needs the `{signature}` signature, which the model at {self.model_dir} (variant "
-                f"{self.variant}) lacks: only contrastive variants trained with a {modality} encoder export it "
-                f"(signatures present: {', '.join(self.signature_names)})")
+        """Raises `MissingSignatureError` (saying why) unless the model has `signature` (needed for `purpose`)."""
+        reason = self.missing(signature)
+        if reason:
+            raise MissingSignatureError(f"{purpose} needs the `{signature}` signature; {reason}")
 
     @staticmethod
     def _check_output(output: str) -> None:
         if output not in OUTPUTS:
             raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
+
+
+def load_keras_encoder(model: ExportedModel | str) -> keras.Model:
+    """The audio encoder of an export (a folder or `pretrained:NAME`), opened and checked by `ExportedModel`,
+    as a Keras model (`ExportedModel.keras_encoder`)."""
+    return ExportedModel.of(model).keras_encoder()

@@ -1,7 +1,8 @@
 """The audio encoder as a native Keras file, next to the SavedModel, for reuse and fine-tuning in Keras.
 
 `<export_dir>/audio_encoder.keras` holds the functional `build_audio_encoder()` model (architecture, weights,
-BatchNorm statistics, dtype policy; no optimizer). Load it with `load_keras_encoder(export_dir)`, or with
+BatchNorm statistics, dtype policy; no optimizer). Load it with `cmir_tf.export.load_keras_encoder(model)`
+(which checks the export first: `ExportedModel`), or with
 `keras.saving.load_model(path)` after `import cmir_tf.models`: the package's custom layers
 (`FusedBatchNormalization`, `AffineInputConv2D`, `CheckIdRange`) register with
 `keras.saving.register_keras_serializable` in the modules that define them, which this module imports. Its input is `mel` (batch, 256, 48) log-mel in dB, its outputs the dict `features`
@@ -26,6 +27,7 @@ def save_keras_encoder(encoder: keras.Model, export_dir: str) -> str:
     return path
 
 
-def load_keras_encoder(export_dir: str) -> keras.Model:
-    """The encoder saved by `save_keras_encoder` in `export_dir`."""
+def read_keras_file(export_dir: str) -> keras.Model:
+    """The encoder saved by `save_keras_encoder` in `export_dir`, unchecked (`ExportedModel.keras_encoder`
+    checks the export first)."""
     return keras.saving.load_model(os.path.join(export_dir, KERAS_FILE))

@@ -11,12 +11,14 @@ the order channel, mel, time, Keras flattens our (2 time, 1 mel, 512 channels) i
 channel. The permutation is folded into `fc1`'s kernel rows, so `embedding` equals the torch projection,
 while `features` holds torch's flattened output in the Keras order (time, mel, channel).
 
+`export_torch_checkpoint` does the whole import (read, convert, export a SavedModel recording the source) for
+`cmir-from-torch` and the released encoders (`cmir_tf.export.pretrained`).
+
 PyTorch is imported only inside `load_torch_state_dict`, so the rest of the package works without it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import pickle
 
@@ -26,6 +28,7 @@ from keras import layers
 
 from cmir_tf import errors
 from cmir_tf.constants import CHUNK_FRAMES, N_MELS
+from cmir_tf.data.checksum import sha256_file
 from cmir_tf.export.saved_model import export_audio_encoder
 from cmir_tf.models.audio_encoder import CONV_CHANNELS, build_audio_encoder
 
@@ -96,6 +99,47 @@ def audio_encoder_from_state_dict(state: dict[str, np.ndarray], input_layout: st
     return _behind_authors_view(encoder)
 
 
+class NotAnAudioEncoderError(errors.UsageError, ValueError):
+    """The checkpoint is not a state dict of the authors' `AudioEncoder` (another file is needed)."""
+
+
+def export_torch_checkpoint(checkpoint: str, variant: str, output: str, input_layout: str = "authors_training", *,
+                            prefix: str = "", overwrite: bool = False, pretrained: dict | None = None) -> str:
+    """The authors' `audio_encoder.pt` at `checkpoint` -> a cmir-tf SavedModel at `output`.
+
+    Args:
+      checkpoint: a `torch.save`d state dict of the authors' `AudioEncoder` (read with `weights_only=True`).
+      variant: the training variant it comes from (recorded as metadata).
+      output: the SavedModel folder to write; must not exist unless `overwrite`.
+      input_layout: see `audio_encoder_from_state_dict`.
+      prefix: see `load_torch_state_dict`.
+      pretrained: where a released encoder came from (repository, commit, path, blob id, licence, ...),
+        recorded in the asset's metadata as `pretrained`.
+
+    Returns:
+      `output`.
+
+    Raises:
+      NotAnAudioEncoderError: not a state dict of the authors' AudioEncoder (every key and shape problem named).
+      errors.InputError: no such file (`MissingPathError`), PyTorch is not installed, or `torch.load` cannot
+        read the file.
+    """
+    errors.require_path(checkpoint, "--checkpoint")
+    try:
+        encoder = audio_encoder_from_state_dict(load_torch_state_dict(checkpoint, prefix), input_layout)
+    except ImportError as error:
+        raise errors.InputError(f"needs PyTorch, the [torch] extra (pip install 'cmir-tf[torch]'): {error}") from error
+    except (RuntimeError, EOFError, pickle.UnpicklingError) as error:  # what torch.load raises for a damaged file
+        raise errors.InputError(f"{checkpoint}: torch.load cannot read it: {error}") from error
+    except ValueError as error:
+        raise NotAnAudioEncoderError(str(error)) from error
+    metadata = {"source": "pytorch", "variant": variant, "input_layout": input_layout,
+                "checkpoint": os.path.basename(checkpoint), "checkpoint_sha256": sha256_file(checkpoint)}
+    if pretrained is not None:
+        metadata["pretrained"] = pretrained
+    return export_audio_encoder(encoder, output, metadata, overwrite=overwrite)
+
+
 def _torch_sources() -> dict[str, list[str]]:
     """Keras layer name -> torch keys, in the order of the layer's weights."""
     # The input BatchNorm2d(1)'s weight and bias are conv1's `input_gamma`, `input_beta` (AffineInputConv2D).
@@ -144,39 +188,3 @@ def _behind_authors_view(encoder: keras.Model) -> keras.Model:
     viewed = layers.Reshape((N_MELS, CHUNK_FRAMES), name="authors_view")(mel)
     viewed = layers.Permute((2, 1), name="authors_view_to_time_mel")(viewed)
     return keras.Model(inputs=mel, outputs=encoder(viewed), name=f"{encoder.name}_authors_training_layout")
-
-
-def export_torch_checkpoint(checkpoint: str, output: str, variant: str, input_layout: str = "authors_training", *,
-                            state_dict_prefix: str = "", overwrite: bool = False, metadata: dict | None = None) -> str:
-    """One of the authors' `audio_encoder.pt` files converted and exported as a cmir_tf SavedModel.
-
-    Args:
-      checkpoint: the PyTorch state dict of their AudioEncoder.
-      output: the SavedModel folder to write.
-      variant: the training variant it comes from (recorded in the asset).
-      input_layout: `authors_training` or `true` (`audio_encoder_from_state_dict`).
-      state_dict_prefix: keep only the keys with this prefix, removed.
-      overwrite: replace an existing `output`.
-      metadata: more fields for the asset (e.g. where the file came from).
-
-    Returns:
-      `output`.
-
-    Raises:
-      errors.ConfigError: not a state dict of the authors' AudioEncoder.
-      errors.InputError: no such file (`MissingPathError`), PyTorch is missing, or `torch.load` cannot read the
-        file (damaged).
-    """
-    errors.require_path(checkpoint, "--checkpoint")
-    try:
-        state = load_torch_state_dict(checkpoint, state_dict_prefix)
-    except ImportError as error:
-        raise errors.InputError(f"needs PyTorch, the [torch] extra (pip install 'cmir-tf[torch]'): {error}") from error
-    except (RuntimeError, EOFError, pickle.UnpicklingError) as error:  # what torch.load raises for a damaged file
-        raise errors.InputError(f"{checkpoint}: torch.load cannot read it: {error}") from error
-    encoder = audio_encoder_from_state_dict(state, input_layout)
-    with open(checkpoint, "rb") as f:
-        checksum = hashlib.sha256(f.read()).hexdigest()
-    record = {"source": "pytorch", "variant": variant, "input_layout": input_layout,
-              "checkpoint": os.path.basename(checkpoint), "checkpoint_sha256": checksum, **(metadata or {})}
-    return export_audio_encoder(encoder, output, record, overwrite=overwrite)
