@@ -18,6 +18,8 @@ from typing import IO, Any
 
 import numpy as np
 
+from cmir_tf import errors
+
 TEMPORARY_SUFFIX = ".partial"
 
 
@@ -64,6 +66,19 @@ def describe_write_error(error: OSError) -> str:
     path = real_path(str(error.filename)) if error.filename else None
     reason = error.strerror or str(error)
     return f"cannot write {path}: {reason}" if path else str(error)
+
+
+@contextlib.contextmanager
+def write_errors_named() -> Iterator[None]:
+    """Re-raises an OS error of the block that is not already cmir-tf's as `errors.PathError` "cannot write
+    PATH: reason" (an `InputError`, exit status 1; its errno kept), a temporary name mapped back to its file."""
+    try:
+        yield
+    except OSError as error:
+        if isinstance(error, errors.CmirError):
+            raise
+        path = real_path(str(error.filename)) if error.filename else None
+        raise errors.input_error_from_os(error, path, "write") from error
 
 
 # TensorFlow's file errors by class name (this module imports no TensorFlow), as the OS error they stand for.

@@ -14,10 +14,12 @@ import fcntl
 import os
 from collections.abc import Iterator
 
+from cmir_tf import errors
+
 LOCK_FILE = ".lock"
 
 
-class DirectoryLockedError(RuntimeError):
+class DirectoryLockedError(errors.UsageError, RuntimeError):
     """Another process holds the directory's lock (a usage error: exit status 2)."""
 
 
