@@ -3,7 +3,7 @@ exported contrastive model.
 
     cmir-search tags FILES... --model=DIR [--top_k=5]        zero-shot genre (and playlist) tags of audio files
     cmir-search index FOLDER --model=DIR --index=OUT         on-disk Annoy index of a folder of audio
-    cmir-search genre GN0100 --index=OUT [--top_k=10]        the indexed songs closest to a genre code
+    cmir-search genre GN0100 --index=OUT [--top_k=10]        the indexed songs closest to a genre code or name
     cmir-search similar FILE --index=OUT [--top_k=10]        the indexed songs closest to a song
     cmir-search text "드라이브 새벽" --index=OUT [--top_k=10]   the indexed songs closest to playlist tags
 
@@ -139,10 +139,11 @@ def genre(codes: list[str]) -> int:
         raise UsageError(f"`genre` takes one genre code, got {codes}")
     found, space = _query("genre")
     space.require("embed_genres", "ranking songs for a genre (`cmir-search genre`)")
-    if codes[0] not in space.vocabulary.codes:
+    code = space.vocabulary.resolve(codes[0])  # a code, or a genre's name (a catalogue's "indie rock")
+    if code is None:
         raise UsageError(f"genre code {codes[0]!r} is not in the model's vocabulary of {len(space.vocabulary.codes)} "
                          f"codes (e.g. {', '.join(space.vocabulary.codes[:5])})")
-    for path, cosine in found.nearest(space.embed_genres([codes])[0], FLAGS.top_k or 10):
+    for path, cosine in found.nearest(space.embed_genres([[code]])[0], FLAGS.top_k or 10):
         print(f"{cosine:.3f}\t{path}")
     return 0
 
