@@ -170,7 +170,7 @@ class PartnerLists:
             raise ValueError(f"partner lists exist for {PARTNER_SPLITS}, not {split!r}")
         if not os.path.exists(path):
             raise FileNotFoundError(f"{data_dir} has no {os.path.basename(path)} (prepared before intra-modal positives): "
-                                    f"rerun python -m cmir_tf.data.prepare with the same flags to add it")
+                                    f"rerun python -m cmir_tf prepare with the same flags to add it")
         with np.load(path) as stored:
             arrays = {k[len(split) + 1:]: stored[k] for k in stored.files if k.startswith(split + ".")}
         self.song_ids = arrays["song_ids"]

@@ -63,16 +63,19 @@ class MelonFolder:
     playlists: list[dict]
     catalogue_report: dict | None = None  # a catalogue's mess, by reason (`catalogue.CatalogueView.report`)
 
+    @classmethod
+    def read(cls, path: str, playlist_files: tuple[str, ...], catalogue_report: dict | None = None) -> MelonFolder:
+        """The Melon-format folder `path` read and checked: song_meta.json, genre_gn_all.json (optional), and
+        those of `playlist_files` present."""
+        meta = melon.load_json(os.path.join(path, "song_meta.json"))
+        names_path = os.path.join(path, "genre_gn_all.json")
+        genre_names = melon.load_json(names_path) if os.path.exists(names_path) else None
+        if genre_names is not None and not isinstance(genre_names, dict):
+            raise melon.MelonInputError(f"{names_path}: expected an object of genre code -> name")
+        files = tuple(f for f in playlist_files if os.path.exists(os.path.join(path, f)))
+        return cls(path, files, meta, genre_names, melon.read_playlists(path, files), catalogue_report)
 
-def _read_melon(path: str, playlist_files: tuple[str, ...], catalogue_report: dict | None = None) -> MelonFolder:
-    """The Melon-format folder `path` read and checked: song_meta.json, genre_gn_all.json (optional), playlists."""
-    meta = melon.load_json(os.path.join(path, "song_meta.json"))
-    names_path = os.path.join(path, "genre_gn_all.json")
-    genre_names = melon.load_json(names_path) if os.path.exists(names_path) else None
-    if genre_names is not None and not isinstance(genre_names, dict):
-        raise melon.MelonInputError(f"{names_path}: expected an object of genre code -> name")
-    files = tuple(f for f in playlist_files if os.path.exists(os.path.join(path, f)))
-    return MelonFolder(path, files, meta, genre_names, melon.read_playlists(path, files), catalogue_report)
+
 
 
 def prepare(config: PrepareConfig) -> dict:
@@ -89,7 +92,7 @@ def prepare(config: PrepareConfig) -> dict:
         source = catalogue.read_catalogue(config.audio_dir, config.tracks, config.playlists_from)
         recipe = catalogue.fingerprint(source, config.fingerprinted())
     else:  # read before the lock creates output_dir: a failed read leaves nothing
-        melon_inputs = _read_melon(config.melon_dir, melon.PLAYLIST_CHOICES[config.playlists])
+        melon_inputs = MelonFolder.read(config.melon_dir, melon.PLAYLIST_CHOICES[config.playlists])
         recipe = fingerprint.fingerprint(config.melon_dir, melon_inputs.playlist_files, config.fingerprinted())
     recipe = json.loads(json.dumps(recipe))  # as it reads back from cache/config.json
     with write_errors_named(), exclusive_lock(config.output_dir, "prepare"):
@@ -100,7 +103,7 @@ def prepare(config: PrepareConfig) -> dict:
         fingerprint.write(config.output_dir, recipe)  # before the first output
         if config.is_catalogue:
             view = catalogue.write_view(source, config.output_dir, config.mel_cache_dir, config.workers)
-            melon_inputs = _read_melon(view.path, melon.PLAYLIST_CHOICES["train"], view.report)
+            melon_inputs = MelonFolder.read(view.path, melon.PLAYLIST_CHOICES["train"], view.report)
         return _prepare_locked(config, melon_inputs, recipe)
 
 

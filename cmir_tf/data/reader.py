@@ -65,7 +65,7 @@ def make_dataset(
     """One epoch of `split` from a prepared directory.
 
     Args:
-      data_dir: output of `python -m cmir_tf.data.prepare`.
+      data_dir: output of `python -m cmir_tf prepare`.
       split: "train", "validation" or "test".
       batch_size: global batch size; with `input_context`, each pipeline gets the per-replica size.
       training: True: shuffled, a random 256-frame crop per song, incomplete last batch dropped.

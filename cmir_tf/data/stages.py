@@ -134,7 +134,7 @@ def song_vectors(config: PrepareConfig, playlists: list[dict], split_ids: dict) 
 
 
 def report(chosen: dict, vocab_dropped: int, shard_stats: list[dict], tags: dict) -> dict:
-    """report.json's Melon-stage part: songs dropped before the split, mels skipped while writing, tags."""
+    """The Melon stages' part of the report: songs dropped before the split, mels skipped while writing, tags."""
     skipped: dict[str, list[int]] = {}
     for stats in shard_stats:
         for reason, ids in stats["skipped"].items():

@@ -29,7 +29,7 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, the shell's convention for Ctrl-C
 _DEFAULTS = TrainConfig.__dataclass_fields__
 _HELP = {
     "variant": "which model to train; the paper's spelling (contrcf_g) or the internal one (contr_cf_g)",
-    "data_dir": "prepared TFRecords (python -m cmir_tf.data.prepare)",
+    "data_dir": "prepared TFRecords (python -m cmir_tf prepare)",
     "model_dir": "checkpoints, TensorBoard events and the exported SavedModel; rerun to resume",
     "batch_size": "global batch size, split over replicas and workers",
     "learning_rate": "Adam learning rate",
