@@ -47,7 +47,10 @@ def catalogue(tmp_path_factory):
         folder = audio / ("한국 가요" if i % 4 == 0 else f"artist {i % 5}")
         folder.mkdir(parents=True, exist_ok=True)
         name = f"노래 {i}.{FORMATS[i % 4]}" if i % 2 else f"track {i}.{FORMATS[i % 4]}"
-        sf.write(str(folder / name), _tone(genre, i), 22050)
+        with sf.SoundFile(str(folder / name), "w", 22050, 2) as f:
+            if FORMATS[i % 4] != "wav":  # Vorbis comments and ID3, read back by mutagen without a table
+                f.genre, f.artist = GENRES[genre], f"artist {i % 5}"
+            f.write(_tone(genre, i))
         relative = f"{folder.name}/{name}"
         paths.append(relative)
         spelled = GENRES[genre].upper() if i % 5 == 0 else GENRES[genre]  # spellings of one genre meet
@@ -116,6 +119,22 @@ def test_a_rerun_resumes_and_a_changed_table_is_refused(prepared, catalogue, cap
     with pytest.raises(prepare.fingerprint.OtherRecipeError, match="inputs.tracks_table"):
         prepare.prepare(prepare.PrepareConfig(None, config.output_dir, audio_dir=str(audio), tracks=str(changed),
                                               playlists_from=config.playlists_from, **TINY))
+
+
+def test_without_a_table_the_files_tags_and_without_playlists_no_cf(prepared, catalogue, tmp_path):
+    """No --tracks: the Vorbis comments (FLAC, Ogg) and ID3 tags (MP3) give genres and artists (the WAV files
+    carry none here); no --playlists_from: no CF vectors. The mel cache of the first folder is shared."""
+    config, _ = prepared
+    audio, _, _ = catalogue
+    out = str(tmp_path / "tags_only")
+    manifest = prepare.prepare(prepare.PrepareConfig(None, out, audio_dir=str(audio), **TINY,
+                                                     mel_cache_dir=PreparedFolder(config.output_dir).mel_cache_path))
+    report = json.loads(open(PreparedFolder(out).report_path).read())["catalogue"]
+    assert report["kept"] == 18 and report["mels"]["computed"] == 0  # the FLAC, Ogg and MP3 files, cached
+    assert report["skipped"]["counts"] == {"no_genre": 8, "duplicate_content": 1, "unreadable_tags": 1}
+    assert report["skipped"]["examples"]["unreadable_tags"] == ["broken.wav"]  # no_genre: it and 7 WAV files
+    assert set(PreparedFolder(out).genre_vocab()) == {"indie rock", "jazz", "electronic"}
+    assert manifest["with_cf"] == {"train": 0, "validation": 0, "test": 0}
 
 
 def test_one_source_exactly(tmp_path):
