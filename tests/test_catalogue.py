@@ -7,11 +7,13 @@ import os
 import shutil
 import subprocess
 import sys
+import unicodedata
 
 import numpy as np
 import pytest
 import soundfile as sf
 
+from cmir_tf.data import catalogue as catalogue_source
 from cmir_tf.data import prepare
 from cmir_tf.data.catalogue import recipes
 from cmir_tf.data.catalogue.mels import window
@@ -70,7 +72,7 @@ def catalogue(tmp_path_factory):
         (lists / f"Summer Hits {k % 2}.m3u8").write_text("\n".join(entries) + "\n", encoding="utf-8")
     (lists / "sub" / "Night Drive.m3u").write_text(
         "\n".join([str(audio / paths[3]), str(audio / paths[6]), "https://radio.example/stream.mp3",
-                   "../../music/missing.mp3", f"../../music/{paths[9]}"]) + "\n")
+                   "../../music/missing.mp3", unicodedata.normalize("NFD", f"../../music/{paths[9]}")]) + "\n")
     (lists / "only urls.m3u8").write_text("http://example.com/a.mp3\n")
     return audio, table, lists
 
@@ -135,6 +137,20 @@ def test_without_a_table_the_files_tags_and_without_playlists_no_cf(prepared, ca
     assert report["skipped"]["examples"]["unreadable_tags"] == ["broken.wav"]  # no_genre: it and 7 WAV files
     assert set(PreparedFolder(out).genre_vocab()) == {"indie rock", "jazz", "electronic"}
     assert manifest["with_cf"] == {"train": 0, "validation": 0, "test": 0}
+
+
+def test_a_playlist_csv_with_tags(catalogue, tmp_path):
+    audio, table, _ = catalogue
+    rows = ["playlist,track,tags", "Late,/elsewhere/x.wav,",
+            'Late,"한국 가요/track 0.wav",Chill|Night', 'Late,"한국 가요/track 0.wav",night;Rain', "Morning,gone.mp3,",
+            "Broken,row"]
+    (tmp_path / "playlists.csv").write_text("\n".join(rows) + "\n")
+    found = catalogue_source.read_catalogue(str(audio), str(table), str(tmp_path / "playlists.csv"))
+    late, morning = found.playlists
+    assert late.tracks == ["한국 가요/track 0.wav"] and late.tags == ["Chill", "Night", "night", "Rain"]
+    assert morning.tracks == [] and morning.tags == []
+    counts = found.mess.counts
+    assert counts["no_such_track"] == 2 and counts["duplicate_entry"] == 1 and counts["malformed_row"] == 2
 
 
 def test_one_source_exactly(tmp_path):

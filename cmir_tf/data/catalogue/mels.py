@@ -106,17 +106,22 @@ def _one_thread() -> None:
 
 
 def compute_all(jobs: list[MelJob], workers: int) -> list[MelResult]:
-    """`compute` of every job, in `workers` processes (in this one for 1), results in job order."""
+    """`compute` of every job, results in job order: cached mels read here, the others computed in `workers`
+    processes (in this one for 1)."""
     bar = tqdm(total=len(jobs), desc="mels", unit="track")
-    results = []
-    if workers > 1 and len(jobs) > 1:
+    results: dict[MelJob, MelResult] = {}
+    missing = [job for job in jobs if not os.path.exists(job.cache_path)]
+    for job in set(jobs) - set(missing):
+        results[job] = compute(job)
+        bar.update()
+    if workers > 1 and len(missing) > 1:
         with multiprocessing.get_context("spawn").Pool(workers, initializer=_one_thread) as pool:
-            for result in pool.imap(compute, jobs, chunksize=4):
-                results.append(result)
+            for result in pool.imap(compute, missing, chunksize=4):
+                results[result.job] = result
                 bar.update()
     else:
-        for job in jobs:
-            results.append(compute(job))
+        for job in missing:
+            results[job] = compute(job)
             bar.update()
     bar.close()
-    return results
+    return [results[job] for job in jobs]

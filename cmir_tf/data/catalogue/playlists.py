@@ -17,7 +17,7 @@ import urllib.parse
 
 from cmir_tf.data.catalogue.mess import Mess
 from cmir_tf.data.catalogue.table import decoded_lines, read_rows
-from cmir_tf.data.catalogue.tracks import relative_path
+from cmir_tf.data.catalogue.tracks import PathIndex, relative_path
 from cmir_tf.data.catalogue.words import split_words
 
 PLAYLIST_EXTENSIONS = (".m3u", ".m3u8")
@@ -36,7 +36,7 @@ class Playlist:
     tracks: list[str] = dataclasses.field(default_factory=list)
 
 
-def _resolve(entry: str, base: str, audio_dir: str, tracks: set[str], where: str, mess: Mess) -> str | None:
+def _resolve(entry: str, base: str, audio_dir: str, tracks: PathIndex, where: str, mess: Mess) -> str | None:
     """The track `entry` names (relative to `base`, then to `audio_dir`), or None, counted by reason."""
     if entry.lower().startswith("file://"):
         entry = urllib.parse.unquote(urllib.parse.urlparse(entry).path)
@@ -44,8 +44,8 @@ def _resolve(entry: str, base: str, audio_dir: str, tracks: set[str], where: str
         mess.add("url_entry", f"{where} {entry}")
         return None
     for folder in (base, audio_dir):
-        path = relative_path(audio_dir, entry, folder)
-        if path in tracks:
+        path = tracks.find(relative_path(audio_dir, entry, folder))
+        if path is not None:
             return path
     mess.add("no_such_track", f"{where} {entry}")
     return None
@@ -71,7 +71,7 @@ def _m3u_lines(path: str, mess: Mess) -> list[str]:
     return [text for _, text in decoded_lines(path, mess)]
 
 
-def from_m3u_folder(folder: str, audio_dir: str, tracks: set[str], mess: Mess) -> list[Playlist]:
+def from_m3u_folder(folder: str, audio_dir: str, tracks: PathIndex, mess: Mess) -> list[Playlist]:
     """One playlist per `.m3u` / `.m3u8` file below `folder` (sorted by path), titled by its file name."""
     files = sorted(os.path.join(root, name) for root, _, names in os.walk(folder) for name in names
                    if os.path.splitext(name)[1].lower() in PLAYLIST_EXTENSIONS)
@@ -87,7 +87,7 @@ def from_m3u_folder(folder: str, audio_dir: str, tracks: set[str], mess: Mess) -
     return playlists
 
 
-def from_csv(table: str, audio_dir: str, tracks: set[str], mess: Mess) -> list[Playlist]:
+def from_csv(table: str, audio_dir: str, tracks: PathIndex, mess: Mess) -> list[Playlist]:
     """One playlist per distinct value of the CSV's playlist column (in order of first appearance), its tags
     the union of its rows' tags column (separated by `|`, `;` or `,`), None without such a column."""
     playlists: dict[str, Playlist] = {}

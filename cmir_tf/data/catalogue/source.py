@@ -34,11 +34,11 @@ def read_catalogue(audio_dir: str, tracks_table: str | None, playlists_from: str
     listing = track_files.scan_audio(audio_dir)
     audio = [path for path, _, _ in listing]
     if tracks_table:
-        tracks = track_files.from_table(tracks_table, audio_dir, set(audio), mess)
+        tracks = track_files.from_table(tracks_table, audio_dir, audio, mess)
     else:
         tracks = track_files.from_file_tags(audio_dir, audio, mess)
     tracks.sort(key=lambda track: track.path)
-    known = {track.path for track in tracks}
+    known = track_files.PathIndex([track.path for track in tracks])
     if not playlists_from:
         playlists = []
     elif os.path.isdir(playlists_from):

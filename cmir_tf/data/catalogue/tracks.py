@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import unicodedata
 
 from cmir_tf.audio import AUDIO_EXTENSIONS
 from cmir_tf.data.catalogue.mess import Mess
@@ -39,6 +40,18 @@ def scan_audio(audio_dir: str) -> list[tuple[str, int, int]]:
     return sorted(found)
 
 
+class PathIndex:
+    """The audio files' relative paths, found by any Unicode form of their names: a table written on one system
+    names "노래.mp3" in NFC, a file system (macOS) may store it in NFD."""
+
+    def __init__(self, paths: list[str]):
+        self._paths = {unicodedata.normalize("NFC", p): p for p in paths}
+
+    def find(self, path: str | None) -> str | None:
+        """The file's path as stored, or None when no file has this path."""
+        return None if path is None else self._paths.get(unicodedata.normalize("NFC", path))
+
+
 def relative_path(audio_dir: str, given: str, base: str | None = None) -> str | None:
     """A table or playlist entry as a path relative to `audio_dir` ("/"-separated, normalised): absolute
     paths are taken as they are, relative ones from `base` (default `audio_dir`); None when outside it."""
@@ -47,14 +60,14 @@ def relative_path(audio_dir: str, given: str, base: str | None = None) -> str | 
     return None if relative.startswith("..") else relative.replace(os.sep, "/")
 
 
-def from_table(table: str, audio_dir: str, audio: set[str], mess: Mess) -> list[Track]:
+def from_table(table: str, audio_dir: str, audio: list[str], mess: Mess) -> list[Track]:
     """The tracks a table lists, in table order: rows naming no audio file of `audio_dir` (`missing_audio`)
     and repeated paths (`duplicate_path`, the first row kept) skipped and counted; audio files the table does
     not list are counted as `not_in_table`."""
-    tracks, seen = [], set()
+    tracks, seen, index = [], set(), PathIndex(audio)
     for row in read_rows(table, TABLE_COLUMNS, TABLE_OPTIONAL, mess):
-        path = relative_path(audio_dir, row["path"]) if row["path"] else None
-        if path is None or path not in audio:
+        path = index.find(relative_path(audio_dir, row["path"]) if row["path"] else None)
+        if path is None:
             mess.add("missing_audio", f"{os.path.basename(table)}:{row['line']} {row['path']}")
         elif path in seen:
             mess.add("duplicate_path", f"{os.path.basename(table)}:{row['line']} {path}")
@@ -62,7 +75,7 @@ def from_table(table: str, audio_dir: str, audio: set[str], mess: Mess) -> list[
             seen.add(path)
             tracks.append(Track(path, tuple(split_words(row.get("genre", ""))), row.get("artist", ""),
                                 row.get("album", "")))
-    for path in sorted(audio - seen):
+    for path in sorted(set(audio) - seen):
         mess.add("not_in_table", path)
     return tracks
 
