@@ -1,14 +1,15 @@
 """Catalogue preparation rate: audio files -> mels (tracks/s, 1 and 2 worker processes), the whole prepare of a
 small catalogue, and the mel step against the front end's own rate.
 
-    python benchmarks/bench_catalogue.py [--seconds=30] [--files=12] [--small=16] [--large=160]
+    python benchmarks/bench_catalogue.py [--seconds=30] [--files=12] [--tracks=120]
 
 `--files` generated MP3s (44.1 kHz stereo, `--seconds` long: decoding and resampling as for a real library)
-are turned into mels by `cmir_tf.data.catalogue.mels.compute_all` with an empty cache, twice per worker count:
-`--small` and `--large` tracks (track i is file i mod --files: each is decoded again, from the page cache, as a
-library's files would be from a warm disk). The steady rate is the slope, (large - small) / (t_large - t_small), which leaves out the
-fixed start-up (worker processes importing TensorFlow, tracing the front end); the 100,000-track time is
-start-up + 100,000 / rate. Also timed: the front end alone (`log_mel_spectrogram` traced once, on 30-s 16 kHz
+are turned into `--tracks` mels (track i is file i mod --files, decoded again each time, from the page cache as
+a library's files would be from a warm disk), cache empty: by `cmir_tf.data.catalogue.mels.compute_all` with
+one worker (in this process, as prepare does for --workers=1), and by `mels.compute` in a pool of 1 and of 2
+worker processes set up as `compute_all` sets them up. A pool's start-up (each worker importing TensorFlow and
+tracing the front end) is timed apart from its steady rate; the 100,000-track time is start-up +
+100,000 / rate. Also timed: the front end alone (`log_mel_spectrogram` traced once, on 30-s 16 kHz
 waveforms) against the mel step (`mels.log_mel`: the same plus the layout and float16 cast) on the same
 waveforms, and one whole `prepare` of the `--files` tracks (2 workers, no playlists), stage by stage in its log
 (at this size its time is mostly the worker processes' start-up). Nothing here is a test: numbers depend on the machine and its load.
@@ -20,6 +21,7 @@ from cmir_tf.cli import runner
 runtime.configure()  # first, as every cmir-tf command: oneDNN on x86 and quiet logs, before TensorFlow loads
 
 # ruff: noqa: E402
+import multiprocessing
 import os
 import tempfile
 import time
@@ -36,8 +38,7 @@ from cmir_tf.training.precision import machine_summary
 
 flags.DEFINE_float("seconds", 30.0, "Length of each generated track.")
 flags.DEFINE_integer("files", 12, "Distinct generated MP3 files.")
-flags.DEFINE_integer("small", 16, "Tracks of the small run (the slope's first point).")
-flags.DEFINE_integer("large", 160, "Tracks of the large run.")
+flags.DEFINE_integer("tracks", 120, "Tracks timed per setting.")
 flags.DEFINE_integer("front_end_calls", 40, "Timed calls of the front end and of the mel step.")
 FLAGS = flags.FLAGS
 TRACKS_AT_SCALE = 100_000
@@ -61,14 +62,28 @@ def write_catalogue(folder: str, count: int, seconds: float, seed: int = 0) -> s
     return table
 
 
-def mel_seconds(folder: str, files: int, count: int, workers: int, cache: str) -> float:
-    """Seconds `compute_all` takes for `count` tracks (track i: file i mod `files`), cache empty."""
-    jobs = [mels.MelJob(os.path.join(folder, f"track {i % files:04d}.mp3"), os.path.join(cache, f"{i}.npy"))
+def mel_jobs(folder: str, files: int, count: int, cache: str) -> list[mels.MelJob]:
+    """`count` jobs, track i decoding file i mod `files`, each with its own (empty) cache file."""
+    return [mels.MelJob(os.path.join(folder, f"track {i % files:04d}.mp3"), os.path.join(cache, f"{i}.npy"))
             for i in range(count)]
+
+
+def _warm(_: int) -> int:
+    """A worker's start-up: TensorFlow imported and the front end traced."""
+    mels.log_mel(np.zeros(16_000, np.float32))
+    return os.getpid()
+
+
+def pool_rate(jobs: list[mels.MelJob], workers: int) -> tuple[float, float]:
+    """(start-up seconds, steady tracks/s) of a pool of `workers` computing `jobs`."""
     start = time.perf_counter()
-    results = mels.compute_all(jobs, workers)
+    with multiprocessing.get_context("spawn").Pool(workers, initializer=mels._one_thread) as pool:
+        pool.map(_warm, range(workers), chunksize=1)
+        ready = time.perf_counter()
+        results = pool.map(mels.compute, jobs, chunksize=4)
+        done = time.perf_counter()
     assert not any(r.error for r in results), [r.error for r in results if r.error]
-    return time.perf_counter() - start
+    return ready - start, len(jobs) / (done - ready)
 
 
 def front_end_rates(calls: int) -> tuple[float, float]:
@@ -100,14 +115,16 @@ def main(argv):
         start = time.perf_counter()
         table = write_catalogue(audio, FLAGS.files, FLAGS.seconds)
         print(f"{FLAGS.files} MP3s of {FLAGS.seconds:g} s written in {time.perf_counter() - start:.1f} s (not timed)")
+        start = time.perf_counter()
+        mels.compute_all(mel_jobs(audio, FLAGS.files, FLAGS.tracks, os.path.join(work, "in_process")), 1)
+        rate = FLAGS.tracks / (time.perf_counter() - start)
+        print(f"mels, --workers=1 (this process, TensorFlow's own threads): {rate:.2f} tracks/s; "
+              f"{TRACKS_AT_SCALE:,} tracks of {FLAGS.seconds:g} s: {TRACKS_AT_SCALE / rate / 3600:.2f} h")
         for workers in (1, 2):
-            small = mel_seconds(audio, FLAGS.files, FLAGS.small, workers, os.path.join(work, f"cache_s{workers}"))
-            large = mel_seconds(audio, FLAGS.files, FLAGS.large, workers, os.path.join(work, f"cache_l{workers}"))
-            rate = (FLAGS.large - FLAGS.small) / (large - small)
-            startup = max(0.0, small - FLAGS.small / rate)
-            print(f"mels, {workers} worker(s): {FLAGS.small} tracks {small:.1f} s, {FLAGS.large} tracks {large:.1f} s "
-                  f"-> {rate:.2f} tracks/s steady, start-up {startup:.1f} s; {TRACKS_AT_SCALE:,} tracks of "
-                  f"{FLAGS.seconds:g} s: {(startup + TRACKS_AT_SCALE / rate) / 3600:.1f} h")
+            startup, rate = pool_rate(mel_jobs(audio, FLAGS.files, FLAGS.tracks, os.path.join(work, f"pool{workers}")),
+                                      workers)
+            print(f"mels, pool of {workers} (one thread each): start-up {startup:.1f} s, {rate:.2f} tracks/s; "
+                  f"{TRACKS_AT_SCALE:,} tracks of {FLAGS.seconds:g} s: {(startup + TRACKS_AT_SCALE / rate) / 3600:.2f} h")
         out = os.path.join(work, "prepared")
         start = time.perf_counter()
         manifest = prepare.prepare(prepare.PrepareConfig(None, out, audio_dir=audio, tracks=table, workers=2,
