@@ -23,7 +23,7 @@ from cmir_tf.data.prepared import DamagedFolderError, PreparedFolder
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"}
 GENRES = ("Indie Rock", "Jazz", "Electronic")
-FORMATS = ("wav", "flac", "ogg", "mp3")
+FORMATS = ("wav", "flac", "ogg", "mp3" if "MP3" in sf.available_formats() else "flac")  # libsndfile >= 1.1
 TINY = dict(songs_per_shard=8, cf_threads=1, cf_epochs=2, word2vec_dim=16, frames=300, min_tag_count=1)
 
 

@@ -73,6 +73,9 @@ def _source_problems(config: PrepareConfig) -> list[str]:
             problems.append(f"--melon_dir={config.melon_dir} has no song_meta.json")
         return problems
     problems = [] if os.path.isdir(config.audio_dir) else [f"--audio_dir={config.audio_dir} is not a folder"]
+    if config.genre_level == "detailed":
+        problems.append("--genre_level=detailed reads Melon's detailed codes; a catalogue's genres have one level "
+                        "(leave --genre_level at both, or top)")
     if config.tracks and not os.path.isfile(config.tracks):
         problems.append(f"--tracks={config.tracks} is not a file")
     if config.playlists_from and not os.path.exists(config.playlists_from):

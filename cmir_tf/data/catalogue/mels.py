@@ -7,8 +7,9 @@ padded or dropped later, as Melon's short mels are: `--short`). 30 s is 1,876 fr
 
 Cache: one `.npy` per track, (48, T) float16 dB as Melon's mels, named by the sha256 of the file's path
 (relative to the audio folder), size and mtime (ns): a file changed in place, or renamed, is computed again; an
-unchanged one never is, whatever folder is prepared from it (`--mel_cache_dir` can be shared). A file is
-written under a temporary name and renamed, so a killed run leaves only finished mels.
+unchanged one never is, whatever folder is prepared from it (`--mel_cache_dir` can be shared). Beside it,
+`<name>.sha256` holds the sha256 of the mel's bytes (what duplicates are found by), so that a rerun reads no
+mel. Each file is written under a temporary name and renamed, so a killed run leaves only finished files.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 from tqdm import tqdm
 
 from cmir_tf.constants import N_MELS, SAMPLE_RATE
-from cmir_tf.data.atomic import write_npy
+from cmir_tf.data.atomic import atomic_path, write_npy
 
 WINDOW_START_S = 20.0
 WINDOW_S = 30.0
@@ -78,11 +79,19 @@ def log_mel(waveform: np.ndarray) -> np.ndarray:
     return _front_end(waveform).numpy().T.astype(np.float16)
 
 
+def _digest_path(cache_path: str) -> str:
+    return cache_path.removesuffix(".npy") + ".sha256"
+
+
 def compute(job: MelJob) -> MelResult:
     """The cached mel of `job`, computed (decoded, windowed, log-mel, written) unless already cached."""
     from cmir_tf.audio import load_audio
 
     cached = os.path.exists(job.cache_path)
+    if cached and os.path.exists(_digest_path(job.cache_path)):
+        with open(_digest_path(job.cache_path), encoding="ascii") as f:
+            frames, content = f.read().split()
+        return MelResult(job, int(frames), content, cached)
     if cached:
         mel = np.load(job.cache_path)
     else:
@@ -94,7 +103,10 @@ def compute(job: MelJob) -> MelResult:
             return MelResult(job, error=("undecodable_audio", str(error).splitlines()[0]))
         write_npy(job.cache_path, mel)
     assert mel.shape[0] == N_MELS, mel.shape
-    return MelResult(job, mel.shape[1], hashlib.sha256(mel.tobytes()).hexdigest(), cached)
+    content = hashlib.sha256(mel.tobytes()).hexdigest()
+    with atomic_path(_digest_path(job.cache_path)) as tmp, open(tmp, "w", encoding="ascii") as f:
+        f.write(f"{mel.shape[1]} {content}\n")
+    return MelResult(job, mel.shape[1], content, cached)
 
 
 def _one_thread() -> None:
