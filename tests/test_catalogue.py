@@ -211,7 +211,7 @@ def test_train_export_and_search_by_a_catalogue_genre_name(prepared, catalogue, 
 
     config, _ = prepared
     audio, _, _ = catalogue
-    result = train(TrainConfig(variant="contr_cf_g", data_dir=config.output_dir, model_dir=str(tmp_path / "model"),
+    result = train(TrainConfig(variant="contr_g", data_dir=config.output_dir, model_dir=str(tmp_path / "model"),
                                batch_size=4, num_heads=2, epochs=1, steps_per_epoch=2, validation_steps=1,
                                precision="float32", shuffle_buffer=8))
     space = JointSpace(result["export_dir"])
