@@ -9,7 +9,9 @@ a library's files would be from a warm disk), cache empty: by `cmir_tf.data.cata
 one worker (in this process, as prepare does for --workers=1), and by `mels.compute` in a pool of 1 and of 2
 worker processes set up as `compute_all` sets them up. A pool's start-up (each worker importing TensorFlow and
 tracing the front end) is timed apart from its steady rate; the 100,000-track time is start-up +
-100,000 / rate. Also timed: the front end alone (`log_mel_spectrogram` traced once, on 30-s 16 kHz
+100,000 / rate. The CPU time a track takes in its worker is reported too: where it stays the same from 1 to 2
+workers the work is independent, and the rate grows with the free cores (on a machine busy with other jobs,
+the wall-clock rate cannot show that). Also timed: the front end alone (`log_mel_spectrogram` traced once, on 30-s 16 kHz
 waveforms) against the mel step (`mels.log_mel`: the same plus the layout and float16 cast) on the same
 waveforms, and one whole `prepare` of the `--files` tracks (2 workers, no playlists), stage by stage in its log
 (at this size its time is mostly the worker processes' start-up). Nothing here is a test: numbers depend on the machine and its load.
@@ -74,16 +76,22 @@ def _warm(_: int) -> int:
     return os.getpid()
 
 
-def pool_rate(jobs: list[mels.MelJob], workers: int) -> tuple[float, float]:
-    """(start-up seconds, steady tracks/s) of a pool of `workers` computing `jobs`."""
+def _timed(job: mels.MelJob) -> tuple[mels.MelResult, float]:
+    """`mels.compute(job)` and the CPU seconds it took in its process."""
+    start = time.process_time()
+    return mels.compute(job), time.process_time() - start
+
+
+def pool_rate(jobs: list[mels.MelJob], workers: int) -> tuple[float, float, float]:
+    """(start-up seconds, steady tracks/s, CPU ms per track) of a pool of `workers` computing `jobs`."""
     start = time.perf_counter()
     with multiprocessing.get_context("spawn").Pool(workers, initializer=mels._one_thread) as pool:
         pool.map(_warm, range(workers), chunksize=1)
         ready = time.perf_counter()
-        results = pool.map(mels.compute, jobs, chunksize=4)
+        timed = pool.map(_timed, jobs, chunksize=4)
         done = time.perf_counter()
-    assert not any(r.error for r in results), [r.error for r in results if r.error]
-    return ready - start, len(jobs) / (done - ready)
+    assert not any(r.error for r, _ in timed), [r.error for r, _ in timed if r.error]
+    return ready - start, len(jobs) / (done - ready), 1000 * sum(cpu for _, cpu in timed) / len(jobs)
 
 
 def front_end_rates(calls: int) -> tuple[float, float]:
@@ -121,9 +129,10 @@ def main(argv):
         print(f"mels, --workers=1 (this process, TensorFlow's own threads): {rate:.2f} tracks/s; "
               f"{TRACKS_AT_SCALE:,} tracks of {FLAGS.seconds:g} s: {TRACKS_AT_SCALE / rate / 3600:.2f} h")
         for workers in (1, 2):
-            startup, rate = pool_rate(mel_jobs(audio, FLAGS.files, FLAGS.tracks, os.path.join(work, f"pool{workers}")),
-                                      workers)
-            print(f"mels, pool of {workers} (one thread each): start-up {startup:.1f} s, {rate:.2f} tracks/s; "
+            startup, rate, cpu = pool_rate(
+                mel_jobs(audio, FLAGS.files, FLAGS.tracks, os.path.join(work, f"pool{workers}")), workers)
+            print(f"mels, pool of {workers} (one thread each): start-up {startup:.1f} s, {rate:.2f} tracks/s, "
+                  f"{cpu:.0f} ms of CPU a track; "
                   f"{TRACKS_AT_SCALE:,} tracks of {FLAGS.seconds:g} s: {(startup + TRACKS_AT_SCALE / rate) / 3600:.2f} h")
         out = os.path.join(work, "prepared")
         start = time.perf_counter()
