@@ -50,7 +50,7 @@ import time
 import numpy as np
 from absl import flags, logging
 
-from cmir_tf.data import cf_lightfm, melon, prepare, shards, splits
+from cmir_tf.data import cf_lightfm, fingerprint, melon, prepare, shards, splits, stages
 from cmir_tf.data.prepared import PreparedFolder
 from cmir_tf.evaluation import cold_start, neighbours, playlist
 from cmir_tf.evaluation.embeddings import SavedModelEmbedder
@@ -219,16 +219,17 @@ def run(work: str) -> None:
     os.makedirs(os.path.dirname(folder.cf_vectors_path), exist_ok=True)
 
     with timed("prepare: read JSON", linear, "linear in entries"):
-        meta, genre_names, playlists = prepare._read_inputs(config)
-    files = ("train.json",)
-    recipe = json.loads(json.dumps(prepare.fingerprint.fingerprint(melon_dir, files, config.fingerprinted())))
+        inputs = prepare.MelonFolder.read(melon_dir, melon.PLAYLIST_CHOICES[config.playlists])
+        meta, genre_names, playlists = inputs.meta, inputs.genre_names, inputs.playlists
+    recipe = json.loads(json.dumps(fingerprint.fingerprint(melon_dir, inputs.playlist_files, config.fingerprinted())))
+    fingerprint.write(out, recipe)
     with timed("prepare: song selection", linear, "linear in songs; kept {kept:,}, dropped {dropped}") as box:
-        chosen = prepare._select_songs(config, meta, genre_names, playlists, recipe)
+        chosen = stages.select_songs(config, melon_dir, meta, genre_names, playlists)
         box.update(kept=len(chosen["songs"]), dropped=chosen["dropped"])
     songs = {int(s): codes for s, codes in chosen["songs"].items()}
     with timed("prepare: genre word2vec", linear, "x entries (the window, the longest sentence, grows too); "
                "{codes} codes, longest sentence {longest:,}") as box:
-        vocab = prepare._genre_vocabulary(config, playlists, songs)
+        vocab = stages.genre_vocabulary(config, melon_dir, playlists, songs)
         box.update(codes=len(vocab), longest=max(map(len, melon.playlist_sentences(playlists, songs))))
     genre_ids = {s: [vocab[c] for c in codes if c in vocab] for s, codes in songs.items()}
     with timed("prepare: iterative stratification", linear, "linear (issue: 3.9/8.5/16.7 s at 50k/100k/200k)"):

@@ -71,7 +71,7 @@ def demo_corpus(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="session")
 def prepared_demo(demo_corpus, tmp_path_factory) -> str:
-    """`cmir_tf.data.prepare` output for `demo_corpus`'s Melon folder (15 shards, 10 songs each)."""
+    """`cmir_tf.data.prepare.prepare` output for `demo_corpus`'s Melon folder (15 shards, 10 songs each)."""
     from cmir_tf.data import prepare
 
     path = str(tmp_path_factory.mktemp("prepared") / "melon")

@@ -1,4 +1,4 @@
-"""Runs `python -m cmir_tf.data.prepare`, but SIGKILLs itself right after the LightFM checkpoint of epoch K.
+"""Runs `python -m cmir_tf prepare`, but SIGKILLs itself right after the LightFM checkpoint of epoch K.
 
     python tests/kill_after_cf_checkpoint.py K [prepare flags...]
 
@@ -24,7 +24,7 @@ def main() -> None:
 
     cf_lightfm.save_checkpoint = save_then_die
     sys.argv = ["prepare", *prepare_flags]
-    runpy.run_module("cmir_tf.data.prepare", run_name="__main__")
+    runpy.run_module("cmir_tf.cli.prepare", run_name="__main__")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Runs `python -m cmir_tf.data.prepare`, but SIGKILLs itself while writing its N-th TFRecord record.
+"""Runs `python -m cmir_tf prepare`, but SIGKILLs itself while writing its N-th TFRecord record.
 
     python tests/kill_during_shard.py N [prepare flags...]
 
@@ -28,7 +28,7 @@ def main() -> None:
 
     tfrecords.encode_example = encode_or_die
     sys.argv = ["prepare", *prepare_flags]
-    runpy.run_module("cmir_tf.data.prepare", run_name="__main__")
+    runpy.run_module("cmir_tf.cli.prepare", run_name="__main__")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import tensorflow as tf
 from conftest import TINY_PREPARE
 from scipy.stats import spearmanr
 
-from cmir_tf.data import melon, prepare, tfrecords
+from cmir_tf.data import melon, prepare, shard_stage, tfrecords
 from cmir_tf.evaluation.files import MissingFilesError, check_missing
 
 
@@ -60,7 +60,7 @@ def test_a_failed_prepare_writes_nothing_and_odd_entries_are_counted(demo_corpus
 
 def test_usage_errors_exit_with_status_2_before_writing(demo_corpus, tmp_path):
     out = tmp_path / "prepared"
-    command = [sys.executable, "-m", "cmir_tf.data.prepare", f"--melon_dir={tmp_path / 'nowhere'}",
+    command = [sys.executable, "-m", "cmir_tf", "prepare", f"--melon_dir={tmp_path / 'nowhere'}",
                f"--output_dir={out}", "--genre_matrix=m.npy", "--cf_threads=0"]
     result = subprocess.run(command, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, capture_output=True, text=True,
                             timeout=300)
@@ -88,10 +88,10 @@ def test_songs_are_written_in_a_seeded_random_order(prepared_demo):
     # On a split of Melon's scale the order is as good as random: |Spearman| ~ 1 / sqrt(n).
     split_ids = {"train": list(range(10_000)), "validation": [], "test": []}
     config = prepare.PrepareConfig("m", "o", songs_per_shard=100)
-    jobs = prepare._shard_jobs(config, split_ids, {s: [1] for s in range(10_000)}, {}, {})
+    jobs = shard_stage.shard_jobs(config, "m", split_ids, {s: [1] for s in range(10_000)}, {}, {})
     order = [s for job in jobs for s in job.song_ids]
     assert sorted(order) == split_ids["train"] and abs(spearmanr(np.arange(10_000), order).statistic) < 0.1
-    assert order == [s for job in prepare._shard_jobs(config, split_ids, {s: [1] for s in range(10_000)}, {}, {})
+    assert order == [s for job in shard_stage.shard_jobs(config, "m", split_ids, {s: [1] for s in range(10_000)}, {}, {})
                      for s in job.song_ids]
 
 

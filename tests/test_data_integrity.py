@@ -15,7 +15,7 @@ import sys
 import pytest
 import tensorflow as tf
 
-from cmir_tf.data import melon, prepare, shards
+from cmir_tf.data import melon, prepare, shard_stage, shards
 from cmir_tf.data.lock import DirectoryLockedError, exclusive_lock
 from cmir_tf.data.prepared import DamagedFolderError, NotPreparedError, PreparedFolder
 from conftest import TINY_PREPARE
@@ -65,7 +65,7 @@ def test_playlist_files_without_a_manifest_or_its_entry(tmp_path):
     assert PreparedFolder(str(tmp_path)).playlist_files() == melon.PLAYLIST_CHOICES["train"]
     (tmp_path / "manifest.json").write_text(json.dumps({"format_version": 1}))
     assert PreparedFolder(str(tmp_path)).playlist_files() == melon.PLAYLIST_FILES
-    with pytest.raises(NotPreparedError, match="python -m cmir_tf.data.prepare"):
+    with pytest.raises(NotPreparedError, match="python -m cmir_tf prepare"):
         PreparedFolder(str(tmp_path / "none")).manifest()
 
 
@@ -84,7 +84,7 @@ def test_a_truncated_or_altered_shard_is_refused_naming_it_and_the_repair(prepar
         PreparedFolder(folder.path).verify()
     message = str(truncated.value)
     assert f"shard {shard} is {os.path.getsize(shard)} bytes" in message
-    assert f"python -m cmir_tf.data.prepare --melon_dir={folder.manifest()['melon_dir']} " in message
+    assert f"python -m cmir_tf prepare --melon_dir={folder.manifest()['melon_dir']} " in message
     assert f"--output_dir={folder.path}" in message and "--frames=600" in message
 
 
@@ -121,11 +121,11 @@ def test_too_little_free_space_is_refused_before_writing(demo_corpus, prepared_d
     missing = folder.shard_files("test")[0]
     os.remove(missing)
     usage = shutil.disk_usage(folder.path)
-    monkeypatch.setattr(prepare.shutil, "disk_usage", lambda path: usage._replace(free=1000))
+    monkeypatch.setattr(shard_stage.shutil, "disk_usage", lambda path: usage._replace(free=1000))
     with pytest.raises(prepare.InsufficientSpaceError) as error:
         prepare.prepare(_config(demo_corpus, folder.path))
     needed = 10 * prepare.bytes_per_song(600)  # one shard of 10 songs
-    assert f"has 1 kB free but the shards to write need about {prepare._size(needed)}" in str(error.value)
+    assert f"has 1 kB free but the shards to write need about {shard_stage.size_text(needed)}" in str(error.value)
     assert not os.path.exists(missing) and not folder.scratch_files()
 
 
@@ -145,7 +145,7 @@ def test_a_full_disk_while_writing_a_shard_leaves_nothing_half_written(demo_corp
     with pytest.raises(OSError) as error:
         prepare.prepare(_config(demo_corpus, folder.path))
     assert error.value.errno == errno.ENOSPC
-    assert prepare.describe_write_error(error.value) == f"cannot write {missing}: No space left on device"
+    assert str(error.value) == f"cannot write {missing}: no space left on the device"
     assert not os.path.exists(missing) and not folder.scratch_files()
     assert not os.path.exists(folder.shard_stats_path(os.path.basename(missing)))
 
@@ -153,10 +153,10 @@ def test_a_full_disk_while_writing_a_shard_leaves_nothing_half_written(demo_corp
 def test_a_read_only_output_folder_is_one_line_exit_1(demo_corpus, tmp_path):
     out = str(tmp_path / "read_only" / "prepared")
     command = [sys.executable, os.path.join(ROOT, "tests", "read_only_dir.py"), str(tmp_path / "read_only"),
-               "cmir_tf.data.prepare", f"--melon_dir={os.path.join(demo_corpus, 'melon')}", f"--output_dir={out}"]
+               "cmir_tf.cli.prepare", f"--melon_dir={os.path.join(demo_corpus, 'melon')}", f"--output_dir={out}"]
     result = subprocess.run(command, env=ENV, capture_output=True, text=True)
     assert result.returncode == 1, result.stderr[-2000:]
-    assert result.stderr.strip().splitlines()[-1] == f"cmir-prepare: error: cannot write {out}: Read-only file system"
+    assert result.stderr.strip().splitlines()[-1] == f"cmir-prepare: error: cannot write {out}: read-only file system"
     assert "Traceback" not in result.stderr
 
 

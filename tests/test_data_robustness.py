@@ -66,7 +66,7 @@ def test_corrupted_inputs_are_counted(demo_corpus, tmp_path, caplog):
 
 def _prepare_command(melon_dir, out, workers=1):
     flags = [f"--{k}={v}" for k, v in {**TINY_PREPARE, "songs_per_shard": 1, "workers": workers}.items()]
-    return [sys.executable, "-m", "cmir_tf.data.prepare", f"--melon_dir={melon_dir}", f"--output_dir={out}", *flags]
+    return [sys.executable, "-m", "cmir_tf", "prepare", f"--melon_dir={melon_dir}", f"--output_dir={out}", *flags]
 
 
 def test_killed_prepare_resumes_to_the_same_manifest(demo_corpus, tmp_path):
@@ -77,7 +77,7 @@ def test_killed_prepare_resumes_to_the_same_manifest(demo_corpus, tmp_path):
     out = str(tmp_path / "killed")
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     killer = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kill_during_shard.py")
-    flags = _prepare_command(melon_dir, out)[3:]
+    flags = _prepare_command(melon_dir, out)[4:]
     process = subprocess.run([sys.executable, killer, "5", *flags], env=env, stderr=subprocess.DEVNULL)
     assert process.returncode == -signal.SIGKILL
     assert not os.path.exists(os.path.join(out, "manifest.json"))

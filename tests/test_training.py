@@ -274,7 +274,7 @@ def test_bf16_is_refused_where_tensorflow_and_a_capped_onednn_disagree():
 def test_missing_data_directory_prints_the_prepare_command(tmp_path):
     result = run_train(str(tmp_path / "nothing"), str(tmp_path / "model"))
     assert result.returncode == 1
-    assert "python -m cmir_tf.data.prepare" in result.stderr
+    assert "python -m cmir_tf prepare" in result.stderr
 
 
 def test_nan_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(prepared_demo, tmp_path):
@@ -426,7 +426,7 @@ def test_damaged_prepared_data_is_refused_at_start_up_or_named_when_read(prepare
     truncated = run_train(data_dir, str(tmp_path / "model_a"))
     assert truncated.returncode == 1, truncated.stderr[-3000:]
     assert last_line(truncated.stderr).startswith(f"cmir-train: error: shard {shard} is {len(original) // 2} bytes")
-    assert "rewrite it with: python -m cmir_tf.data.prepare --melon_dir=" in truncated.stderr
+    assert "rewrite it with: python -m cmir_tf prepare --melon_dir=" in truncated.stderr
     assert not os.path.exists(os.path.join(str(tmp_path / "model_a"), "config.json"))
 
     with open(shard, "wb") as f:

@@ -29,7 +29,7 @@ class Command:
 
 
 COMMANDS = {
-    "prepare": Command("cmir_tf.data.prepare", "Melon files -> prepared TFRecords, genre word2vec, CF vectors"),
+    "prepare": Command("cmir_tf.cli.prepare", "Melon, or a folder of audio + tracks + playlists -> prepared TFRecords"),
     "train": Command("cmir_tf.cli.train", "trains one variant on a prepared folder, exports its best encoder"),
     "export": Command("cmir_tf.cli.export", "a training checkpoint or Keras weights -> SavedModel"),
     "from-torch": Command("cmir_tf.cli.from_torch", "the authors' PyTorch audio encoder -> SavedModel"),

@@ -3,7 +3,7 @@ exported contrastive model.
 
     cmir-search tags FILES... --model=DIR [--top_k=5]        zero-shot genre (and playlist) tags of audio files
     cmir-search index FOLDER --model=DIR --index=OUT         on-disk Annoy index of a folder of audio
-    cmir-search genre GN0100 --index=OUT [--top_k=10]        the indexed songs closest to a genre code
+    cmir-search genre GN0100 --index=OUT [--top_k=10]        the indexed songs closest to a genre code or name
     cmir-search similar FILE --index=OUT [--top_k=10]        the indexed songs closest to a song
     cmir-search text "드라이브 새벽" --index=OUT [--top_k=10]   the indexed songs closest to playlist tags
 
@@ -145,10 +145,11 @@ def genre(codes: list[str], options: SearchOptions) -> int:
         raise errors.UsageError(f"`genre` takes one genre code, got {codes}")
     found, space = _query("genre", options)
     space.require("embed_genres", "ranking songs for a genre (`cmir-search genre`)")
-    if codes[0] not in space.vocabulary.codes:
-        raise errors.UsageError(f"genre code {codes[0]!r} is not in the model's vocabulary of "
+    code = space.vocabulary.resolve(codes[0])  # a code, or a genre's name (a catalogue's "indie rock")
+    if code is None:
+        raise errors.UsageError(f"genre {codes[0]!r} is not in the model's vocabulary of "
                                 f"{len(space.vocabulary.codes)} codes (e.g. {', '.join(space.vocabulary.codes[:5])})")
-    return _print_ranked(found.nearest(space.embed_genres([codes])[0], options.top_k or 10))
+    return _print_ranked(found.nearest(space.embed_genres([[code]])[0], options.top_k or 10))
 
 
 def similar(files: list[str], options: SearchOptions) -> int:

@@ -1,4 +1,4 @@
-"""Data: Melon Playlist Dataset preparation (`prepare`), the TFRecord reader."""
+"""Data: preparation of the Melon Playlist Dataset or of a catalogue (`prepare`, `catalogue/`), the TFRecord reader."""
 
 from cmir_tf.data.reader import make_dataset
 

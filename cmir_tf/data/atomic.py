@@ -66,13 +66,17 @@ def atomic_write(path: str, write: Callable[[IO[bytes]], None]) -> None:
             write(f)
 
 
-def describe_write_error(error: OSError) -> str:
-    """One line naming the file that could not be written and why ("cannot write PATH: No space left on
-    device"), the temporary name of `atomic_path` mapped back to the file it stands for."""
-    if isinstance(error, errors.PathError):
-        return str(error)
-    path = real_path(str(error.filename)) if error.filename else None
-    return f"cannot write {errors.describe_os_error(error, path)}" if path else str(error)
+@contextlib.contextmanager
+def write_errors_named() -> Iterator[None]:
+    """Re-raises an OS error of the block that is not already cmir-tf's as `errors.PathError` "cannot write
+    PATH: reason" (an `InputError`, exit status 1; its errno kept), a temporary name mapped back to its file."""
+    try:
+        yield
+    except OSError as error:
+        if isinstance(error, errors.CmirError):
+            raise
+        path = real_path(str(error.filename)) if error.filename else None
+        raise errors.input_error_from_os(error, path, "write") from error
 
 
 # TensorFlow's file errors by class name (this module imports no TensorFlow), as the OS error they stand for;

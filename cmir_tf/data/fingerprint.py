@@ -10,18 +10,18 @@ from __future__ import annotations
 import glob
 import os
 
-from cmir_tf.data import melon
+from cmir_tf import errors
 from cmir_tf.data.atomic import write_json
 from cmir_tf.data.checksum import sha256_file
-from cmir_tf.data.prepared import PreparedFolder
+from cmir_tf.data.prepared import PreparedFolder, read_json
 
 
-class OtherRecipeError(ValueError):
+class OtherRecipeError(errors.UsageError, ValueError):
     """The output directory holds data prepared from other inputs or flags."""
 
 
 def fingerprint(melon_dir: str, playlist_files: tuple[str, ...], flags: dict) -> dict:
-    """{"inputs": {file name: sha256} of the JSON inputs used (those present), "flags": `flags`}."""
+    """{"inputs": {file name: sha256} of the Melon JSON inputs used (those present), "flags": `flags`}."""
     names = ("song_meta.json", "genre_gn_all.json", *playlist_files)
     paths = {name: os.path.join(melon_dir, name) for name in names}
     return {
@@ -56,7 +56,7 @@ def check(output_dir: str, current: dict) -> None:
     path = PreparedFolder(output_dir).recipe_path
     if not os.path.exists(path) or not has_output(output_dir):
         return
-    previous = melon.load_json(path)
+    previous = read_json(path)
     changed = differences(previous, current)
     if changed:
         raise OtherRecipeError(

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from cmir_tf import errors
 from cmir_tf.constants import CHUNK_FRAMES, MAX_GENRES, N_MELS
 
 PLAYLIST_FILES = ("train.json", "val.json", "test.json")
@@ -22,11 +23,11 @@ PLAYLIST_CHOICES = {"train": PLAYLIST_FILES[:1], "all": PLAYLIST_FILES}
 GENRE_LEVELS = ("top", "detailed", "both")
 
 
-class MelonInputError(ValueError):
+class MelonInputError(errors.InputError, ValueError):
     """An input file of the dataset that cannot be used as it is; the message names the file."""
 
 
-class BadMelError(ValueError):
+class BadMelError(errors.InputError, ValueError):
     """A mel file that cannot be used; `reason` is the report key (e.g. "corrupt_npy")."""
 
     def __init__(self, reason: str, message: str):

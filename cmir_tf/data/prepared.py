@@ -14,6 +14,8 @@ evaluation, the genre vocabulary) reaches the folder through this handle:
   song_tags.npz       every prepared song's playlist-tag bag (`cmir_tf.data.playlist_tags`): `song_ids` (N,),
                       `tag_ids` (N, 10) zero-padded, best first; songs without tags absent
   tfrecords/<split>-<i>-of-<n>.tfrecord   the shards
+  catalogue/          a catalogue source's Melon-format view (song_meta.json, genre_gn_all.json, train.json,
+                      arena_mel/) and its default mel cache, mel_cache/ (`cmir_tf.data.catalogue`)
   cache/              prepare's stage files: config.json (recipe), songs.json, cf_vectors.npy,
                       cf_song_ids.npy, cf_model.pkl (LightFM fit in progress), shards/<shard>.json
   .lock               the lock file of the one prepare writing the folder (`cmir_tf.data.lock`)
@@ -22,14 +24,16 @@ evaluation, the genre vocabulary) reaches the folder through this handle:
 from __future__ import annotations
 
 import glob
+import json
 import os
 import shlex
 from typing import Any
 
 import numpy as np
 
-from cmir_tf.data.atomic import TEMPORARY_SUFFIX
+from cmir_tf import errors
 from cmir_tf.data import melon, splits
+from cmir_tf.data.atomic import TEMPORARY_SUFFIX
 from cmir_tf.data.checksum import sha256_file
 
 MANIFEST = "manifest.json"
@@ -46,15 +50,31 @@ TAG_WORD2VEC = "tag_word2vec.npy"
 SONG_TAGS = "song_tags.npz"
 TFRECORDS = "tfrecords"
 CACHE = "cache"
-PREPARE_COMMAND = "python -m cmir_tf prepare"  # the quiet form (the commands' process policy)
+CATALOGUE = "catalogue"  # a catalogue source's Melon-format view (`cmir_tf.data.catalogue`)
+PREPARE_COMMAND = "python -m cmir_tf prepare"  # or the console script cmir-prepare
+SOURCE_FLAGS = ("melon_dir", "audio_dir", "tracks", "playlists_from")  # the manifest's `source`
 
 
-class NotPreparedError(FileNotFoundError):
+class NotPreparedError(errors.InputError, FileNotFoundError):
     """The folder holds no finished prepared data (no manifest.json); the message gives the prepare command."""
 
 
-class DamagedFolderError(RuntimeError):
-    """A shard's size or checksum differs from the manifest's record; the message names the shard and the fix."""
+class DamagedFolderError(errors.InputError, RuntimeError):
+    """A file of the folder is damaged: a shard's size or checksum differs from the manifest's record, or one of
+    its JSON files (the manifest, a stage's record) is not readable JSON. The message names the file and the fix."""
+
+
+def read_json(path: str) -> Any:
+    """A JSON file prepare wrote; `DamagedFolderError` naming it when it is unreadable or not JSON (a missing
+    file raises `FileNotFoundError`: callers check for presence first)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        raise
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise DamagedFolderError(f"{path} is damaged ({e}): prepare the folder again into a new --output_dir, "
+                                 "or delete this file and rerun the same prepare command to rewrite it") from e
 
 
 def shard_name(split: str, index: int, count: int) -> str:
@@ -94,6 +114,8 @@ class PreparedFolder:
     cf_vectors_path = property(lambda self: self._file(CACHE, "cf_vectors.npy"))
     cf_song_ids_path = property(lambda self: self._file(CACHE, "cf_song_ids.npy"))  # written last by the CF stage
     cf_model_path = property(lambda self: self._file(CACHE, "cf_model.pkl"))
+    catalogue_path = property(lambda self: self._file(CATALOGUE))  # a catalogue's Melon-format view
+    mel_cache_path = property(lambda self: self._file(CATALOGUE, "mel_cache"))  # its default mel cache
 
     def shard_path(self, name: str) -> str:
         return self._file(TFRECORDS, name)
@@ -104,7 +126,7 @@ class PreparedFolder:
 
     def stage_outputs(self) -> list[str]:
         """Files (or patterns) whose presence means a stage has finished: the recipe is then bound."""
-        return [self.songs_path, self.genre_vocab_path, self.splits_path, self.cf_song_ids_path,
+        return [self._file(CATALOGUE, "song_meta.json"), self.songs_path, self.genre_vocab_path, self.splits_path, self.cf_song_ids_path,
                 self.song_tags_path, self.shard_path("*.tfrecord"), self.manifest_path]
 
     def scratch_files(self) -> list[str]:
@@ -122,10 +144,12 @@ class PreparedFolder:
                 raise NotPreparedError(
                     f"no prepared data in {self.path!r} ({self.manifest_path} is missing). Prepare it first:\n"
                     f"  {PREPARE_COMMAND} --melon_dir=PATH/TO/melon --output_dir={self.path}\n"
+                    f"  (or from a folder of audio: {PREPARE_COMMAND} --audio_dir=MUSIC --output_dir={self.path}, "
+                    "docs/catalogue.md)\n"
                     "(for the demo corpus: python -m cmir_tf corpus --output_dir=demo_run/corpus, "
                     "then prepare with --melon_dir=demo_run/corpus/melon)"
                 )
-            self._manifest = melon.load_json(self.manifest_path)
+            self._manifest = read_json(self.manifest_path)
         return self._manifest
 
     def playlist_files(self) -> tuple[str, ...]:
@@ -143,7 +167,7 @@ class PreparedFolder:
         if not os.path.exists(path):
             raise NotPreparedError(f"{path} is missing: {self.path} is not a prepared folder (or an unfinished "
                                    f"one); run {PREPARE_COMMAND} --output_dir={self.path} ...")
-        return melon.load_json(path)
+        return read_json(path)
 
     def split_ids(self, split: str) -> list[int]:
         """Song ids of `split` ("train", "validation" or "test") in splits.json."""
@@ -159,7 +183,7 @@ class PreparedFolder:
 
     def genre_names(self) -> dict[str, str]:
         """{genre code: name}; empty when Melon's genre_gn_all.json was absent."""
-        return melon.load_json(self.genre_names_path) if os.path.exists(self.genre_names_path) else {}
+        return read_json(self.genre_names_path) if os.path.exists(self.genre_names_path) else {}
 
     def genre_word2vec(self) -> np.ndarray:
         """(V + 1, F_w) float32; row i + 1 is the vector of genre id i + 1, row 0 zeros."""
@@ -202,8 +226,10 @@ class PreparedFolder:
         """The prepare command that rewrites damaged shards: the recorded input folder and flags."""
         manifest = self.manifest()
         recorded = [f"--{name}={value}" for name, value in sorted(manifest["flags"].items()) if value is not None]
-        words = [*PREPARE_COMMAND.split(), f"--melon_dir={manifest.get('melon_dir', 'PATH/TO/melon')}",
-                 f"--output_dir={self.path}", *recorded, *(["--verify_data"] if verify else [])]
+        source = manifest.get("source") or {"melon_dir": manifest.get("melon_dir", "PATH/TO/melon")}
+        given = [f"--{name}={source[name]}" for name in SOURCE_FLAGS if source.get(name)]
+        words = [*PREPARE_COMMAND.split(), *given, f"--output_dir={self.path}", *recorded,
+                 *(["--verify_data"] if verify else [])]
         return shlex.join(words)
 
     def verify(self, checksums: bool = False) -> int:

@@ -31,7 +31,8 @@ def stratified_split(
       fractions: (train, validation, test) shares, summing to 1.
 
     Returns:
-      {"train"|"validation"|"test": sorted song ids}.
+      {"train"|"validation"|"test": sorted song ids}. A split that stratification leaves empty (a few dozen
+      songs, as in a small catalogue) gets one training song drawn with `seed`, so that each has one.
     """
     if len(song_ids) != len(genres):
         raise ValueError(f"{len(song_ids)} song ids but {len(genres)} genre lists")
@@ -45,8 +46,12 @@ def stratified_split(
     ids = np.asarray(song_ids, np.int64)
     train, rest = _stratified_halves(labels, 1.0 - fractions[0], seed)
     validation, test = _stratified_halves(labels[rest], fractions[2] / (fractions[1] + fractions[2]), seed + 1)
-    parts = (ids[train], ids[rest][validation], ids[rest][test])
-    return {name: sorted(part.tolist()) for name, part in zip(SPLITS, parts)}
+    parts = [ids[train].tolist(), ids[rest][validation].tolist(), ids[rest][test].tolist()]
+    rng = np.random.default_rng(seed)
+    for part in parts[1:]:
+        if not part and len(parts[0]) > 1:
+            part.append(parts[0].pop(int(rng.integers(len(parts[0])))))
+    return {name: sorted(part) for name, part in zip(SPLITS, parts)}
 
 
 def fingerprint(song_ids: Sequence[int]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from cmir_tf.data.catalogue.words import normalise_word
 from cmir_tf.data.prepared import PreparedFolder
 
 
@@ -20,6 +21,16 @@ class GenreVocabulary:
             raise ValueError(f"need >= 1 code and one name per code, got {len(self.codes)} / {len(self.names)}")
         if "" in self.codes or len(set(self.codes)) != len(self.codes):
             raise ValueError("genre codes must be unique and non-empty ('' is the padding)")
+
+    def resolve(self, query: str) -> str | None:
+        """The code `query` names: a code itself (Melon's "GN0101"; a catalogue's genre word, "indie rock"), else
+        the code whose code or name equals it once both are normalised (`normalise_word`: Unicode, case,
+        whitespace), so "Indie  ROCK" finds "indie rock" and "Ballad" Melon's GN0100; None when none does."""
+        if query in self.codes:
+            return query
+        wanted = normalise_word(query)
+        return next((code for code, name in zip(self.codes, self.names)
+                     if wanted and wanted in (normalise_word(code), normalise_word(name))), None)
 
     @classmethod
     def from_prepared(cls, data_dir: str) -> GenreVocabulary:
