@@ -67,33 +67,36 @@ def _source_problems(config: PrepareConfig) -> list[str]:
         return ["give one source: --melon_dir (the Melon Playlist Dataset) or --audio_dir (a folder of audio, "
                 f"docs/catalogue.md), got {'both' if config.melon_dir else 'neither'}"]
     if config.melon_dir:
-        problems = [f"--{flag} goes with --audio_dir, not --melon_dir"
-                    for flag in ("tracks", "playlists_from", "mel_cache_dir") if getattr(config, flag)]
-        if not os.path.isfile(os.path.join(config.melon_dir, "song_meta.json")):
-            problems.append(f"--melon_dir={config.melon_dir} has no song_meta.json")
-        return problems
-    problems = [] if os.path.isdir(config.audio_dir) else [f"--audio_dir={config.audio_dir} is not a folder"]
+        return [f"--{flag} goes with --audio_dir, not --melon_dir"
+                for flag in ("tracks", "playlists_from", "mel_cache_dir") if getattr(config, flag)]
     if config.genre_level == "detailed":
-        problems.append("--genre_level=detailed reads Melon's detailed codes; a catalogue's genres have one level "
-                        "(leave --genre_level at both, or top)")
+        return ["--genre_level=detailed reads Melon's detailed codes; a catalogue's genres have one level "
+                "(leave --genre_level at both, or top)"]
+    return []
+
+
+def _missing_inputs(config: PrepareConfig) -> list[tuple[str, str]]:
+    """(flag, what is wrong) for each input path given that is not there (or not of its kind)."""
+    missing = []
+    if config.melon_dir and not os.path.isfile(os.path.join(config.melon_dir, "song_meta.json")):
+        missing.append(("melon_dir", "has no song_meta.json"))
+    if config.audio_dir and not os.path.isdir(config.audio_dir):
+        missing.append(("audio_dir", "is not a folder"))
     if config.tracks and not os.path.isfile(config.tracks):
-        problems.append(f"--tracks={config.tracks} is not a file")
-    if config.playlists_from and not os.path.exists(config.playlists_from):
-        problems.append(f"--playlists_from={config.playlists_from} does not exist")
-    return problems
+        missing.append(("tracks", "is not a file"))
+    missing += [(flag, "does not exist") for flag in ("playlists_from", "genre_matrix", "genre_code_map")
+                if getattr(config, flag) and not os.path.exists(getattr(config, flag))]
+    return missing
 
 
 def validate(config: PrepareConfig) -> None:
-    """Raises `PrepareUsageError` naming every flag or folder that cannot work, before anything is written."""
+    """Raises, before anything is written, `PrepareUsageError` naming every flag that cannot work (and any input
+    not there), or `errors.MissingPathError` when only an input path is missing."""
     problems = _source_problems(config)
     if os.path.exists(config.output_dir) and not os.path.isdir(config.output_dir):
         problems.append(f"--output_dir={config.output_dir} is a file")
     if bool(config.genre_matrix) != bool(config.genre_code_map):
         problems.append("--genre_matrix and --genre_code_map go together")
-    for flag in ("genre_matrix", "genre_code_map"):
-        path = getattr(config, flag)
-        if path and not os.path.isfile(path):
-            problems.append(f"--{flag}={path} does not exist")
     choices = {"genre_level": melon.GENRE_LEVELS, "short": ("pad", "drop"), "playlists": tuple(melon.PLAYLIST_CHOICES)}
     problems += [f"--{flag} must be one of {', '.join(options)}, got {getattr(config, flag)!r}"
                  for flag, options in choices.items() if getattr(config, flag) not in options]
@@ -103,5 +106,10 @@ def validate(config: PrepareConfig) -> None:
                  for flag, low in minimums.items() if getattr(config, flag) < low]
     problems += [f"--{flag} must be > 0, got {getattr(config, flag)}"
                  for flag in ("cf_learning_rate", "shard_size_mb") if not getattr(config, flag) > 0]
-    if problems:
-        raise PrepareUsageError("; ".join(problems))
+    missing = _missing_inputs(config)
+    if problems:  # everything named at once, the missing inputs too
+        raise PrepareUsageError("; ".join(problems + [f"--{flag}={getattr(config, flag)} {what}"
+                                                      for flag, what in missing]))
+    if missing:  # only inputs are wrong: an input failure, as in every command
+        flag, what = missing[0]
+        raise errors.missing_path(getattr(config, flag), f"--{flag}", what)
