@@ -21,7 +21,7 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SOURCES = ("cmir_tf", "setup.cfg", "pyproject.toml", "README.md")  # what the wheel is built from
 COMMANDS = ("cmir-prepare", "cmir-train", "cmir-export", "cmir-from-torch", "cmir-to-litert", "cmir-evaluate",
-            "cmir-ablation", "cmir-embed", "cmir-search", "cmir-corpus")
+            "cmir-ablation", "cmir-embed", "cmir-search", "cmir-corpus", "cmir-explore")
 
 
 class Installed:
@@ -55,6 +55,7 @@ def installed(tmp_path_factory) -> Installed:
     (wheel,) = glob.glob(os.path.join(dist, "*.whl"))
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
+    assert "cmir_tf/explore/static/explore.js" in names and "cmir_tf/explore/static/index.html" in names
     assert "cmir_tf/flagfiles/contrcf_g.flags" in names and "cmir_tf/splits/gtzan/test_filtered.txt" in names
     assert not [n for n in names if "torch_reference" in n or n.startswith(("tests/", "benchmarks/"))]
 

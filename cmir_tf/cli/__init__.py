@@ -40,6 +40,7 @@ COMMANDS = {
     "embed": Command("cmir_tf.export.embed_cli", "audio files -> .npz embeddings"),
     "search": Command("cmir_tf.search_cli", "zero-shot genre tags, song index and search in the joint space"),
     "corpus": Command("cmir_tf.synthetic.corpus", "writes the synthetic demo corpus (Melon, GTZAN, MTG-Jamendo)"),
+    "explore": Command("cmir_tf.cli.explore", "a local web page over an index: map, playback, queries, playlists"),
 }
 
 
@@ -60,3 +61,4 @@ ablation = functools.partial(start, "ablation")
 embed = functools.partial(start, "embed")
 search = functools.partial(start, "search")
 corpus = functools.partial(start, "corpus")
+explore = functools.partial(start, "explore")

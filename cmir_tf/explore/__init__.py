@@ -1,0 +1,8 @@
+"""`cmir-explore`: a local web page over a song index (`cmir_tf.search`): the songs on a 2-D map, coloured by
+their top zero-shot genre (or a clustering), playback, nearest songs, tag and genre queries, and playlist
+continuation by the paper's protocol, downloadable as `.m3u` (docs/explore.md).
+
+    projection   the 2-D map of an index's embeddings, computed once and stored in the index folder
+    explorer     the JSON API's answers over an opened index (read-only; bad requests raise `BadRequest`)
+    server       the HTTP server: the page, its script and style (package data), the API, audio by song id
+"""

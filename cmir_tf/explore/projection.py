@@ -1,0 +1,68 @@
+"""The 2-D map of an index: every song's joint-space embedding placed in the plane, computed once per index and
+stored in its folder (`map.npy`, (N, 2) float32, written atomically; recomputed when missing or of another size).
+
+Method: openTSNE's FFT-accelerated t-SNE (Linderman et al. 2019) after a PCA to 50 dimensions, with Annoy
+neighbours, cosine geometry (the embeddings are unit rows), PCA initialisation and a fixed seed. t-SNE keeps
+what the page is for, neighbourhoods: songs that sound alike sit together. scikit-learn's Barnes-Hut t-SNE
+costs O(N log N) per iteration and takes many minutes at 50,000 songs; openTSNE's interpolation makes the
+gradient O(N) and maps 50,000 songs within the 2-minute budget on 2 cores (docs/explore.md: measured). Fewer
+than `MIN_TSNE_SONGS` songs are placed by their two principal components (t-SNE has no neighbourhoods to keep).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+
+from cmir_tf import errors
+from cmir_tf.data.atomic import atomic_write
+from cmir_tf.joint import unit_rows
+
+MAP_FILE = "map.npy"
+PCA_DIMS = 50
+MIN_TSNE_SONGS = 100
+
+
+def principal_components(vectors: np.ndarray, n: int) -> np.ndarray:
+    """(N, D) -> (N, n) coordinates on the first `n` principal axes (zero columns where N or D is smaller)."""
+    centred = vectors - vectors.mean(axis=0)
+    _, _, axes = np.linalg.svd(centred, full_matrices=False)
+    found = centred @ axes[:n].T
+    return np.pad(found, ((0, 0), (0, n - found.shape[1]))) if found.shape[1] < n else found
+
+
+def project_2d(vectors: np.ndarray, seed: int = 0) -> np.ndarray:
+    """(N, D) embeddings -> (N, 2) float32 map coordinates (t-SNE, or PCA below `MIN_TSNE_SONGS` songs)."""
+    unit = unit_rows(vectors).astype(np.float64)
+    if len(unit) < MIN_TSNE_SONGS:
+        return principal_components(unit, 2).astype(np.float32)
+    import openTSNE  # imported here: only a new map needs it
+
+    reduced = principal_components(unit, min(PCA_DIMS, unit.shape[1]))
+    tsne = openTSNE.TSNE(n_components=2, metric="cosine", neighbors="annoy", negative_gradient_method="fft",
+                         initialization="pca", n_jobs=os.cpu_count() or 1, random_state=seed, verbose=False)
+    return np.asarray(tsne.fit(reduced), dtype=np.float32)
+
+
+def index_map(index_dir: str, vectors: np.ndarray) -> np.ndarray:
+    """The (N, 2) map of the index in `index_dir` whose (N, D) embeddings are `vectors`: read from its
+    `map.npy`, or computed (one line on stderr) and stored there; an index folder that cannot be written keeps
+    the map for this run only (said on stderr)."""
+    path = os.path.join(index_dir, MAP_FILE)
+    if os.path.exists(path):
+        try:
+            stored = np.load(path)
+        except (OSError, ValueError):
+            stored = None  # damaged: computed again below
+        if stored is not None and stored.shape == (len(vectors), 2) and np.isfinite(stored).all():
+            return stored.astype(np.float32)
+    print(f"cmir-explore: mapping {len(vectors)} songs in 2-D (once per index)", file=sys.stderr, flush=True)
+    found = project_2d(vectors)
+    try:
+        atomic_write(path, lambda f: np.save(f, found))
+    except OSError as error:
+        print(f"cmir-explore: map not stored ({errors.describe_os_error(error, path)}): computed for this run only",
+              file=sys.stderr)
+    return found
