@@ -21,9 +21,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from cmir_tf import errors
+from cmir_tf.audio import FrontEndMismatchError
 from cmir_tf.data import playlist_tags
 from cmir_tf.evaluation.playlist import K as SEED_NEIGHBOURS, rank_by_votes
-from cmir_tf.export.exported import ExportedModel, MissingSignatureError
+from cmir_tf.export.exported import ExportedModel, MissingSignatureError, NotACmirModelError
 from cmir_tf.explore.projection import index_map
 from cmir_tf.joint import JointSpace, unit_rows
 from cmir_tf.search import AudioIndex, ModelMismatchError
@@ -68,8 +69,8 @@ def open_explorer(index_dir: str, model_dir: str | None = None) -> Explorer:
     try:
         space = JointSpace(ExportedModel(model_dir))
         index.check_model(space)
-    except (ModelMismatchError, MissingSignatureError) as error:
-        raise errors.UsageError(str(error)) from error
+    except (NotACmirModelError, FrontEndMismatchError, ModelMismatchError, MissingSignatureError) as error:
+        raise errors.UsageError(str(error)) from error  # the model must change (these are ValueErrors)
     return Explorer(index, space, index_map(index_dir, index.vectors))
 
 
@@ -157,7 +158,7 @@ class Explorer:
         k = min(k, len(self.paths) - len(set(exclude)))
         if k <= 0:
             return np.zeros((len(queries), 0), np.int64), np.zeros((len(queries), 0), np.float32)
-        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        top = np.argpartition(scores, scores.shape[1] - k, axis=1)[:, -k:]  # the k largest, unordered
         order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable")
         ids = np.take_along_axis(top, order, axis=1)
         return ids, np.take_along_axis(scores, ids, axis=1)

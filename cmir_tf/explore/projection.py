@@ -1,12 +1,12 @@
 """The 2-D map of an index: every song's joint-space embedding placed in the plane, computed once per index and
 stored in its folder (`map.npy`, (N, 2) float32, written atomically; recomputed when missing or of another size).
 
-Method: openTSNE's FFT-accelerated t-SNE (Linderman et al. 2019) after a PCA to 50 dimensions, with Annoy
-neighbours, cosine geometry (the embeddings are unit rows), PCA initialisation and a fixed seed. t-SNE keeps
-what the page is for, neighbourhoods: songs that sound alike sit together. scikit-learn's Barnes-Hut t-SNE
-costs O(N log N) per iteration and takes many minutes at 50,000 songs; openTSNE's interpolation makes the
-gradient O(N) and maps 50,000 songs within the 2-minute budget on 2 cores (docs/explore.md: measured). Fewer
-than `MIN_TSNE_SONGS` songs are placed by their two principal components (t-SNE has no neighbourhoods to keep).
+Method: openTSNE's t-SNE after a PCA to 50 dimensions, with Annoy neighbours, cosine geometry (the embeddings
+are unit rows), PCA initialisation and a fixed seed; from `FFT_SONGS` songs on, its FFT-accelerated gradient
+(Linderman et al. 2019), O(N) per iteration. t-SNE keeps what the page is for, neighbourhoods: songs that sound
+alike sit together. scikit-learn's Barnes-Hut t-SNE is O(N log N) per iteration and single-threaded for the
+gradient; openTSNE's FFT maps 50,000 songs within the 2-minute budget on 2 cores (docs/explore.md: measured).
+Fewer than `MIN_TSNE_SONGS` songs are placed by their two principal components (t-SNE has little to keep).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from cmir_tf.joint import unit_rows
 MAP_FILE = "map.npy"
 PCA_DIMS = 50
 MIN_TSNE_SONGS = 100
+FFT_SONGS = 10_000  # openTSNE's own switch from Barnes-Hut to the FFT gradient
 
 
 def principal_components(vectors: np.ndarray, n: int) -> np.ndarray:
@@ -33,6 +34,15 @@ def principal_components(vectors: np.ndarray, n: int) -> np.ndarray:
     return np.pad(found, ((0, 0), (0, n - found.shape[1]))) if found.shape[1] < n else found
 
 
+def tsne_threads(n_songs: int) -> int:
+    """openTSNE's threads: one below `FFT_SONGS` (its Barnes-Hut regime, where each of the 750 iterations is
+    short and waiting for a second thread on a busy machine costs more than it saves: 1,000 songs in 4 s
+    against 26 s on 2 shared cores), every usable core above."""
+    if n_songs < FFT_SONGS:
+        return 1
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def project_2d(vectors: np.ndarray, seed: int = 0) -> np.ndarray:
     """(N, D) embeddings -> (N, 2) float32 map coordinates (t-SNE, or PCA below `MIN_TSNE_SONGS` songs)."""
     unit = unit_rows(vectors).astype(np.float64)
@@ -41,8 +51,8 @@ def project_2d(vectors: np.ndarray, seed: int = 0) -> np.ndarray:
     import openTSNE  # imported here: only a new map needs it
 
     reduced = principal_components(unit, min(PCA_DIMS, unit.shape[1]))
-    tsne = openTSNE.TSNE(n_components=2, metric="cosine", neighbors="annoy", negative_gradient_method="fft",
-                         initialization="pca", n_jobs=os.cpu_count() or 1, random_state=seed, verbose=False)
+    tsne = openTSNE.TSNE(n_components=2, metric="cosine", neighbors="annoy", negative_gradient_method="auto",
+                         initialization="pca", n_jobs=tsne_threads(len(unit)), random_state=seed, verbose=False)
     return np.asarray(tsne.fit(reduced), dtype=np.float32)
 
 

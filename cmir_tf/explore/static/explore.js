@@ -46,6 +46,7 @@ function dot(id, radius, fill, stroke) {
 function draw() {
   const s = state.songs;
   if (!s) return;
+  const started = performance.now();
   const ratio = window.devicePixelRatio || 1, point = Math.max(2, Math.round(2.5 * ratio));
   context.clearRect(0, 0, canvas.width, canvas.height);
   context.globalAlpha = state.highlighted.length ? 0.2 : 0.85;
@@ -63,6 +64,7 @@ function draw() {
   if (state.current >= 0) dot(state.current, 7 * ratio, null, "#000");
   canvas.dataset.drawn = String(drawn);
   canvas.dataset.highlighted = String(state.highlighted.length);
+  canvas.dataset.drawMs = (performance.now() - started).toFixed(1);  // read by benchmarks/bench_explore.py
 }
 
 function songAt(clientX, clientY) {
