@@ -24,6 +24,7 @@ def main(index_dir: str = "demo_run/gtzan.idx", out: str = "docs/explore.png", q
     threading.Thread(target=running.serve_forever, daemon=True).start()
     driver = chromium()
     try:
+        driver.set_window_size(1280, 860)
         driver.get(f"http://127.0.0.1:{running.server_address[1]}/")
         wait_for(driver, lambda: driver.find_element("tag name", "body").get_attribute("data-ready"), 60)
         songs = separate_songs(driver, 4)

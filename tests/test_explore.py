@@ -185,7 +185,8 @@ def test_without_genre_signatures_songs_are_coloured_by_clusters_and_queries_ref
     index = types.SimpleNamespace(paths=[f"/music/{i}.wav" for i in range(60)], vectors=vectors)
     space = types.SimpleNamespace(has_genres=False, has_tags=False, variant="contr_cf")
     songs = json.loads(Explorer(index, space, vectors[:, :2]).songs_json)
-    assert songs["colour_by"] == "cluster" and len(songs["legend"]) == 10 and songs["legend"][0]["name"].startswith("cluster")
+    assert songs["colour_by"] == "cluster" and len(songs["legend"]) == 10
+    assert songs["legend"][0]["name"].startswith("cluster")
     found, body = get(Explorer(index, space, vectors[:, :2]), "/api/query", "q=rock")
     assert found == 400 and "neither playlist tags nor genres" in body["error"]
 
@@ -287,14 +288,20 @@ def separate_songs(driver, n: int) -> list[int]:
     return found
 
 
-def click_song(driver, song: int, shift: bool = False) -> None:
+def pointing_at(driver, song: int):
+    """ActionChains with the mouse moved over `song`'s point."""
     from selenium.webdriver.common.action_chains import ActionChains
-    from selenium.webdriver.common.keys import Keys
 
     canvas = driver.find_element("id", "map")
     x, y = driver.execute_script("return window.cmirExplore.cssPoint(arguments[0])", song)
-    actions = ActionChains(driver).move_to_element_with_offset(
+    return ActionChains(driver).move_to_element_with_offset(
         canvas, round(x - canvas.size["width"] / 2), round(y - canvas.size["height"] / 2))
+
+
+def click_song(driver, song: int, shift: bool = False) -> None:
+    from selenium.webdriver.common.keys import Keys
+
+    actions = pointing_at(driver, song)
     if shift:
         actions = actions.key_down(Keys.SHIFT).click().key_up(Keys.SHIFT)
     else:
@@ -308,8 +315,13 @@ def test_the_page_draws_every_song_of_the_index_with_a_legend(page):
     assert len(page.find_elements("css selector", "#legend li")) >= 1
 
 
-def test_a_click_plays_the_song_and_lists_its_nearest_songs(page, explorer):
+def test_hover_names_a_song_its_genres_and_tags_a_click_plays_it_and_lists_its_neighbours(page, explorer):
     song = separate_songs(page, 1)[0]
+    pointing_at(page, song).perform()
+    tip = page.find_element("id", "tip")
+    details = explorer.song(song, 0)
+    wait_for(page, lambda: tip.is_displayed() and f"#{details['tags'][0]['tag']}" in tip.text)
+    assert explorer.names[song] in tip.text and details["genres"][0]["code"] in tip.text
     click_song(page, song)
     player = page.find_element("id", "player")
     wait_for(page, lambda: (player.get_attribute("src") or "").endswith(f"/audio/{song}"))

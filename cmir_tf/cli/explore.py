@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from absl import flags
 
+from cmir_tf import errors
 from cmir_tf.cli import runner
 from cmir_tf.explore import server
 
@@ -24,7 +25,6 @@ def define_flags() -> None:
     flags.DEFINE_string("host", "127.0.0.1", "Address to listen on; anything but a loopback address exposes the "
                         "index's songs to the network.")
     flags.DEFINE_integer("port", 8000, "Port to listen on (0: any free port).")
-    flags.mark_flag_as_required("index")
 
 
 FLAGS = flags.FLAGS
@@ -32,6 +32,8 @@ FLAGS = flags.FLAGS
 
 def main(argv: list[str]) -> None:
     runner.no_arguments(argv)
+    if not FLAGS.index:
+        raise errors.UsageError("give --index=DIR, an index folder written by `cmir-search index`")
     server.serve(server.ExploreConfig(FLAGS.index, FLAGS.model, FLAGS.host, FLAGS.port))
 
 

@@ -4,11 +4,13 @@ tag or genre query, and a playlist continuation. Nothing a request does changes 
     explorer = open_explorer("music.idx")           # the index, its model, its map (computed once, stored)
     explorer.song(3, k=10)                          # {"name", "genres", "tags", "neighbours": [...]}
     explorer.query("운동 신나는 GN0100", k=20)        # {"tags", "genres", "unknown", "results": [...]}
-    explorer.m3u(explorer.continuation([3, 7], k=20), seeds=[3, 7])
+    explorer.continuation([3, 7], k=20)             # {"seeds", "results": [{"id", "name", "votes", "cosine"}]}
+    explorer.m3u([3, 7], k=20)                      # the seeds, then their continuation, as an .m3u file
 
-Similarities are exact cosines over the index's stored embeddings ((N, 128) float32, one matrix product per
-request: about 1 ms a song at 50,000 songs on 2 cores; docs/explore.md). Requests that cannot be answered raise
-`BadRequest` with the HTTP status the server sends (400 malformed or too large, 404 no such song).
+Similarities are exact cosines over the index's stored embeddings ((N, 128) float32): one product and an
+exact top-k per request (`cmir_tf.evaluation.neighbours.top_k_cosine`; docs/explore.md has the latencies).
+Requests that cannot be answered raise `BadRequest` with the HTTP status the server sends (400 malformed or
+too large, 404 no such song).
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ import os
 from collections.abc import Sequence
 
 import numpy as np
+import tensorflow as tf
 
 from cmir_tf import errors
 from cmir_tf.audio import FrontEndMismatchError
 from cmir_tf.data import playlist_tags
+from cmir_tf.evaluation import neighbours
 from cmir_tf.evaluation.playlist import K as SEED_NEIGHBOURS, rank_by_votes
 from cmir_tf.export.exported import ExportedModel, MissingSignatureError, NotACmirModelError
 from cmir_tf.explore.projection import index_map
@@ -91,6 +95,8 @@ class Explorer:
         self.paths = list(index.paths)
         self.names = [os.path.basename(p) for p in self.paths]
         self.unit = unit_rows(index.vectors)
+        self.items = tf.constant(self.unit)  # searched by every request (`neighbours.top_k_cosine`)
+        self._nearest(self.unit[:1], 1)  # the search traced now, not on the first request (0.4 s)
         self.space = space
         self.genres = space.genre_embeddings if space.has_genres else None  # (V, D) unit rows
         self.tags = space.tag_embeddings if space.has_tags else None  # (V_t, D) unit rows
@@ -153,15 +159,13 @@ class Explorer:
     def _nearest(self, queries: np.ndarray, k: int, exclude: Sequence[int] = ()) -> tuple[np.ndarray, np.ndarray]:
         """(Q, D) unit query rows -> (Q, k') song ids and cosines, best first (k' = k, or fewer where the
         index is smaller), `exclude`d ids left out."""
-        scores = queries @ self.unit.T
-        scores[:, list(exclude)] = -np.inf
-        k = min(k, len(self.paths) - len(set(exclude)))
+        excluded = list(set(exclude))
+        k = min(k, len(self.paths) - len(excluded))
         if k <= 0:
             return np.zeros((len(queries), 0), np.int64), np.zeros((len(queries), 0), np.float32)
-        top = np.argpartition(scores, scores.shape[1] - k, axis=1)[:, -k:]  # the k largest, unordered
-        order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable")
-        ids = np.take_along_axis(top, order, axis=1)
-        return ids, np.take_along_axis(scores, ids, axis=1)
+        ids, cosines = neighbours.top_k_cosine(queries, self.items, min(len(self.paths), k + len(excluded)))
+        kept_first = np.argsort(np.isin(ids, excluded), axis=1, kind="stable")[:, :k]  # each row keeps >= k
+        return np.take_along_axis(ids, kept_first, axis=1).astype(np.int64), np.take_along_axis(cosines, kept_first, 1)
 
     def _listed(self, ids: np.ndarray, cosines: np.ndarray) -> list[dict]:
         return [{"id": int(i), "name": self.names[i], "cosine": round(float(c), 4)} for i, c in zip(ids, cosines)]

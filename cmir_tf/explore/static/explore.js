@@ -11,6 +11,7 @@ const state = {
   seeds: new Set(),    // shift-clicked songs
   current: -1,         // the song playing
   details: new Map(),  // song id -> /api/song answer (k=0), for hovering
+  groups: [],          // per legend entry, its colour and its songs' ids
 };
 
 async function getJson(url) {
@@ -22,10 +23,15 @@ async function getJson(url) {
 
 function size() { return Math.min(canvas.width, canvas.height) * 0.94; }
 
+// The map -> canvas transform: pixel = offset + coordinate * scale, per axis.
+function transform() {  // the map's square centred in the canvas, then zoomed and panned
+  const scale = size() * state.view.scale;
+  return { scale, x: (canvas.width - size()) / 2 + state.view.x, y: (canvas.height - size()) / 2 + state.view.y };
+}
+
 function toScreen(id) {
-  const s = state.songs, margin = 0.03 * Math.min(canvas.width, canvas.height);
-  return [margin + s.x[id] * size() * state.view.scale + state.view.x,
-          margin + s.y[id] * size() * state.view.scale + state.view.y];
+  const t = transform();
+  return [t.x + state.songs.x[id] * t.scale, t.y + state.songs.y[id] * t.scale];
 }
 
 function resize() {
@@ -47,16 +53,20 @@ function draw() {
   const s = state.songs;
   if (!s) return;
   const started = performance.now();
-  const ratio = window.devicePixelRatio || 1, point = Math.max(2, Math.round(2.5 * ratio));
+  const ratio = window.devicePixelRatio || 1;  // squares the larger the fewer songs share the map
+  const point = Math.max(2 * ratio, Math.min(6 * ratio, 0.3 * Math.sqrt(size() ** 2 / s.count) * state.view.scale));
   context.clearRect(0, 0, canvas.width, canvas.height);
-  context.globalAlpha = state.highlighted.length ? 0.2 : 0.85;
+  context.globalAlpha = state.highlighted.length ? 0.35 : 0.85;
+  const t = transform(), xs = s.x, ys = s.y, half = point / 2;
   let drawn = 0;
-  for (let id = 0; id < s.count; id++) {  // squares: 50,000 of them draw in a few milliseconds
-    const [x, y] = toScreen(id);
-    if (x < -point || y < -point || x > canvas.width + point || y > canvas.height + point) continue;
-    context.fillStyle = s.legend[s.label[id]].colour;
-    context.fillRect(x - point / 2, y - point / 2, point, point);
-    drawn++;
+  for (const group of state.groups) {  // one colour at a time: 50,000 squares, no per-point style change
+    context.fillStyle = group.colour;
+    for (const id of group.ids) {
+      const x = t.x + xs[id] * t.scale, y = t.y + ys[id] * t.scale;
+      if (x < -point || y < -point || x > canvas.width + point || y > canvas.height + point) continue;
+      context.fillRect(x - half, y - half, point, point);
+      drawn++;
+    }
   }
   context.globalAlpha = 1;
   for (const id of state.highlighted) dot(id, 2.5 * ratio, s.legend[s.label[id]].colour, "#000");
@@ -70,9 +80,10 @@ function draw() {
 function songAt(clientX, clientY) {
   const box = canvas.getBoundingClientRect(), ratio = canvas.width / box.width;
   const px = (clientX - box.left) * ratio, py = (clientY - box.top) * ratio;
+  const t = transform(), xs = state.songs.x, ys = state.songs.y;
   let best = -1, bestDistance = (8 * ratio) ** 2;
   for (let id = 0; id < state.songs.count; id++) {
-    const [x, y] = toScreen(id), d = (x - px) ** 2 + (y - py) ** 2;
+    const d = (t.x + xs[id] * t.scale - px) ** 2 + (t.y + ys[id] * t.scale - py) ** 2;
     if (d < bestDistance) { best = id; bestDistance = d; }
   }
   return best;
@@ -235,7 +246,12 @@ async function start() {
     $("summary").textContent = `cannot load the map: ${error.message}`;
     return;
   }
-  const s = state.songs, asks = [s.model.tags && "playlist tags", s.model.genres && "genres"].filter(Boolean);
+  const s = state.songs;
+  s.x = Float32Array.from(s.x);
+  s.y = Float32Array.from(s.y);
+  state.groups = s.legend.map((entry) => ({ colour: entry.colour, ids: [] }));
+  s.label.forEach((label, id) => state.groups[label].ids.push(id));
+  const asks = [s.model.tags && "playlist tags", s.model.genres && "genres"].filter(Boolean);
   $("summary").textContent = `${s.count} songs · ${s.model.variant} · coloured by ` +
     (s.colour_by === "genre" ? "top zero-shot genre" : "k-means cluster of the embeddings");
   $("q").placeholder = asks.length ? `${asks.join(" or ")}, e.g. ${s.examples.join(" ")}` : "this model takes no queries";
