@@ -4,6 +4,7 @@ Ctrl-C) and the page in headless Chromium (`tests/browser.py`), all over one sma
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -238,6 +239,24 @@ def test_only_get_is_answered_and_the_page_loads_nothing_from_elsewhere(url):
         text = open(os.path.join(REPO, "cmir_tf", "explore", "static", name), encoding="utf-8").read()
         assert "http://" not in text and "https://" not in text and "//cdn" not in text, name
     assert fetch(url + "/static/explore.js")[0] == 200 and fetch(url + "/static/explore.css")[0] == 200
+
+
+@pytest.mark.parametrize("request_bytes, status", [
+    (b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n", b"414"),
+    (b"GET /api/songs HTTP/1.1\r\nX: " + b"y" * 70000 + b"\r\n\r\n", b"431"),
+])
+def test_oversized_requests_get_a_json_4xx(url, request_bytes, status):
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as connection:
+        connection.sendall(request_bytes)
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+            block = connection.recv(65536)
+            if not block:
+                break
+            answer += block
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.split()[1] == status and b"application/json" in head and json.loads(body)["error"]
 
 
 def test_the_command_prints_its_url_serves_and_stops_on_ctrl_c_in_one_line(index_dir):

@@ -85,6 +85,9 @@ def test_the_wheel_has_every_command_and_imports_its_own_package(installed):
     where = subprocess.run([os.path.join(installed.bin, "python"), "-c", "import cmir_tf; print(cmir_tf.__file__)"],
                            cwd=installed.work, env=installed.env, capture_output=True, text=True, check=True)
     assert where.stdout.strip().startswith(os.path.join(installed.root, "venv"))
+    page = installed.run("python", "-c",
+                         "from cmir_tf.explore.server import static_files; print(sorted(static_files()))")
+    assert page.stdout.strip() == "['/', '/static/explore.css', '/static/explore.js']"  # cmir-explore's page files
     helped = installed.run("cmir-embed", "--help")
     assert "--segment" in helped.stdout and "flags of cmir-embed:" in helped.stdout
     flagfile = installed.run("python", "-m", "cmir_tf.flagfiles", "contrcf_g").stdout.strip()

@@ -118,6 +118,7 @@ async function play(id) {
   draw();
   try {
     const song = await getJson(`/api/song?id=${id}&k=10`);
+    if (state.current !== id) return;  // another song was clicked meanwhile
     $("song").textContent = `${song.name}\n${describe(song)}`;
     fill($("neighbours"), song.neighbours, (n) => `cos ${n.cosine.toFixed(3)}`);
   } catch (error) {
@@ -172,6 +173,7 @@ async function ask(event) {
 
 async function hover(event) {
   const id = songAt(event.clientX, event.clientY);
+  tip.dataset.id = String(id);
   if (id < 0) { tip.hidden = true; return; }
   const s = state.songs, box = canvas.getBoundingClientRect();
   tip.style.left = `${event.clientX - box.left + 12}px`;
@@ -199,7 +201,6 @@ function listen() {
         return;
       }
     }
-    tip.dataset.id = String(songAt(e.clientX, e.clientY));
     hover(e);
   });
   canvas.addEventListener("mouseleave", () => { tip.hidden = true; });
