@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+import browser
 from browser import chromium
 from cmir_tf import errors
 from cmir_tf.explore import api, projection, server
@@ -275,6 +276,16 @@ def test_the_command_prints_its_url_serves_and_stops_on_ctrl_c_in_one_line(index
 
 
 # The page, in headless Chromium: one browser for these tests.
+
+def test_a_missing_browser_fails_the_browser_tests_under_ci_and_skips_them_elsewhere(monkeypatch):
+    monkeypatch.setattr(browser, "CHROMIUM", "/nonexistent/chromium")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="must run under CI: no /nonexistent/chromium"):
+        browser.chromium()
+    monkeypatch.setenv("CI", "false")
+    with pytest.raises(pytest.skip.Exception, match="apt-get install chromium chromium-driver"):
+        browser.chromium()
+
 
 @pytest.fixture(scope="module")
 def page(url, tmp_path_factory):
