@@ -128,6 +128,7 @@ async function play(id) {
 
 function toggleSeed(id) {
   if (state.seeds.has(id)) state.seeds.delete(id); else state.seeds.add(id);
+  $("m3u").hidden = true;  // the continuation shown was of other seeds
   showSeeds();
 }
 
