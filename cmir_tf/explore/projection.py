@@ -24,6 +24,9 @@ MAP_FILE = "map.npy"
 PCA_DIMS = 50
 MIN_TSNE_SONGS = 100
 FFT_SONGS = 10_000  # openTSNE's own switch from Barnes-Hut to the FFT gradient
+# Iterations after openTSNE's 250 of early exaggeration, half its default 500: on 20,000 clustered 128-d vectors
+# the map kept 27.3 % of each point's 10 nearest neighbours against 27.8 %, its optimisation 34 s of CPU against 73.
+TSNE_ITERATIONS = 250
 
 
 def principal_components(vectors: np.ndarray, n: int) -> np.ndarray:
@@ -35,9 +38,9 @@ def principal_components(vectors: np.ndarray, n: int) -> np.ndarray:
 
 
 def tsne_threads(n_songs: int) -> int:
-    """openTSNE's threads: one below `FFT_SONGS` (its Barnes-Hut regime, where each of the 750 iterations is
-    short and waiting for a second thread on a busy machine costs more than it saves: 1,000 songs in 4 s
-    against 26 s on 2 shared cores), every usable core above."""
+    """openTSNE's threads: one below `FFT_SONGS` (its Barnes-Hut regime, where each iteration is short and
+    waiting for a second thread on a busy machine costs more than it saves: 1,000 songs in 4 s against 26 s
+    on 2 shared cores, openTSNE's default 750 iterations), every usable core above."""
     if n_songs < FFT_SONGS:
         return 1
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -51,8 +54,9 @@ def project_2d(vectors: np.ndarray, seed: int = 0) -> np.ndarray:
     import openTSNE  # imported here: only a new map needs it
 
     reduced = principal_components(unit, min(PCA_DIMS, unit.shape[1]))
-    tsne = openTSNE.TSNE(n_components=2, metric="cosine", neighbors="annoy", negative_gradient_method="auto",
-                         initialization="pca", n_jobs=tsne_threads(len(unit)), random_state=seed, verbose=False)
+    tsne = openTSNE.TSNE(n_components=2, n_iter=TSNE_ITERATIONS, metric="cosine", neighbors="annoy",
+                         negative_gradient_method="auto", initialization="pca", n_jobs=tsne_threads(len(unit)),
+                         random_state=seed, verbose=False)
     return np.asarray(tsne.fit(reduced), dtype=np.float32)
 
 
