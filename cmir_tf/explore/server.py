@@ -82,9 +82,10 @@ class Handler(BaseHTTPRequestHandler):
 
     explorer: Explorer
     files: dict[str, tuple[bytes, str]]
-    server_version = "cmir-explore"
-    sys_version = ""
     protocol_version = "HTTP/1.1"
+
+    def version_string(self) -> str:
+        return "cmir-explore"
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - http.server's signature
         """Quiet: no line per request."""
@@ -110,7 +111,7 @@ class Handler(BaseHTTPRequestHandler):
                        body=self.command != "HEAD" and code >= 200)
 
     def refuse_method(self) -> None:
-        self.send_error(http.HTTPStatus.METHOD_NOT_ALLOWED, f"only GET is served, not {self.command}")
+        self.send_error(http.HTTPStatus.NOT_IMPLEMENTED)  # answered 405, as for a method http.server does not know
 
     do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = refuse_method
 
