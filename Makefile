@@ -58,6 +58,7 @@ demo: $(BASE_STAMP)
 	$(PY) -m cmir_tf search text "$(DEMO_QUERY)" --index=$(DEMO_DIR)/gtzan.idx --top_k=5
 	@echo "Embedding map (t-SNE of the Melon test songs by genre): $(DEMO_DIR)/results/embedding_map_ContrCF-G-T-demo.png"
 	@echo "TensorBoard: $(VENV)/bin/tensorboard --logdir $(DEMO_DIR)/$(DEMO_VARIANT)/tensorboard"
+	@echo "See and hear the GTZAN index (docs/explore.md; Ctrl-C stops): $(VENV)/bin/cmir-explore --index=$(DEMO_DIR)/gtzan.idx"
 
 # The paper's ablation (six variants, an untrained reference, Tables 1-3, figure) on the demo corpus; resumable,
 # not part of `make test` (docs: docs/evaluation.md). Real data: add --data_dir/--melon_dir/--gtzan_dir/--jamendo_dir.

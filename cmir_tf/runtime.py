@@ -18,7 +18,8 @@ benchmarks in their first lines. `configure()` sets only what the user left unse
   - INFO and WARNING records of TensorFlow's and Keras' Python code ("Sharding callback duration", signature
     input renaming, "triggered tf.function retracing"): the `tensorflow` logger is raised to ERROR and absl's
     logger drops them by source file. cmir-tf's own absl INFO lines, one per stage, and progress bars stay;
-  - gensim's INFO records (a line per word2vec epoch and lifecycle event): its logger is raised to WARNING.
+  - gensim's INFO records (a line per word2vec epoch and lifecycle event) and openTSNE's (the map of
+    `cmir-explore`): their loggers are raised to WARNING.
 """
 
 from __future__ import annotations
@@ -74,7 +75,8 @@ def configure(argv: Sequence[str] | None = None, environ: dict | None = None) ->
     for name, value in QUIET_ENVIRONMENT.items():
         environ.setdefault(name, value)
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
-    logging.getLogger("gensim").setLevel(logging.WARNING)
+    for name in ("gensim", "openTSNE"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     absl_logger = absl_logging.get_absl_logger()
     if not any(isinstance(f, FrameworkDetailFilter) for f in absl_logger.filters):
         absl_logger.addFilter(FrameworkDetailFilter())

@@ -17,7 +17,8 @@ PACKAGE = os.path.dirname(cmir_tf.__file__)
 # The stages, lowest first: a module may import modules of its own stage and of lower ones only. The shared
 # base (numbers, errors, the commands' process policy) comes first; the export format sits below training, which
 # ends by writing an export; the joint-space modules and fine-tuning use exports; evaluation and the ablation use
-# all; the command layer sits on top of everything.
+# all; the explorer (a web page over an index) uses the joint space, search and evaluation's continuation; the
+# command layer sits on top of everything.
 STAGES = (
     ("constants", "batch_keys", "cpu", "runtime", "errors", "flagfiles", "__init__"),
     ("audio",),
@@ -28,6 +29,7 @@ STAGES = (
     ("training",),
     ("joint", "search", "hear", "finetune"),
     ("evaluation",),
+    ("explore",),
     ("experiments",),
     ("cli", "__main__"),
 )

@@ -21,7 +21,7 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SOURCES = ("cmir_tf", "setup.cfg", "pyproject.toml", "README.md")  # what the wheel is built from
 COMMANDS = ("cmir-prepare", "cmir-train", "cmir-export", "cmir-from-torch", "cmir-to-litert", "cmir-evaluate",
-            "cmir-ablation", "cmir-embed", "cmir-search", "cmir-corpus")
+            "cmir-ablation", "cmir-embed", "cmir-search", "cmir-corpus", "cmir-explore")
 
 
 class Installed:
@@ -55,6 +55,7 @@ def installed(tmp_path_factory) -> Installed:
     (wheel,) = glob.glob(os.path.join(dist, "*.whl"))
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
+    assert "cmir_tf/explore/static/explore.js" in names and "cmir_tf/explore/static/index.html" in names
     assert "cmir_tf/flagfiles/contrcf_g.flags" in names and "cmir_tf/splits/gtzan/test_filtered.txt" in names
     assert not [n for n in names if "torch_reference" in n or n.startswith(("tests/", "benchmarks/"))]
 
@@ -84,6 +85,9 @@ def test_the_wheel_has_every_command_and_imports_its_own_package(installed):
     where = subprocess.run([os.path.join(installed.bin, "python"), "-c", "import cmir_tf; print(cmir_tf.__file__)"],
                            cwd=installed.work, env=installed.env, capture_output=True, text=True, check=True)
     assert where.stdout.strip().startswith(os.path.join(installed.root, "venv"))
+    page = installed.run("python", "-c",
+                         "from cmir_tf.explore.server import static_files; print(sorted(static_files()))")
+    assert page.stdout.strip() == "['/', '/static/explore.css', '/static/explore.js']"  # cmir-explore's page files
     helped = installed.run("cmir-embed", "--help")
     assert "--segment" in helped.stdout and "flags of cmir-embed:" in helped.stdout
     flagfile = installed.run("python", "-m", "cmir_tf.flagfiles", "contrcf_g").stdout.strip()

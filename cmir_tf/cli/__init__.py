@@ -40,6 +40,7 @@ COMMANDS = {
     "search": Command("cmir_tf.cli.search", "zero-shot genre tags, song index and search in the joint space"),
     "pretrained": Command("cmir_tf.cli.pretrained", "the authors' six released encoders: list, fetch, path"),
     "corpus": Command("cmir_tf.cli.corpus", "writes the synthetic demo corpus (Melon, GTZAN, MTG-Jamendo)"),
+    "explore": Command("cmir_tf.cli.explore", "a local web page over an index: map, playback, queries, playlists"),
 }
 
 

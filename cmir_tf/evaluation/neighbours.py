@@ -84,6 +84,13 @@ def _top_k_bf16_shortlist(batch: tf.Tensor, items: tf.Tensor, k: tf.Tensor, item
     return sims, tf.gather(picked, order, batch_dims=1)
 
 
+def top_k_cosine(queries: np.ndarray, items: tf.Tensor, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-k of (Q, D) unit-norm `queries` against (C, D) unit-norm `items` (a float32 tensor, kept by the
+    caller across calls), in one product: (Q, k) int32 item indices, nearest first, and their (Q, k) cosines."""
+    sims, top = _top_k_float32(np.asarray(queries, np.float32), items, tf.constant(k))
+    return top.numpy(), sims.numpy()
+
+
 def batched_neighbours(queries: np.ndarray, candidates: np.ndarray, k: int, batch_size: int = 2048,
                      precision: str = "float32") -> tuple[np.ndarray, np.ndarray]:
     """Top-k by cosine similarity: one (batch, C) similarity product and `top_k` per query batch.

@@ -139,13 +139,27 @@ def rank_candidates(hits: np.ndarray, similarities: np.ndarray, seed_rows: list[
     """
     ranked = np.full((len(seed_rows), k), -1, dtype=np.int64)
     for q, rows in enumerate(tqdm(seed_rows, desc="ranking", unit="playlist", leave=False)):
-        found, sims = hits[rows].ravel(), similarities[rows].ravel()
-        keep = found >= 0
-        candidates, inverse, counts = np.unique(found[keep], return_inverse=True, return_counts=True)
-        summed = np.bincount(inverse, weights=sims[keep], minlength=len(candidates))
-        best = candidates[np.lexsort((-summed, -counts))[:k]]
+        best = rank_by_votes(hits[rows], similarities[rows], k)
         ranked[q, :len(best)] = best
     return ranked
+
+
+def rank_by_votes(hits: np.ndarray, similarities: np.ndarray, k: int = K) -> np.ndarray:
+    """One playlist's continuation: of the candidates its seeds retrieved, the `k` most often retrieved, ties by
+    summed similarity to those seeds.
+
+    Args:
+      hits: (S, k') candidate indices retrieved by each of the playlist's S seeds (-1 = none);
+        similarities: (S, k') their similarities.
+
+    Returns:
+      (<= k,) int64 candidate indices, best first.
+    """
+    found, sims = hits.ravel(), similarities.ravel()
+    keep = found >= 0
+    candidates, inverse, counts = np.unique(found[keep], return_inverse=True, return_counts=True)
+    summed = np.bincount(inverse, weights=sims[keep], minlength=len(candidates))
+    return candidates[np.lexsort((-summed, -counts))[:k]].astype(np.int64)
 
 
 def random_rankings(n_candidates: int, n_playlists: int, seed: int, k: int = K) -> np.ndarray:
