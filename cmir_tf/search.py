@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from cmir_tf import errors
 from cmir_tf.data.lock import exclusive_lock
+from cmir_tf.export.exported import ExportedModel
 from cmir_tf.joint import JointSpace, unit_rows
 
 ANNOY_FILE, VECTORS_FILE, META_FILE = "songs.ann", "songs.npy", "index.json"
@@ -151,3 +152,21 @@ class AudioIndex:
         ids = ids[:top_k]
         cosines = unit_rows(self.vectors[ids]) @ unit_rows(np.asarray(vector)[None])[0] if ids else []
         return [(self.paths[i], float(c)) for i, c in zip(ids, cosines)]
+
+
+def open_index(index_dir: str, model_dir: str | None = None) -> tuple[AudioIndex, JointSpace]:
+    """The index in `index_dir` and the joint space of the model it was built with, or of `model_dir` (the same
+    model by content, wherever it is now).
+
+    Raises:
+      errors.MissingPathError: no `index_dir`.
+      NotAnIndexError, ModelMismatchError: not an index; another model than the index's.
+      errors.UsageError: the index's model is gone and no `model_dir` is given.
+    """
+    index = AudioIndex(errors.require_path(index_dir, "--index"))
+    if not model_dir and not os.path.isdir(index.model_dir):
+        raise errors.UsageError(f"the model the index was built with is no longer at {index.model_dir}: pass "
+                                "--model=DIR (the same model moved or copied elsewhere is accepted)")
+    space = JointSpace(ExportedModel(model_dir or index.model_dir))
+    index.check_model(space)
+    return index, space

@@ -48,7 +48,11 @@ def inputs(tmp_path_factory, demo_corpus, prepared_demo, audio_export, tag_model
     weights = str(root / "encoder.weights.h5")
     keras.utils.set_random_seed(0)
     build_audio_encoder().save_weights(weights)
-    return {"model": audio_export, "joint": tag_model[1], "other": str(other), "song": str(music / "song.wav"),
+    from cmir_tf.joint import JointSpace
+    from cmir_tf.search import build_index
+
+    build_index(JointSpace(tag_model[1]), [str(music / "song.wav")], str(root / "music.idx"), n_trees=2)
+    return {"model": audio_export, "index": str(root / "music.idx"), "joint": tag_model[1], "other": str(other), "song": str(music / "song.wav"),
             "music": str(music), "broken": str(root / "broken.wav"), "damaged": str(damaged),
             "prepared": prepared_demo, "melon": os.path.join(demo_corpus, "melon"), "weights": weights,
             "corpus": demo_corpus, "root": root}
@@ -120,6 +124,10 @@ CASES = {
     },
     "pretrained": {
         "missing_path": lambda i, o, r: ["path", "contr_cf_g"],  # not fetched into the test's empty cache
+    },
+    "explore": {
+        "missing_path": lambda i, o, r: ["--index=/no/such/index", "--port=0"],
+        "other_recipe": lambda i, o, r: [f"--index={i['index']}", f"--model={i['other']}", "--port=0"],
     },
     "corpus": {
         "read_only": lambda i, o, r: [f"--output_dir={r}/c", "--workers=1"],

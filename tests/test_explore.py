@@ -193,8 +193,8 @@ def test_without_genre_signatures_songs_are_coloured_by_clusters_and_queries_ref
     assert found == 400 and "neither playlist tags nor genres" in body["error"]
 
 
-def test_an_index_that_is_not_there_is_a_usage_error(tmp_path):
-    with pytest.raises(errors.UsageError, match="no such index folder"):
+def test_an_index_that_is_not_there_is_an_input_error_and_a_folder_that_is_no_index_a_usage_error(tmp_path):
+    with pytest.raises(errors.MissingPathError, match="no such file or directory"):
         open_explorer(str(tmp_path / "nothing.idx"))
     with pytest.raises(errors.UsageError, match="not a cmir-search index"):
         open_explorer(str(tmp_path))

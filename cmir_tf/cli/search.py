@@ -35,7 +35,7 @@ from cmir_tf.data import playlist_tags
 from cmir_tf.export.embed_cli import find_inputs
 from cmir_tf.export.exported import ExportedModel
 from cmir_tf.joint import JointSpace
-from cmir_tf.search import AudioIndex, build_index
+from cmir_tf.search import AudioIndex, build_index, open_index
 
 FLAGS = flags.FLAGS
 PROGRAM = "cmir-search"
@@ -129,15 +129,7 @@ def index(folders: list[str], options: SearchOptions) -> int:
 
 
 def _query(command: str, options: SearchOptions) -> tuple[AudioIndex, JointSpace]:
-    index_dir = options.need("index", command)
-    errors.require_path(index_dir, "--index")
-    found = AudioIndex(index_dir)
-    if not options.model and not os.path.isdir(found.model_dir):
-        raise errors.UsageError(f"the model the index was built with is no longer at {found.model_dir}: pass "
-                                "--model=DIR (the same model moved or copied elsewhere is accepted)")
-    space = _space(options.model or found.model_dir)
-    found.check_model(space)
-    return found, space
+    return open_index(options.need("index", command), options.model)
 
 
 def genre(codes: list[str], options: SearchOptions) -> int:

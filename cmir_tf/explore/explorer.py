@@ -24,14 +24,12 @@ import numpy as np
 import tensorflow as tf
 
 from cmir_tf import errors
-from cmir_tf.audio import FrontEndMismatchError
 from cmir_tf.data import playlist_tags
 from cmir_tf.evaluation import neighbours
 from cmir_tf.evaluation.playlist import K as SEED_NEIGHBOURS, rank_by_votes
-from cmir_tf.export.exported import ExportedModel, MissingSignatureError, NotACmirModelError
 from cmir_tf.explore.projection import index_map
 from cmir_tf.joint import JointSpace, unit_rows
-from cmir_tf.search import AudioIndex, ModelMismatchError
+from cmir_tf.search import AudioIndex, open_index
 
 MAX_K = 100  # results per request
 MAX_SEEDS = 100  # songs a continuation starts from
@@ -55,26 +53,8 @@ class BadRequest(errors.UsageError):
 
 def open_explorer(index_dir: str, model_dir: str | None = None) -> Explorer:
     """The `Explorer` of the index folder `index_dir`, queried with the model it was built with (or
-    `model_dir`: the same model by content, wherever it is now).
-
-    Raises `errors.UsageError` for a folder that is no index, a model that is gone, another model or one
-    without a joint space.
-    """
-    if not os.path.isdir(index_dir):
-        raise errors.UsageError(f"--index={index_dir}: no such index folder")
-    try:
-        index = AudioIndex(index_dir)
-    except FileNotFoundError as error:
-        raise errors.UsageError(str(error)) from error
-    model_dir = model_dir or index.model_dir
-    if not os.path.isdir(model_dir):
-        raise errors.UsageError(f"the model the index was built with is no longer at {model_dir}: pass --model=DIR "
-                                "(the same model moved or copied elsewhere is accepted)")
-    try:
-        space = JointSpace(ExportedModel(model_dir))
-        index.check_model(space)
-    except (NotACmirModelError, FrontEndMismatchError, ModelMismatchError, MissingSignatureError) as error:
-        raise errors.UsageError(str(error)) from error  # the model must change (these are ValueErrors)
+    `model_dir`: the same model by content, wherever it is now); `search.open_index`'s errors."""
+    index, space = open_index(index_dir, model_dir)
     return Explorer(index, space, index_map(index_dir, index.vectors))
 
 

@@ -49,7 +49,7 @@ class ExploreConfig:
             raise errors.UsageError(f"--port must be 0 to 65535, got {self.port}")
 
 
-class RangeNotSatisfiable(Exception):
+class RangeNotSatisfiable(errors.UsageError):
     """A Range header this server cannot answer for a file of that size (416)."""
 
 
