@@ -32,7 +32,7 @@ from cmir_tf.cli import runner
 from cmir_tf.audio import FrontEndMismatchError
 from cmir_tf.data import playlist_tags
 from cmir_tf.data.lock import DirectoryLockedError
-from cmir_tf.export.embed_cli import find_inputs
+from cmir_tf.audio.files import find_inputs
 from cmir_tf.export.exported import ExportedModel, NotACmirModelError
 from cmir_tf.joint import JointSpace, MissingSignatureError
 from cmir_tf.search import AudioIndex, ModelMismatchError, build_index

@@ -9,6 +9,8 @@ in-process (`main` with argv, their absl flags defined for the test and removed 
 import contextlib
 import copy
 import errno
+import functools
+import importlib
 import json
 import os
 import shutil
@@ -28,7 +30,7 @@ from tensorflow.core.framework import types_pb2
 from cmir_tf import hear
 from cmir_tf.audio import FRONT_END_PARAMS, FrontEndMismatchError, recipe
 from cmir_tf.evaluation import protocol
-from cmir_tf.export import embed_cli, export_audio_encoder, litert, load_keras_encoder
+from cmir_tf.export import export_audio_encoder, litert, load_keras_encoder
 from cmir_tf.export.exported import ExportedModel, NotACmirModelError
 from cmir_tf.export.genre_vocabulary import GenreVocabulary
 from cmir_tf.export.saved_model import AudioEncoderModule
@@ -123,7 +125,10 @@ def search(*argv: str) -> int:
 
 
 def embed(*argv: str) -> int:
-    return run_cli(embed_cli.define_flags, embed_cli.main, list(argv))
+    from cmir_tf.cli import runner
+
+    command = importlib.import_module("cmir_tf.cli.embed")
+    return run_cli(command.define_flags, functools.partial(runner.call_main, command.main, "cmir-embed"), list(argv))
 
 
 def evaluate(*argv: str) -> int:
@@ -326,8 +331,9 @@ def test_cmir_embed_output_errors_are_one_line_and_leave_nothing_half_written(bf
     assert sorted(os.listdir(out / music.name)) == ["song0.wav.npz"]  # whole, and no temporary file left
     monkeypatch.setattr(np, "savez", save)
     assert embed(f"--model={bf16_model[1]}", f"--output_dir={out}", str(music)) == 1  # resumes; broken.wav fails
-    assert "1 written, 1 already present, 1 failed, of 3 inputs; 2 files skipped (not an audio extension)" in \
-        capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "1 written, 1 already present, 1 failed, of 3 inputs" in err
+    assert "2 files skipped for their extension (.txt 1, .xm 1)" in err
 
 
 # --- export scratch and re-export ---

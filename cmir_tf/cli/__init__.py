@@ -37,7 +37,7 @@ COMMANDS = {
     "to-litert": Command("cmir_tf.export.to_litert_cli", "SavedModel -> LiteRT (.tflite) file"),
     "evaluate": Command("cmir_tf.evaluation.cli", "GTZAN, MTG-Jamendo, playlist continuation, zero-shot tables"),
     "ablation": Command("cmir_tf.cli.ablation", "the paper's ablation: every variant trained, evaluated"),
-    "embed": Command("cmir_tf.export.embed_cli", "audio files -> .npz embeddings"),
+    "embed": Command("cmir_tf.cli.embed", "audio files -> .npz embeddings"),
     "search": Command("cmir_tf.search_cli", "zero-shot genre tags, song index and search in the joint space"),
     "corpus": Command("cmir_tf.synthetic.corpus", "writes the synthetic demo corpus (Melon, GTZAN, MTG-Jamendo)"),
 }
