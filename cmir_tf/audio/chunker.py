@@ -87,7 +87,7 @@ class MelChunker:
         return np.concatenate([frames, fill])[None]
 
 
-def waveform_chunks(blocks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+def chunks_of_blocks(blocks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
     """(k, 256, 48) log-mel chunks of the 16 kHz waveform given as `blocks`; returns (as the generator's
     value) the number of samples."""
     chunker = MelChunker()
@@ -101,5 +101,5 @@ def file_chunks(path: str, segment: str = "full") -> Iterator[np.ndarray]:
     """(k, 256, 48) log-mel chunks of an audio file (or its `segment`), decoded in blocks (`AudioStream`);
     returns (as the generator's value) the `AudioStream`, whose `decoder`, `start` and `n_samples` are final."""
     stream = AudioStream(path, segment)
-    yield from waveform_chunks(iter(stream))
+    yield from chunks_of_blocks(iter(stream))
     return stream

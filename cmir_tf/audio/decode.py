@@ -29,6 +29,16 @@ class AudioDecodeError(errors.InputError, ValueError):
     """An audio file that cannot be decoded or holds no samples."""
 
 
+def _mono(data: np.ndarray) -> np.ndarray:
+    """(n, channels) -> (n,) float32 channel mean: channels summed in order, then divided by their count."""
+    mono = data[:, 0].copy()
+    for channel in range(1, data.shape[1]):
+        mono += data[:, channel]
+    if data.shape[1] > 1:
+        mono /= np.float32(data.shape[1])
+    return mono
+
+
 def resampled_length(n: int, rate: int) -> int:
     """Samples soxr gives at 16 kHz for `n` samples at `rate` (its stream and one-shot alike): n * 16000 / rate
     rounded half up."""
@@ -97,7 +107,7 @@ class AudioStream:
         blocks = self._native_blocks(source)
         for data in blocks:
             peak = max(peak, checked_peak(data, self.path))
-            mono = data.mean(axis=1, dtype=np.float32)
+            mono = _mono(data)
             sounding, mono_sounding = sounding or bool(np.any(data)), mono_sounding or bool(np.any(mono))
             if resampler is not None:
                 mono = resampler.resample_chunk(mono)

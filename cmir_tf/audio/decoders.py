@@ -83,8 +83,13 @@ def open_soundfile(path: str) -> Source:
     try:
         with _quiet(path):
             handle = sf.SoundFile(path)
-            first = handle.read(BLOCK_FRAMES, dtype="float32", always_2d=True)
     except (RuntimeError, TypeError) as e:  # sf.LibsndfileError is a RuntimeError
+        raise DecoderError(f"libsndfile: {e}") from e
+    try:
+        with _quiet(path):
+            first = handle.read(BLOCK_FRAMES, dtype="float32", always_2d=True)
+    except (RuntimeError, TypeError) as e:
+        handle.close()
         raise DecoderError(f"libsndfile: {e}") from e
     subtype = handle.subtype
     return Source(handle.samplerate, handle.channels, f"libsndfile:{handle.format}/{subtype}",
@@ -99,8 +104,10 @@ def _as_float(frame) -> np.ndarray:
     samples = samples if frame.format.is_planar else samples.reshape(-1, len(frame.layout.channels)).T
     if name == "u8":
         return ((samples.astype(np.float32) - 128.0) / 128.0).T
+    data = samples.astype(np.float32)
     scale = _INTEGER_SCALE.get(name)
-    data = samples.astype(np.float32) if scale is None else (samples / scale).astype(np.float32)
+    if scale is not None:  # exact: a power of two times an integer of at most 24 significant bits
+        data *= np.float32(1.0 / scale)
     return np.ascontiguousarray(data.T)
 
 
@@ -113,12 +120,19 @@ def _ffmpeg_blocks(container, stream) -> Iterator[np.ndarray]:
     import av  # noqa: PLC0415 - FFmpeg is loaded only for the files that need it
 
     with container:
+        frames, count = [], 0  # FFmpeg's frames (about 1,000 samples each) gathered into blocks of BLOCK_FRAMES
         try:
             for frame in container.decode(stream):
                 if frame.samples:
-                    yield _as_float(frame)
+                    frames.append(_as_float(frame))
+                    count += frame.samples
+                if count >= BLOCK_FRAMES:
+                    yield np.concatenate(frames)
+                    frames, count = [], 0
         except av.FFmpegError as e:
             raise DecoderError(f"FFmpeg: {_reason(e)}") from e
+        if frames:
+            yield np.concatenate(frames)
 
 
 def open_ffmpeg(path: str) -> Source:
@@ -134,8 +148,9 @@ def open_ffmpeg(path: str) -> Source:
         raise DecoderError("FFmpeg: no audio stream")
     stream = container.streams.audio[0]
     codec = stream.codec_context
+    sample_format = codec.format.name.rstrip("p") if codec.format is not None else ""
     return Source(codec.sample_rate, codec.channels, f"ffmpeg:{codec.name}",
-                  integer=codec.name.startswith("pcm_") or codec.format.name.rstrip("p") in _INTEGER_SCALE,
+                  integer=codec.name.startswith("pcm_") or sample_format in _INTEGER_SCALE,
                   lossy=not (codec.name.startswith("pcm_") or codec.name in LOSSLESS_CODECS),
                   blocks=_ffmpeg_blocks(container, stream))
 

@@ -1,6 +1,6 @@
 """`cmir-embed` (`python -m cmir_tf embed`): audio files to embeddings with an exported SavedModel.
 
-    cmir-embed --model=DIR [--embedding=features|embedding] [--segment=full|center29.1] [--batch_size=128] \
+    cmir-embed --model=DIR [--embedding=features|embedding] [--segment=full|center29.1] [--batch_size=32] \
         [--overwrite] --output_dir=OUT FILES_OR_DIRS...
 
 Writes one `.npz` per input (`cmir_tf.export.embed_files`): `chunks` (n_chunks, D) float32, the vectors of its
@@ -30,8 +30,8 @@ from absl import flags
 from cmir_tf import errors
 from cmir_tf.audio import SEGMENT_MODES
 from cmir_tf.cli import runner
-from cmir_tf.export.chunk_batches import BATCH_CHUNKS, WORKERS
-from cmir_tf.export.embed_files import EmbedConfig, embed_files
+from cmir_tf.export.chunk_batches import WORKERS
+from cmir_tf.export.embed_files import EMBED_BATCH_CHUNKS, EmbedConfig, embed_files
 
 PROGRAM = "cmir-embed"
 FLAGS = flags.FLAGS
@@ -41,7 +41,8 @@ def define_flags() -> None:
     flags.DEFINE_string("model", None, "SavedModel folder written by cmir_tf.export.export_audio_encoder.")
     flags.DEFINE_enum("embedding", "features", ["features", "embedding"], "1024-d features or 128-d embedding.")
     flags.DEFINE_enum("segment", "full", list(SEGMENT_MODES), "Embed the whole file or its centred 29.1 s.")
-    flags.DEFINE_integer("batch_size", BATCH_CHUNKS, "Chunks per model call, gathered across files.", lower_bound=1)
+    flags.DEFINE_integer("batch_size", EMBED_BATCH_CHUNKS, "Chunks per model call, gathered across files (about "
+                         "20 MB of memory each).", lower_bound=1)
     flags.DEFINE_integer("workers", WORKERS, "Files decoded at once, beside the model.", lower_bound=1)
     flags.DEFINE_bool("overwrite", False, "Re-embed every input, replacing outputs of any model in --output_dir.")
     flags.DEFINE_string("output_dir", None, "Folder for the .npz files.")

@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from cmir_tf.audio import chunk_mel, log_mel_spectrogram
-from cmir_tf.audio.chunker import waveform_chunks as block_chunks
+from cmir_tf.audio.chunker import chunks_of_blocks
 from cmir_tf.constants import N_MELS
 from cmir_tf.export.exported import EmbedChunks
 
@@ -48,7 +48,8 @@ def embed_chunk_batches(embed_chunks: EmbedChunks, chunks: np.ndarray, batch_siz
 
 
 def _produce(source: ChunkSource, key: str, out: queue.Queue, stop: threading.Event) -> None:
-    """Runs `source(key)` into `out`: ("chunks", (k, 256, 48)) items, then ("end", info) or ("error", e)."""
+    """Runs `source(key)` into `out`: ("chunks", (k, 256, 48)) items, then ("end", info) or ("error", e) (any
+    exception: the consumer re-raises those that are not a failed track's)."""
 
     def put(item: tuple) -> None:
         while not stop.is_set():
@@ -64,7 +65,7 @@ def _produce(source: ChunkSource, key: str, out: queue.Queue, stop: threading.Ev
                 put(("chunks", next(generator)))
             except StopIteration as end:
                 return put(("end", end.value))
-    except (ValueError, OSError) as e:  # undecodable file, bad spectrogram, unreadable file
+    except Exception as e:  # noqa: BLE001 - handed to the consumer, which re-raises a defect
         put(("error", e))
 
 
@@ -137,23 +138,30 @@ def embed_streams(
     """
     batches = _Batches(embed_chunks, batch_size)
     stop = threading.Event()
-    queues = [queue.Queue(QUEUED_BLOCKS) for _ in keys]
+    queues: dict[int, queue.Queue] = {}  # of the tracks started and not yet read to their end
     ended: list[tuple[int, object]] = []  # tracks whose chunks are all read, waiting for their last batch
     pool = concurrent.futures.ThreadPoolExecutor(max(1, workers), thread_name_prefix="cmir-decode")
+
+    def start(index: int) -> None:
+        queues[index] = queue.Queue(QUEUED_BLOCKS)
+        pool.submit(_produce, source, keys[index], queues[index], stop)
+
     try:
         for index in range(min(workers, len(keys))):
-            pool.submit(_produce, source, keys[index], queues[index], stop)
-        for index, key in enumerate(keys):
+            start(index)
+        for index in range(len(keys)):
             if index + workers < len(keys):  # one track in, one out: `index` is running, never queued behind
-                pool.submit(_produce, source, keys[index + workers], queues[index + workers], stop)
+                start(index + workers)
             while True:
                 kind, value = queues[index].get()
                 if kind == "chunks":
                     batches.add(index, value)
                     continue
+                if kind == "error" and not isinstance(value, (ValueError, OSError)):
+                    raise value  # a defect, not a bad track (undecodable file, bad spectrogram, unreadable file)
                 ended.append((index, value))  # the track's info, or the exception its source raised
                 break
-            queues[index] = None
+            del queues[index]
             if index == len(keys) - 1:
                 batches.flush()
             while ended and not batches.holds(ended[0][0]):
@@ -174,7 +182,7 @@ def _loaded_chunks(load: Callable[[str], np.ndarray], spec: tf.TensorSpec) -> Ch
     def chunks(key: str) -> Generator[np.ndarray, None, int]:
         track = np.asarray(load(key), dtype=np.float32)
         if spec.shape.rank == 1:
-            yield from block_chunks(iter([track]))
+            yield from chunks_of_blocks(iter([track]))
         else:
             yield chunk_mel(track).numpy()
         return len(track)

@@ -33,10 +33,14 @@ from cmir_tf.audio.chunker import file_chunks
 from cmir_tf.audio.files import Inputs, find_inputs
 from cmir_tf.constants import CHUNK_FRAMES, HOP_LENGTH, SAMPLE_RATE
 from cmir_tf.data.atomic import write_npz
-from cmir_tf.export.chunk_batches import BATCH_CHUNKS, WORKERS, embed_streams
+from cmir_tf.export.chunk_batches import WORKERS, embed_streams
 from cmir_tf.export.exported import OUTPUTS, ExportedModel
 
 FRAME_MS = 1000.0 * HOP_LENGTH / SAMPLE_RATE
+# Chunks per model call. The encoder's activations take about 20 MB a chunk (CPU, float32), so a call of 128
+# would add 2.5 GB to a process of 0.7 GB; on CPUs its throughput is the same from 16 chunks a call on
+# (benchmarks/bench_embed_library.py, docs/reuse.md), so 32 keeps cmir-embed near 1.3 GB for any input.
+EMBED_BATCH_CHUNKS = 32
 
 
 class MixedOutputsError(errors.UsageError):
@@ -63,7 +67,7 @@ class EmbedConfig:
     output_dir: str
     embedding: str = "features"
     segment: str = "full"
-    batch_size: int = BATCH_CHUNKS
+    batch_size: int = EMBED_BATCH_CHUNKS
     overwrite: bool = False
     workers: int = WORKERS
 
