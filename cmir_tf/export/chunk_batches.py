@@ -8,8 +8,8 @@ threads, a few tracks ahead of the model, each into a small bounded queue; it ga
 consecutive tracks into batches of exactly `batch_size`, regroups the model's (B, D) outputs per track and
 yields each track as soon as its last chunk is embedded. Memory is bounded by chunks, not by files: at most
 `workers` tracks in flight, `QUEUED_BLOCKS` chunk blocks each, one batch, and the (n_chunks, D) outputs of the
-tracks not yet yielded. The model side is an `EmbedChunks` function,
-`cmir_tf.export.exported.ExportedModel.chunk_embedder(output)`.
+tracks not yet yielded. The worker threads run at a lower priority than the model's. The model side is an
+`EmbedChunks` function, `cmir_tf.export.exported.ExportedModel.chunk_embedder(output)`.
 """
 
 from __future__ import annotations
@@ -45,6 +45,17 @@ def waveform_chunks(waveform: tf.Tensor) -> tf.Tensor:
 def embed_chunk_batches(embed_chunks: EmbedChunks, chunks: np.ndarray, batch_size: int = BATCH_CHUNKS) -> np.ndarray:
     """(n, 256, 48) chunks -> (n, D), in model calls of at most `batch_size` chunks."""
     return np.concatenate([embed_chunks(chunks[i : i + batch_size]) for i in range(0, len(chunks), batch_size)])
+
+
+def _background() -> None:
+    """Lowers the calling (decoder) thread's scheduling priority by 10 where the OS allows it (Linux: a thread
+    is a task of its own), so that on a busy CPU the model's threads, which wait for each other inside every
+    op, run first and the decoders fill the gaps (benchmarks/bench_embed_library.py)."""
+    try:
+        thread = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + 10))
+    except (AttributeError, OSError):  # no per-thread priority here
+        pass
 
 
 def _produce(source: ChunkSource, key: str, out: queue.Queue, stop: threading.Event) -> None:
@@ -140,7 +151,8 @@ def embed_streams(
     stop = threading.Event()
     queues: dict[int, queue.Queue] = {}  # of the tracks started and not yet read to their end
     ended: list[tuple[int, object]] = []  # tracks whose chunks are all read, waiting for their last batch
-    pool = concurrent.futures.ThreadPoolExecutor(max(1, workers), thread_name_prefix="cmir-decode")
+    pool = concurrent.futures.ThreadPoolExecutor(max(1, workers), thread_name_prefix="cmir-decode",
+                                                 initializer=_background)
 
     def start(index: int) -> None:
         queues[index] = queue.Queue(QUEUED_BLOCKS)
