@@ -127,7 +127,11 @@ def search(*argv: str) -> int:
 def embed(*argv: str) -> int:
     from cmir_tf.cli import runner
 
+    from cmir_tf import cli
+
+    entry = cli.embed  # the console script's target; importing the module of the same name replaces it
     command = importlib.import_module("cmir_tf.cli.embed")
+    cli.embed = entry
     return run_cli(command.define_flags, functools.partial(runner.call_main, command.main, "cmir-embed"), list(argv))
 
 
