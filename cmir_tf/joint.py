@@ -29,7 +29,8 @@ import numpy as np
 import tensorflow as tf
 
 from cmir_tf import errors
-from cmir_tf.export.chunk_batches import WAVEFORM, embed_tracks
+from cmir_tf.data import playlist_tags
+from cmir_tf.export.chunk_batches import embed_streams
 from cmir_tf.export.exported import CF_SIGNATURE, ExportedModel, MissingSignatureError
 from cmir_tf.export.genre_vocabulary import GenreVocabulary
 
@@ -119,13 +120,15 @@ class JointSpace:
         return {tag: i for i, tag in enumerate(self.tag_vocabulary)}
 
     def tags_vector(self, tags: Sequence[str]) -> np.ndarray:
-        """(128,) query vector of a set of tags: the mean of their unit `tag_embeddings` (unknown tags are the
-        caller's to drop: `ValueError` naming them)."""
+        """(128,) query vector of a set of tags, normalised as the vocabulary's (`playlist_tags.normalise_tag`,
+        as `cmir-search text` normalises its words: "KPOP" is "kpop"): the mean of their unit `tag_embeddings`
+        (unknown tags are the caller's to drop: `ValueError` naming them)."""
         row = self.tag_rows
-        unknown = [t for t in tags if t not in row]
+        normalised = [playlist_tags.normalise_tag(t)[0] for t in tags]
+        unknown = [t for t, n in zip(tags, normalised) if n not in row]
         if unknown or not tags:
             raise errors.ConfigError(f"tags not in the model's tag vocabulary: {', '.join(unknown) or '(none given)'}")
-        return self.tag_embeddings[[row[t] for t in tags]].mean(axis=0)
+        return self.tag_embeddings[[row[n] for n in normalised]].mean(axis=0)
 
     def tag_scores(self, audio_embeddings: np.ndarray) -> np.ndarray:
         """(N, 128) audio embeddings -> (N, V_t) cosine to each vocabulary tag."""
@@ -159,12 +162,12 @@ class JointSpace:
     def embed_files(self, paths: Sequence[str], segment: str = "full") -> Iterator[tuple[str, np.ndarray | Exception]]:
         """Audio files (any format `cmir_tf.audio.load_audio` decodes) -> in `paths` order, (path, (128,) mean of
         its chunks' joint-space embeddings, as `embed_waveform` gives, or the `ValueError`/`OSError` decoding
-        raised). Chunks of consecutive files share `embed_mel` calls (`cmir_tf.export.chunk_batches`)."""
-        from cmir_tf import audio  # imported here: only file embedding needs the decoders
+        raised). Files are decoded in blocks (bounded memory) and chunks of consecutive files share `embed_mel`
+        calls (`cmir_tf.export.chunk_batches`)."""
+        from cmir_tf.audio.chunker import file_chunks  # imported here: only file embedding needs the decoders
 
-        chunk_embeddings = embed_tracks(
-            self.model.chunk_embedder("embedding"), list(paths),
-            lambda path: audio.select_segment(audio.load_audio(path), segment), WAVEFORM)
+        chunk_embeddings = embed_streams(self.model.chunk_embedder("embedding"), list(paths),
+                                         lambda path: file_chunks(path, segment))
         for path, chunks, _ in chunk_embeddings:
             yield path, chunks if isinstance(chunks, Exception) else chunks.mean(axis=0)
 

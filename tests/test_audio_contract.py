@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from cmir_tf import hear
 from cmir_tf.audio import PEAK_REFUSAL, AudioDecodeError, AudioInputError, load_audio
-from cmir_tf.export.embed_cli import find_inputs
+from cmir_tf.audio.files import find_inputs
 from cmir_tf.export.saved_model import AudioEncoderModule
 from cmir_tf.models import build_audio_encoder
 

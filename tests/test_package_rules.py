@@ -162,7 +162,7 @@ def test_only_the_command_layer_knows_the_command_line():
 
 
 @pytest.mark.parametrize("module, target, expected", [
-    ("cmir_tf.export.embed_cli", "cmir_tf.evaluation.files", True), ("cmir_tf.evaluation", "cmir_tf.export", False),
+    ("cmir_tf.export.embed_files", "cmir_tf.evaluation.files", True), ("cmir_tf.evaluation", "cmir_tf.export", False),
     ("cmir_tf.training.loop", "cmir_tf.export.saved_model", False), ("cmir_tf.models", "cmir_tf.training", True),
 ])
 def test_the_stage_rule_tells_upward_imports(module, target, expected):

@@ -230,3 +230,13 @@ def test_cmir_search_tags_lists_a_files_playlist_tags_after_its_genres(tag_model
     assert columns[0] == str(tmp_path / "song.wav") and len(columns) == 1 + 3 + 3
     assert not any(c.startswith("#") for c in columns[1:4])  # genre codes first
     assert all(c.startswith("#") and c[1:].rsplit(" ", 1)[0] in vocabulary for c in columns[4:])
+
+
+def test_tags_vector_and_a_text_query_share_one_normalisation(tag_model):
+    """`JointSpace.tags_vector(["KPOP"])` accepts what `cmir-search text "KPOP"` accepts: both normalise with
+    `playlist_tags.normalise_tag` (NFC, stripped, lower case)."""
+    space = JointSpace(tag_model[1])
+    tag = space.tag_vocabulary[0]
+    shouted = f"  {tag.upper()} "
+    assert playlist_tags.query_words(shouted) == [tag]
+    np.testing.assert_array_equal(space.tags_vector([shouted]), space.tags_vector([tag]))

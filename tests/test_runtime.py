@@ -140,4 +140,4 @@ def test_commands_start_applies_the_policy_before_importing_the_command(monkeypa
     module = types.SimpleNamespace(run=lambda: calls.append("run"))
     monkeypatch.setattr(cli, "importlib", types.SimpleNamespace(import_module=lambda name: calls.append(name) or module))
     cli.start("embed")
-    assert calls == ["configure", "cmir_tf.export.embed_cli", "run"]
+    assert calls == ["configure", "cmir_tf.cli.embed", "run"]

@@ -1,6 +1,7 @@
-"""Audio front end: decoding, the Melon/Essentia log-mel in TensorFlow, segments and chunks."""
+"""Audio front end: decoding (libsndfile, FFmpeg; whole or in blocks), the Melon/Essentia log-mel in TensorFlow,
+segments and chunks."""
 
-from cmir_tf.audio.decode import AUDIO_EXTENSIONS, AudioDecodeError, load_audio
+from cmir_tf.audio.decode import AUDIO_EXTENSIONS, AudioDecodeError, AudioStream, load_audio
 from cmir_tf.audio.input_contract import MAX_PEAK, PEAK_REFUSAL, AudioInputError, check_finite, check_levels
 from cmir_tf.audio.mel import (FLOOR_DB, FRONT_END_PARAMS, FRONT_END_VERSION, log_mel_spectrogram, mel_filterbank,
                                num_frames)
@@ -11,6 +12,7 @@ __all__ = [
     "AUDIO_EXTENSIONS",
     "AudioDecodeError",
     "AudioInputError",
+    "AudioStream",
     "CHUNK_PADDING",
     "FLOOR_DB",
     "FRONT_END_PARAMS",

@@ -1,47 +1,146 @@
-"""Audio files to 16 kHz mono float32 waveforms (soundfile decoders, soxr resampling), under the input
-contract of `cmir_tf.audio.input_contract`."""
+"""Audio files to 16 kHz mono float32 waveforms, in blocks (bounded memory for any length) or whole, under the
+input contract of `cmir_tf.audio.input_contract`.
+
+`AudioStream(path, segment)` decodes (`cmir_tf.audio.decoders`: libsndfile, else FFmpeg), averages the channels
+and resamples with soxr's streaming resampler block by block; its blocks joined are exactly `load_audio(path)`
+(soxr's stream gives the same samples however the input is cut, and the same as its one-shot `resample`).
+Memory stays at a few blocks whatever the file's length.
+"""
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
 import os
-import re
+from collections.abc import Iterator
 
 import numpy as np
-import soundfile as sf
 import soxr
 
-from cmir_tf.audio.input_contract import check_levels, warn_if_silent
+from cmir_tf import errors
+from cmir_tf.audio.decoders import FFMPEG_EXTENSIONS, SOUNDFILE_EXTENSIONS, DecoderError, Source, open_source
+from cmir_tf.audio.input_contract import LOSSY_PEAK, checked_peak, warn_if_loud, warn_if_silent
+from cmir_tf.audio.segments import segment_bounds
 from cmir_tf.constants import SAMPLE_RATE
-from cmir_tf.runtime import fd2_lines_dropped
 
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".au", ".snd", ".aif", ".aiff", ".aifc", ".caf")
-# What libmpg123 (inside libsndfile) prints on file descriptor 2 for damaged or truncated MP3s, e.g.
-# "Note: Hit end of (available) data during resync." and "Warning: Xing stream size off by more than 1%".
-DECODER_CHATTER = re.compile(r"^(Note|Warning|\[[^\]]*mpg123[^\]]*\])[: ]")
+AUDIO_EXTENSIONS = SOUNDFILE_EXTENSIONS + FFMPEG_EXTENSIONS  # what the file walkers take as audio
 
 
-class AudioDecodeError(ValueError):
+class AudioDecodeError(errors.InputError, ValueError):
     """An audio file that cannot be decoded or holds no samples."""
 
 
-def _read(path: str) -> tuple[np.ndarray, int]:
-    """(n, channels) float32 samples and the rate; MP3s with the decoder's chatter kept off the console."""
-    quiet = fd2_lines_dropped(DECODER_CHATTER) if path.lower().endswith(".mp3") else contextlib.nullcontext()
-    with quiet:
-        return sf.read(path, dtype="float32", always_2d=True)
+def _mono(data: np.ndarray) -> np.ndarray:
+    """(n, channels) -> (n,) float32 channel mean: channels summed in order, then divided by their count."""
+    mono = data[:, 0].copy()
+    for channel in range(1, data.shape[1]):
+        mono += data[:, channel]
+    if data.shape[1] > 1:
+        mono /= np.float32(data.shape[1])
+    return mono
 
 
-def load_audio(path: str) -> np.ndarray:
-    """Decodes an audio file to the encoder's input waveform.
+def resampled_length(n: int, rate: int) -> int:
+    """Samples soxr gives at 16 kHz for `n` samples at `rate` (its stream and one-shot alike): n * 16000 / rate
+    rounded half up."""
+    return n if rate == SAMPLE_RATE else (2 * n * SAMPLE_RATE + rate) // (2 * rate)
 
-    Every format libsndfile reads (wav, flac, ogg/vorbis/opus, mp3, au, aiff, ...) is accepted, at any bit
-    depth and sample rate. Channels are averaged; other rates are resampled with soxr (high quality). Samples
-    are not clipped: a float file with a peak between 1 and 4 is passed through with a warning, one above 4
-    refused (only the resampler's overshoot of a file within [-1, 1] is cut back to it); an all-silent result is warned about (`cmir_tf.audio.input_contract`).
+
+@dataclasses.dataclass
+class AudioStream:
+    """An audio file decoded to 16 kHz mono in blocks: iterate it for float32 (n,) blocks, n >= 1, whose
+    concatenation is the file's waveform (or its `segment`, `cmir_tf.audio.segments.SEGMENT_MODES`).
+
+    Channels are averaged; other rates are resampled with soxr (high quality). Samples are not clipped: a float
+    file with a peak between 1 and 4 is passed through with a warning, one above 4 refused; only the resampler's
+    ringing beyond full scale of a file with integer samples (within [-1, 1] by construction) is cut back to it.
+    A file that decodes to silence is warned about (`cmir_tf.audio.input_contract`).
+
+    Attributes (after `open`): `decoder` (e.g. "libsndfile:WAV/PCM_16", "ffmpeg:aac"), `start` (the first
+    sample's index in the whole file at 16 kHz: 0 unless a centred segment), `n_samples` (samples yielded so
+    far: the waveform's length once the iteration ended).
+
+    Raises (when opened or iterated):
+      FileNotFoundError: `path` does not exist.
+      AudioDecodeError: the file is empty, not audio, damaged, or has no samples.
+      AudioInputError: NaN or inf samples, or a peak above 4.
+    """
+
+    path: str
+    segment: str = "full"
+    decoder: str = ""
+    start: int = 0
+    n_samples: int = 0
+
+    def _open(self) -> Source:
+        if not os.path.isfile(self.path):
+            raise FileNotFoundError(f"no such audio file: {self.path}")
+        if os.path.getsize(self.path) == 0:
+            raise AudioDecodeError(f"{self.path}: empty file (0 bytes), not audio")
+        try:
+            return open_source(self.path)
+        except DecoderError as e:
+            raise AudioDecodeError(f"{self.path}: cannot decode: not audio in a format libsndfile or FFmpeg reads, "
+                                   f"or a damaged file ({e})") from e
+
+    def _native_blocks(self, source: Source) -> Iterator[np.ndarray]:
+        try:
+            yield from source.blocks
+        except DecoderError as e:
+            raise AudioDecodeError(f"{self.path}: damaged audio: {e}") from e
+
+    def _bounds(self) -> tuple[int, int | None]:
+        """[start, stop) at 16 kHz of the samples to yield (stop None: to the end); a centred segment counts the
+        file's samples first (one decoding pass without resampling)."""
+        if self.segment == "full":
+            return 0, None
+        source = self._open()
+        total = sum(len(block) for block in self._native_blocks(source))
+        return segment_bounds(resampled_length(total, source.rate), self.segment)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        self.start, stop = self._bounds()
+        source = self._open()
+        self.decoder, self.n_samples = source.decoder, 0
+        resampler = None if source.rate == SAMPLE_RATE else soxr.ResampleStream(
+            source.rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
+        peak, sounding, mono_sounding, position = 0.0, False, False, 0  # position: 16 kHz samples decoded so far
+        blocks = self._native_blocks(source)
+        for data in blocks:
+            peak = max(peak, checked_peak(data, self.path))
+            mono = _mono(data)
+            sounding, mono_sounding = sounding or bool(np.any(data)), mono_sounding or bool(np.any(mono))
+            if resampler is not None:
+                mono = resampler.resample_chunk(mono)
+                mono = np.clip(mono, -1.0, 1.0) if source.integer else mono
+            yield from self._kept(mono, position, stop)
+            position += len(mono)
+            if stop is not None and position >= stop:
+                blocks.close()
+                break
+        else:
+            if resampler is not None:
+                tail = resampler.resample_chunk(np.zeros(0, np.float32), last=True)
+                yield from self._kept(np.clip(tail, -1.0, 1.0) if source.integer else tail, position, stop)
+        if self.n_samples == 0:
+            raise AudioDecodeError(f"{self.path}: no audio samples")
+        warn_if_loud(peak, self.path, LOSSY_PEAK if source.lossy else 1.0)
+        warn_if_silent(sounding, mono_sounding, self.path)
+
+    def _kept(self, block: np.ndarray, position: int, stop: int | None) -> Iterator[np.ndarray]:
+        """The part of `block` (16 kHz samples from `position` on) inside [start, stop), if any."""
+        part = block[max(0, self.start - position): None if stop is None else max(0, stop - position)]
+        if len(part):
+            self.n_samples += len(part)
+            yield np.ascontiguousarray(part, dtype=np.float32)
+
+
+def load_audio(path: str, segment: str = "full") -> np.ndarray:
+    """Decodes an audio file (any format `cmir_tf.audio.decoders` reads, any bit depth and rate) to the
+    encoder's input waveform, as `AudioStream` says (its blocks joined).
 
     Args:
       path: audio file.
+      segment: "full" or "center29.1" (`cmir_tf.audio.segments.select_segment`).
 
     Returns:
       float32 (n,) mono samples at 16 kHz, n >= 1.
@@ -51,24 +150,4 @@ def load_audio(path: str) -> np.ndarray:
       AudioDecodeError: the file is empty, not audio, or has no samples.
       AudioInputError (a ValueError): NaN or inf samples, or a peak above 4.
     """
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"no such audio file: {path}")
-    if os.path.getsize(path) == 0:
-        raise AudioDecodeError(f"{path}: empty file (0 bytes), not audio")
-    try:
-        data, rate = _read(path)
-    except (RuntimeError, TypeError) as e:  # sf.LibsndfileError is a RuntimeError
-        raise AudioDecodeError(f"{path}: cannot decode: not audio in a format libsndfile reads (wav, flac, ogg, "
-                               "opus, mp3, au, aiff, caf), or a damaged file") from e
-    if data.size == 0:
-        raise AudioDecodeError(f"{path}: no audio samples")
-    check_levels(data, path)
-    waveform = data.mean(axis=1, dtype=np.float32)
-    warn_if_silent(data, waveform, path)
-    if rate != SAMPLE_RATE:
-        resampled = soxr.resample(waveform, rate, SAMPLE_RATE, quality="HQ").astype(np.float32)
-        # A file within [-1, 1] stays there: the resampler's ringing (about 1 % over a full-scale tone) is cut;
-        # a louder float file keeps its level, as the contract says.
-        within = np.abs(waveform).max() <= 1.0
-        waveform = np.clip(resampled, -1.0, 1.0) if within else resampled
-    return waveform
+    return np.concatenate(list(AudioStream(path, segment)))

@@ -119,7 +119,11 @@ def log_mel_spectrogram(waveform: tf.Tensor) -> tf.Tensor:
     # Pad so that frame t-1 (centred on sample 256 (t-1)) is complete: (t-1) * hop + frame samples in all.
     right = (t - 1) * HOP_LENGTH + FRAME_LENGTH // 2 - n
     padded = tf.pad(waveform, [[FRAME_LENGTH // 2, right]])
-    frames = tf.signal.frame(padded, FRAME_LENGTH, HOP_LENGTH)  # (T, 512)
+    return frames_log_mel(tf.signal.frame(padded, FRAME_LENGTH, HOP_LENGTH))  # (T, 512) frames
+
+
+def frames_log_mel(frames: tf.Tensor) -> tf.Tensor:
+    """(T, 512) frames of samples -> (T, 48) log-mel in dB: Hann window, |rfft|^2, mel bands, `power_to_db`."""
     window = tf.signal.hann_window(FRAME_LENGTH, periodic=False, dtype=tf.float32)
     magnitude = tf.abs(tf.signal.rfft(frames * window))  # (T, 257)
     bands = tf.matmul(tf.square(magnitude), tf.constant(mel_filterbank()))  # (T, 48)

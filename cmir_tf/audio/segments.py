@@ -24,10 +24,18 @@ def select_segment(waveform: np.ndarray, mode: str) -> np.ndarray:
     """
     if mode == "full":
         return waveform
+    start, stop = segment_bounds(len(waveform), mode)
+    return waveform[start:stop]
+
+
+def segment_bounds(n_samples: int, mode: str) -> tuple[int, int]:
+    """[start, stop) of `select_segment(waveform, mode)` in a waveform of `n_samples` samples at 16 kHz."""
+    if mode == "full":
+        return 0, n_samples
     if mode == "center29.1":
         length = round(SEGMENT_SECONDS * SAMPLE_RATE)
-        start = max(0, (len(waveform) - length) // 2)
-        return waveform[start : start + length]
+        start = max(0, (n_samples - length) // 2)
+        return start, min(n_samples, start + length)
     raise ValueError(f"segment mode must be one of {SEGMENT_MODES}, got {mode!r}")
 
 

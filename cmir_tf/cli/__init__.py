@@ -36,7 +36,7 @@ COMMANDS = {
     "to-litert": Command("cmir_tf.cli.to_litert", "SavedModel -> LiteRT (.tflite) file"),
     "evaluate": Command("cmir_tf.cli.evaluate", "GTZAN, MTG-Jamendo, playlist continuation, zero-shot tables"),
     "ablation": Command("cmir_tf.cli.ablation", "the paper's ablation: every variant trained, evaluated"),
-    "embed": Command("cmir_tf.export.embed_cli", "audio files -> .npz embeddings"),
+    "embed": Command("cmir_tf.cli.embed", "audio files -> .npz embeddings"),
     "search": Command("cmir_tf.cli.search", "zero-shot genre tags, song index and search in the joint space"),
     "pretrained": Command("cmir_tf.cli.pretrained", "the authors' six released encoders: list, fetch, path"),
     "corpus": Command("cmir_tf.cli.corpus", "writes the synthetic demo corpus (Melon, GTZAN, MTG-Jamendo)"),

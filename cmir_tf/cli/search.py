@@ -32,7 +32,7 @@ from absl import flags
 from cmir_tf import errors
 from cmir_tf.cli import runner
 from cmir_tf.data import playlist_tags
-from cmir_tf.export.embed_cli import find_inputs
+from cmir_tf.audio.files import find_inputs
 from cmir_tf.export.exported import ExportedModel
 from cmir_tf.joint import JointSpace
 from cmir_tf.search import AudioIndex, build_index, open_index

@@ -58,3 +58,25 @@ def checked_genre_ids(signature: str, codes: tf.Tensor, ids: tf.Tensor, *, input
         )
     with tf.control_dependencies([known, has_code]):
         return tf.identity(ids)
+
+
+def checked_shape(signature: str, name: str, values: tf.Tensor, expected: tuple[int | str, ...],
+                  meaning: str) -> tf.Tensor:
+    """`values` after asserting its shape is `expected` (ints fixed, strings any size, named in the message),
+    e.g. `("B", 256, 48)`: a signature called with a transposed mel or a batch of waveforms fails with a message
+    naming the expected shape and the one given, instead of inside an op or, worse, not at all.
+
+    The shape is sliced from a start known only at run time (0), so that graph optimisation cannot fold the
+    check away with the signature's declared shape (a signature runs with whatever shape it is given)."""
+    shape = tf.shape(values)[tf.minimum(tf.size(values), 0):]
+    rank = len(expected)
+    padded = tf.concat([shape, tf.zeros([rank], tf.int32)], axis=0)[:rank]
+    fixed = [i for i, size in enumerate(expected) if isinstance(size, int)]
+    sizes_ok = tf.reduce_all(tf.equal(tf.gather(padded, fixed), [expected[i] for i in fixed])) if fixed else True
+    text = "(" + ", ".join(str(size) for size in expected) + ("," if rank == 1 else "") + ")"
+    check = tf.debugging.Assert(
+        tf.logical_and(tf.equal(tf.size(shape), rank), sizes_ok),
+        [f"{signature}: `{name}` must have shape {text} ({meaning}); got shape", shape],
+    )
+    with tf.control_dependencies([check]):
+        return tf.identity(values)

@@ -23,7 +23,7 @@ have the genre ones, `contr_cf`, `contr_cf_g` the CF one):
   normalised playlist tags (`cmir_tf.data.playlist_tags.normalise_tag`) padded with "" -> `embedding` (N, 128);
   `tag_vocabulary`: no input -> `tags` (V,) tf.string in tag-id order.
 
-Every signature rejects empty input, NaN/inf values, waveforms whose peak exceeds 4 (not float audio in
+Every signature checks its input's shape and names the expected one (`checked_shape`), and rejects empty input, NaN/inf values, waveforms whose peak exceeds 4 (not float audio in
 [-1, 1]) and unknown genre codes or tags (named) with an `InvalidArgumentError` that says so (`cmir_tf.export.input_checks`;
 the audio contract of `cmir_tf.audio.input_contract`).
 
@@ -56,11 +56,12 @@ from cmir_tf.data.atomic import tf_write_errors_named
 from cmir_tf.export.exported import ASSET_NAME
 from cmir_tf.export.float32 import float32_copy
 from cmir_tf.export.genre_vocabulary import GenreVocabulary
-from cmir_tf.export.input_checks import checked_finite, checked_genre_ids, checked_waveform
+from cmir_tf.export.input_checks import checked_finite, checked_genre_ids, checked_shape, checked_waveform
 from cmir_tf.export.keras_file import save_keras_encoder
 
 OUTPUTS = ("features", "embedding")
 MAX_CHUNKS_PER_BATCH = 64  # bounds the encoder's activation memory for long tracks
+MEL_CHUNKS = "B chunks of 256 frames x 48 mel bands, time-major: transpose a (48, 256) mel"
 
 
 class AudioEncoderModule(tf.Module):
@@ -144,21 +145,25 @@ class AudioEncoderModule(tf.Module):
     @tf.function(input_signature=[tf.TensorSpec([None, CHUNK_FRAMES, N_MELS], tf.float32, name="mel")])
     def embed_mel(self, mel: tf.Tensor) -> dict[str, tf.Tensor]:
         """(B, 256, 48) -> `features` (B, 1024), `embedding` (B, 128)."""
+        mel = checked_shape("embed_mel", "mel", mel, ("B", CHUNK_FRAMES, N_MELS), MEL_CHUNKS)
         return self._encode(checked_finite("embed_mel", "mel", mel))
 
     @tf.function(input_signature=[tf.TensorSpec([None, N_MELS], tf.float32, name="mel")])
     def embed_track_mel(self, mel: tf.Tensor) -> dict[str, tf.Tensor]:
         """(T, 48) -> per-chunk `features`, `embedding` and their means."""
+        mel = checked_shape("embed_track_mel", "mel", mel, ("T", N_MELS), "T frames of 48 mel bands, time-major")
         return self._embed_track(checked_finite("embed_track_mel", "mel", mel))
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="waveform")])
     def embed_waveform(self, waveform: tf.Tensor) -> dict[str, tf.Tensor]:
         """(n,) 16 kHz waveform -> `embed_track_mel` outputs plus `log_mel` (T, 48)."""
+        waveform = checked_shape("embed_waveform", "waveform", waveform, ("n",), "one 16 kHz mono sound")
         log_mel = log_mel_spectrogram(checked_waveform("embed_waveform", waveform))
         return {**self._embed_track(log_mel), "log_mel": log_mel}
 
     def _embed_genres(self, genre_codes: tf.Tensor) -> dict[str, tf.Tensor]:
         """(N, T) codes padded with "" -> `embedding` (N, 128)."""
+        genre_codes = checked_shape("embed_genres", "genre_codes", genre_codes, ("N", "T"), "N songs' genre codes")
         ids = checked_genre_ids("embed_genres", genre_codes, self._code_ids.lookup(genre_codes))
         return {"embedding": tf.cast(self.genre_encoder(tf.cast(ids, tf.int32), training=False), tf.float32)}
 
@@ -168,6 +173,7 @@ class AudioEncoderModule(tf.Module):
 
     def _embed_tags(self, tags: tf.Tensor) -> dict[str, tf.Tensor]:
         """(N, T) tags padded with "" -> `embedding` (N, 128)."""
+        tags = checked_shape("embed_tags", "tags", tags, ("N", "T"), "N rows of playlist tags padded with ''")
         ids = checked_genre_ids("embed_tags", tags, self._tag_ids.lookup(tags), input_name="tags",
                                 what="playlist tags", vocabulary="tag_vocabulary")
         return {"embedding": tf.cast(self.tag_encoder(tf.cast(ids, tf.int32), training=False), tf.float32)}
@@ -178,6 +184,7 @@ class AudioEncoderModule(tf.Module):
 
     def _embed_cf(self, cf: tf.Tensor) -> dict[str, tf.Tensor]:
         """(N, 301) -> `embedding` (N, 128)."""
+        cf = checked_shape("embed_cf", "cf", cf, ("N", CF_DIM), "N LightFM vectors: 300 factors, then the bias")
         cf = checked_finite("embed_cf", "cf", cf)
         return {"embedding": tf.cast(self.cf_encoder(cf, training=False), tf.float32)}
 
