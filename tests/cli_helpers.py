@@ -16,7 +16,9 @@ FLAGS = flags.FLAGS
 @contextlib.contextmanager
 def cli_flags(define):
     """The flags `define()` declares, for one in-process CLI run: cmir_tf flags other tests declared are
-    removed first, and the whole flag registry is restored afterwards."""
+    removed first, and the whole flag registry is restored afterwards, the values of absl's own flags
+    (`--verbosity`, ...) included."""
+    values = {name: (FLAGS[name].value, FLAGS[name].present, FLAGS[name].using_default_value) for name in FLAGS}
     saved = {key: copy.copy(value) for key, value in FLAGS.__dict__.items()}
     by_module = FLAGS.__dict__["__flags_by_module"]
     saved["__flags_by_module"] = {module: list(found) for module, found in by_module.items()}
@@ -31,6 +33,9 @@ def cli_flags(define):
     finally:
         FLAGS.__dict__.clear()
         FLAGS.__dict__.update(saved)
+        for name, (value, present, using_default) in values.items():
+            flag = FLAGS[name]
+            flag.value, flag.present, flag.using_default_value = value, present, using_default
 
 
 def run_cli(define, main, argv: list[str], program: str = "prog") -> int:

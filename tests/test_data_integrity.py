@@ -18,6 +18,8 @@ import tensorflow as tf
 from cmir_tf.data import melon, prepare, shard_stage, shards
 from cmir_tf.data.lock import DirectoryLockedError, exclusive_lock
 from cmir_tf.data.prepared import DamagedFolderError, NotPreparedError, PreparedFolder
+
+from cli_helpers import run_command
 from conftest import TINY_PREPARE
 from damage import flip_a_byte
 
@@ -145,19 +147,17 @@ def test_a_full_disk_while_writing_a_shard_leaves_nothing_half_written(demo_corp
     with pytest.raises(OSError) as error:
         prepare.prepare(_config(demo_corpus, folder.path))
     assert error.value.errno == errno.ENOSPC
-    assert str(error.value) == f"cannot write {missing}: no space left on the device"
+    assert str(error.value) == f"cannot write {missing}: No space left on device"
     assert not os.path.exists(missing) and not folder.scratch_files()
     assert not os.path.exists(folder.shard_stats_path(os.path.basename(missing)))
 
 
-def test_a_read_only_output_folder_is_one_line_exit_1(demo_corpus, tmp_path):
-    out = str(tmp_path / "read_only" / "prepared")
-    command = [sys.executable, os.path.join(ROOT, "tests", "read_only_dir.py"), str(tmp_path / "read_only"),
-               "cmir_tf.cli.prepare", f"--melon_dir={os.path.join(demo_corpus, 'melon')}", f"--output_dir={out}"]
-    result = subprocess.run(command, env=ENV, capture_output=True, text=True)
-    assert result.returncode == 1, result.stderr[-2000:]
-    assert result.stderr.strip().splitlines()[-1] == f"cmir-prepare: error: cannot write {out}: read-only file system"
-    assert "Traceback" not in result.stderr
+def test_a_read_only_output_folder_is_one_line_exit_1(demo_corpus, read_only, capsys):
+    out = str(read_only / "prepared")
+    assert run_command("prepare", f"--melon_dir={os.path.join(demo_corpus, 'melon')}", f"--output_dir={out}") == 1
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1] == f"cmir-prepare: error: cannot write {out}: Read-only file system"
+    assert "Traceback" not in err
 
 
 def test_one_prepare_per_folder_and_a_killed_holder_leaves_no_lock(demo_corpus, tmp_path):

@@ -14,18 +14,16 @@ import pytest
 import soundfile as sf
 import tensorflow as tf
 from absl import flags
-from test_exported_model import cli_flags
+from cli_helpers import cli_flags
 
+from cmir_tf import errors
 from cmir_tf.audio import load_audio
 from cmir_tf.audio.files import find_inputs
-from cmir_tf import cli
 from cmir_tf.cli import runner
 from cmir_tf.export.embed_files import EmbedConfig, MixedOutputsError, embed_files
 from cmir_tf.export.exported import ExportedModel, NotACmirModelError
 
-_entry = cli.embed  # the console script's target; importing the module of the same name replaces it
 embed_command = importlib.import_module("cmir_tf.cli.embed")
-cli.embed = _entry
 
 
 @pytest.fixture
@@ -96,7 +94,7 @@ def test_find_inputs_mirrors_folders_counts_skips_by_extension_and_takes_a_file_
     sf.write(tmp_path / "other" / "short.wav", _tone(0.5), 16000)
     with pytest.raises(ValueError, match="same outputs"):
         find_inputs([str(root / "short.wav"), str(tmp_path / "other" / "short.wav")])
-    with pytest.raises(ValueError, match="no such file"):
+    with pytest.raises(errors.MissingPathError, match="no such file"):
         find_inputs([str(tmp_path / "missing")])
 
 

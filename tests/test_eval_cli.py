@@ -27,9 +27,20 @@ def corpus(eval_corpus, audio_export):
 
 
 def _run(evaluate, argv):
+    """Runs cmir-evaluate's main in-process and checks that it left the process's dtype policy and seeds as they
+    were (the probes seed every repeat)."""
+    import random
+
+    import keras
+
+    before = (keras.mixed_precision.global_policy().name, random.getstate(), np.random.get_state()[1].copy())
     evaluate.FLAGS.unparse_flags()
     evaluate.FLAGS(["evaluate.py", *argv])
-    evaluate.main(["evaluate.py"])
+    try:
+        evaluate.main(["evaluate.py"])
+    finally:
+        after = (keras.mixed_precision.global_policy().name, random.getstate(), np.random.get_state()[1])
+        assert after[:2] == before[:2] and (after[2] == before[2]).all()
 
 
 def test_embedder_reads_the_exported_signatures(corpus):

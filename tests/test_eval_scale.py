@@ -193,7 +193,7 @@ def test_a_spectrogram_with_infinities_is_named_or_counted(tmp_path):
     mel = np.load(playlist.mel_path(str(tmp_path), 10))
     mel[3, 7] = -np.inf  # 20 log10(0), as in about 0.3 % of Melon's files
     np.save(playlist.mel_path(str(tmp_path), 10), mel)
-    with pytest.raises(ValueError, match="10: ValueError: the spectrogram holds infinities"):
+    with pytest.raises(ValueError, match="10: DatasetError: the spectrogram holds infinities"):
         playlist.evaluate_playlists(OneOutputEmbedder(), str(tmp_path), data_dir, exact=True)
     result = playlist.evaluate_playlists(OneOutputEmbedder(), str(tmp_path), data_dir, exact=True, allow_missing=True)
     assert result["skipped"]["undecodable"] == 1 and result["n_candidates"] == 23

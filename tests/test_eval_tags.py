@@ -8,7 +8,6 @@ import os
 
 import numpy as np
 import pytest
-from absl import app
 from test_exported_model import evaluate
 
 from cmir_tf.audio import chunk_mel
@@ -147,8 +146,8 @@ def test_evaluate_tags_end_to_end_on_an_exported_tag_model(tag_model, demo_corpu
     _, model = tag_model
     common = [f"--model={model}", "--name=ContrCF-G-T", f"--melon_dir={os.path.join(demo_corpus, 'melon')}",
               f"--data_dir={prepared_demo}", f"--results_dir={tmp_path}", f"--cache_dir={tmp_path / 'cache'}"]
-    assert evaluate("--task=playlist", "--exact", "--noembedding_map", *common) is None
-    assert evaluate("--task=tags", *common) is None
+    assert evaluate("--task=playlist", "--exact", "--noembedding_map", *common) == 0
+    assert evaluate("--task=tags", *common) == 0
     out = capsys.readouterr().out
     assert "Table 5: zero-shot playlist-tag retrieval" in out and "skipped" not in out
     found = json.loads((tmp_path / "tags.json").read_text())["ContrCF-G-T"]
@@ -167,15 +166,15 @@ def test_a_model_or_a_data_folder_without_tags_is_skipped_with_its_reason(tag_mo
                                                                           eval_corpus, tmp_path, capsys):
     melon_dir = f"--melon_dir={eval_corpus / 'demo' / 'melon'}"
     data_dir = f"--data_dir={eval_corpus / 'prepared'}"  # splits.json only: prepared before tags
-    with pytest.raises(app.UsageError, match="--task=tags needs --data_dir"):
-        evaluate(f"--model={audio_export}", "--name=x", "--task=tags", melon_dir)
+    assert evaluate(f"--model={audio_export}", "--name=x", "--task=tags", melon_dir) == 2
+    assert capsys.readouterr().err.strip().endswith("cmir-evaluate: error: evaluating tags needs --data_dir")
     assert evaluate(f"--model={audio_export}", "--name=bline", "--task=tags", melon_dir, data_dir,
-                    f"--results_dir={tmp_path}") is None
+                    f"--results_dir={tmp_path}") == 0
     assert capsys.readouterr().out.strip().startswith(
         f"zero-shot playlist-tag retrieval: skipped, the model at {audio_export} (variant bline_g) has no `embed_tags` "
         "signature: only contrastive variants trained with a playlist-tag encoder export it")
     assert evaluate(f"--model={tag_model[1]}", "--name=tagged", "--task=tags", melon_dir, data_dir,
-                    f"--results_dir={tmp_path}") is None
+                    f"--results_dir={tmp_path}") == 0
     reason = capsys.readouterr().out.strip()
     assert reason.startswith("zero-shot playlist-tag retrieval: skipped, ")
     assert "prepared before playlist tags" in reason
@@ -184,12 +183,16 @@ def test_a_model_or_a_data_folder_without_tags_is_skipped_with_its_reason(tag_mo
 
 def test_the_ablation_evaluates_the_tag_tasks_of_models_with_tag_signatures_only(tag_model, audio_export,
                                                                                 demo_corpus, prepared_demo, tmp_path):
-    from cmir_tf.evaluation import SavedModelEmbedder
+    import dataclasses
+
+    from cmir_tf.evaluation.run import evaluate_model
     from cmir_tf.experiments import ablation
 
-    config = ablation.AblationConfig(str(tmp_path), data_dir=prepared_demo, gtzan_dir="unused", jamendo_dir="unused",
-                                     melon_dir=os.path.join(demo_corpus, "melon"))
-    found = ablation.evaluate_tag_tasks(config, SavedModelEmbedder(tag_model[1]))
-    assert set(found) == {"tags", "tag_cold_start"} and found["tags"]["n_tags_scored"] >= 3
-    assert found["tag_cold_start"]["n_playlists"] >= 10
-    assert ablation.evaluate_tag_tasks(config, SavedModelEmbedder(audio_export)) == {}
+    config = ablation.AblationConfig(str(tmp_path), data_dir=prepared_demo, melon_dir=os.path.join(demo_corpus, "melon"),
+                                     gtzan_dir=os.path.join(demo_corpus, "gtzan"),
+                                     jamendo_dir=os.path.join(demo_corpus, "mtg-jamendo"))
+    melon_tasks = dataclasses.replace(ablation.evaluation_config(config, "contr_cf_g_t"), tasks=("playlist", "tags"))
+    found = evaluate_model(tag_model[1], melon_tasks)
+    assert found["tags"]["n_tags_scored"] >= 3 and found["playlist"]["tag_cold_start"]["n_playlists"] >= 10
+    plain = evaluate_model(audio_export, melon_tasks)
+    assert "tags" not in plain and "skipped_reason" in plain["playlist"]["tag_cold_start"]

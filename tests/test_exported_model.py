@@ -285,7 +285,7 @@ def test_cmir_embed_output_errors_are_one_line_and_leave_nothing_half_written(bf
     monkeypatch.setattr(np, "savez", full_disk)
     assert embed(f"--model={bf16_model[1]}", f"--output_dir={out}", str(music)) == 1
     message = one_line_error(capsys)
-    assert "no space left on the device" in message and str(out) in message  # errors.describe_os_error
+    assert "No space left on device" in message and str(out) in message  # errors.describe_os_error
     assert sorted(os.listdir(out / music.name)) == ["song0.wav.npz"]  # whole, and no temporary file left
     monkeypatch.setattr(np, "savez", save)
     assert embed(f"--model={bf16_model[1]}", f"--output_dir={out}", str(music)) == 1  # resumes; broken.wav fails

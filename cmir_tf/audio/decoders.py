@@ -20,6 +20,7 @@ from collections.abc import Iterator
 import numpy as np
 import soundfile as sf
 
+from cmir_tf import errors
 from cmir_tf.runtime import fd2_lines_dropped
 
 SOUNDFILE_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".au", ".snd", ".aif", ".aiff", ".aifc",
@@ -38,7 +39,7 @@ LOSSLESS_CODECS = ("flac", "alac", "wavpack", "ape", "tta", "mlp", "truehd", "wm
 _INTEGER_SCALE = {"u8": None, "s16": 2.0 ** 15, "s32": 2.0 ** 31}  # FFmpeg sample formats -> full scale
 
 
-class DecoderError(RuntimeError):
+class DecoderError(errors.InputError, RuntimeError):
     """A file neither decoder can open or read."""
 
 

@@ -89,7 +89,8 @@ _TF_MESSAGES = {"Read-only file system": errno.EROFS, "No space left on device":
 @contextlib.contextmanager
 def tf_write_errors_named(path: str) -> Iterator[None]:
     """Re-raises TensorFlow's write errors in the block (a full disk is `ResourceExhaustedError`, a denied
-    folder `PermissionDeniedError`) as the `OSError` they stand for, naming `path`."""
+    folder `PermissionDeniedError`, a read-only one only says so) as `errors.PathError`s "cannot write PATH:
+    reason" (OSErrors with the errno they stand for)."""
     try:
         yield
     except Exception as error:
@@ -98,7 +99,7 @@ def tf_write_errors_named(path: str) -> Iterator[None]:
             code = next((c for text, c in _TF_MESSAGES.items() if text in str(error)), None)
         if code is None:
             raise
-        raise OSError(code, os.strerror(code), path) from error
+        raise errors.input_error_from_os(OSError(code, os.strerror(code), path), path, "write") from error
 
 
 def write_json(path: str, obj: Any) -> None:

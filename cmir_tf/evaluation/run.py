@@ -92,7 +92,7 @@ class EvaluationConfig:
         unset = list(dict.fromkeys(f"--{d}" for task in self.tasks for d in REQUIRED_DIRS[task]
                                    if not getattr(self, d)))
         if unset:
-            raise errors.ConfigError(f"the tasks {', '.join(self.tasks)} need {', '.join(unset)}")
+            raise errors.ConfigError(f"evaluating {', '.join(self.tasks)} needs {', '.join(unset)}")
         for name in PATH_FIELDS:
             if getattr(self, name):
                 errors.require_path(getattr(self, name), f"--{name}")
