@@ -3,7 +3,10 @@
 import dataclasses
 import json
 import os
+import random
 
+import keras
+import numpy as np
 import pytest
 
 from cmir_tf.experiments import ablation, report, summary
@@ -80,7 +83,21 @@ def test_two_variants_end_to_end_and_resumed(tmp_path, demo_corpus, prepared_dem
         gtzan_dir=str(eval_corpus / "demo" / "gtzan"), jamendo_dir=str(eval_corpus / "demo" / "mtg-jamendo"),
         gtzan_splits_dir=str(eval_corpus / "gtzan_lists"), variants=("contr_g", "bline_cf"), batch_size=8,
         epochs=1, steps_per_epoch=2, validation_steps=1, repeats=1, probe_epochs=2, jamendo_categories=("moodtheme",))
-    result = ablation.run(config)
+    keras.mixed_precision.set_global_policy("mixed_float16")  # the caller's: training (float32) must restore it
+    random.seed(7)
+    np.random.seed(7)
+    caller = (random.getstate(), np.random.get_state()[1].copy())
+    try:
+        result = ablation.run(config)
+        assert keras.mixed_precision.global_policy().name == "mixed_float16"
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert random.getstate() == caller[0] and (np.random.get_state()[1] == caller[1]).all()
+    with open(config.path("runs", "contr_g-seed0.json")) as f:  # evaluate_model's joint-space tasks, as cmir-evaluate's
+        contrastive = json.load(f)
+    assert "zero_shot" in contrastive and "accuracy" in contrastive["gtzan"]["zero_shot"]
+    with open(config.path("runs", "bline_cf-seed0.json")) as f:
+        assert "skipped_reason" in json.load(f)["gtzan"]["zero_shot"]
     rows = ("contr_g", "bline_cf", "untrained", "random")
     with open(config.path("ablation.json")) as f:
         stored = json.load(f)

@@ -13,7 +13,6 @@ import subprocess
 import sys
 import time
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -440,18 +439,3 @@ def test_damaged_prepared_data_is_refused_at_start_up_or_named_when_read(prepare
     assert last_line(read.stderr).startswith(f"cmir-train: error: shard {shard} does not match the sha256")
     assert "Traceback" not in read.stderr
 
-
-def test_train_leaves_the_callers_policy_and_seeds_as_they_were(prepared_demo, tmp_path):
-    import random
-
-    keras.mixed_precision.set_global_policy("mixed_float16")
-    random.seed(7)
-    np.random.seed(7)
-    before = (random.getstate(), np.random.get_state()[1].copy())
-    try:
-        train(TrainConfig(variant="bline_g", data_dir=prepared_demo, model_dir=str(tmp_path / "run"), batch_size=8,
-                          epochs=1, steps_per_epoch=1, validation_steps=1, precision="float32"))
-        assert keras.mixed_precision.global_policy().name == "mixed_float16"
-        assert random.getstate() == before[0] and (np.random.get_state()[1] == before[1]).all()
-    finally:
-        keras.mixed_precision.set_global_policy("float32")

@@ -22,6 +22,7 @@ import os
 import re
 import tempfile
 
+import keras
 import numpy as np
 from absl import logging
 
@@ -121,6 +122,7 @@ def evaluate_model(model: ExportedModel | str, config: EvaluationConfig) -> dict
             errors.require_writable_dir(folder, what)
     embedder = SavedModelEmbedder(model, output=config.embedding)
     with contextlib.ExitStack() as stack, global_state_kept():  # the probes seed every repeat
+        keras.mixed_precision.set_global_policy("float32")  # the probes', whatever the caller's policy
         cache_dir = config.cache_dir or stack.enter_context(tempfile.TemporaryDirectory(prefix="cmir-embeddings-"))
         tasks = _Tasks(embedder, dataclasses.replace(config, cache_dir=cache_dir))
         found = {task: tasks.run(task) for task in config.tasks}

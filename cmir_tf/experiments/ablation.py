@@ -162,20 +162,21 @@ def train_row(config: AblationConfig, row: str, seed: int) -> None:
     if os.path.exists(done):
         return
     start = time.perf_counter()
-    if row == UNTRAINED:
-        with global_state_kept():
+    with global_state_kept():  # the seeds and policy set here, and clear_session's reset of them, stay inside
+        if row == UNTRAINED:
             keras.utils.set_random_seed(seed)
             keras.mixed_precision.set_global_policy(config.precision)
             export_audio_encoder(build_audio_encoder(), export_dir(config, row, seed),
                                  {"variant": UNTRAINED, "seed": seed}, overwrite=True)
-        result = {"steps": 0}
-    else:
-        result = train(TrainConfig(
-            variant=row, data_dir=config.data()["data_dir"], model_dir=os.path.dirname(export_dir(config, row, seed)),
-            batch_size=config.batch_size, learning_rate=config.learning_rate, epochs=config.epochs,
-            steps_per_epoch=config.steps_per_epoch, validation_steps=config.validation_steps, seed=seed,
-            precision=config.precision, log_every=max(1, config.steps_per_epoch // 5)))
-    keras.backend.clear_session()
+            result = {"steps": 0}
+        else:
+            result = train(TrainConfig(
+                variant=row, data_dir=config.data()["data_dir"],
+                model_dir=os.path.dirname(export_dir(config, row, seed)), batch_size=config.batch_size,
+                learning_rate=config.learning_rate, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
+                validation_steps=config.validation_steps, seed=seed, precision=config.precision,
+                log_every=max(1, config.steps_per_epoch // 5)))
+        keras.backend.clear_session()
     result["seconds"] = time.perf_counter() - start
     _write_json(done, result)
     _stage(f"{row} seed {seed}: {result['steps']} steps, exported in {result['seconds']:.0f} s")
