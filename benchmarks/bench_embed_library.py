@@ -38,6 +38,7 @@ from cmir_tf.export.embed_files import EMBED_BATCH_CHUNKS, EmbedConfig, embed_fi
 from cmir_tf.export.exported import ExportedModel
 from cmir_tf.models import build_audio_encoder
 from cmir_tf.training.precision import machine_summary
+from timing import median_seconds
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
 import audio_files  # the tests' generated music and PyAV encoders
@@ -76,17 +77,6 @@ def write_long_flac(path: str, hours: float) -> None:
             f.write(np.roll(minute, i * 4801, axis=0))
 
 
-def median_seconds(fn) -> float:
-    """Median wall time of `fn()` over `--repeats` runs, after one warm-up run."""
-    fn()
-    times = []
-    for _ in range(FLAGS.repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def peak_rss_mb(model: str, inputs: list[str], output_dir: str) -> tuple[float, float]:
     """(peak RSS in MB, wall seconds) of `python -m cmir_tf embed` over `inputs`, in a child process."""
     script = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True); "
@@ -108,16 +98,18 @@ def main(argv: list[str]) -> None:
         model_dir = export_audio_encoder(build_audio_encoder(), os.path.join(scratch, "model"))
         embed_chunks = ExportedModel(model_dir).chunk_embedder("features")
         chunks = np.random.default_rng(0).normal(-40, 15, (BATCH_CHUNKS, 256, 48)).astype(np.float32)
-        model_rate = BATCH_CHUNKS / median_seconds(lambda: embed_chunks(chunks))  # its best rate: 128 a call
-        model_rate_32 = EMBED_BATCH_CHUNKS / median_seconds(lambda: embed_chunks(chunks[:EMBED_BATCH_CHUNKS]))
+        model_rate = BATCH_CHUNKS / median_seconds(lambda: embed_chunks(chunks), FLAGS.repeats)  # best: 128 a call
+        model_rate_32 = EMBED_BATCH_CHUNKS / median_seconds(lambda: embed_chunks(chunks[:EMBED_BATCH_CHUNKS]),
+                                                            FLAGS.repeats)
         config = EmbedConfig(model=model_dir, inputs=(library,), output_dir=os.path.join(scratch, "out"),
                              overwrite=True)
         summaries = []
-        seconds = median_seconds(lambda: summaries.append(embed_files(config)))
+        seconds = median_seconds(lambda: summaries.append(embed_files(config)), FLAGS.repeats)
         n_chunks = sum(len(np.load(os.path.join(scratch, "out", "library", os.path.basename(p) + ".npz"))["chunks"])
                        for p in paths)
         assert summaries[-1].written == FLAGS.tracks, summaries[-1].line()
-        model_rate_after = BATCH_CHUNKS / median_seconds(lambda: embed_chunks(chunks))  # the load may change
+        # the load may change while the library is embedded
+        model_rate_after = BATCH_CHUNKS / median_seconds(lambda: embed_chunks(chunks), FLAGS.repeats)
         library_rss = peak_rss_mb(model_dir, [library], os.path.join(scratch, "out_rss"))
         if FLAGS.long_hours:
             long_path = os.path.join(scratch, "long.flac")

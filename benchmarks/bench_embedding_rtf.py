@@ -19,9 +19,7 @@ runtime.configure()  # first, as every cmir-tf command: oneDNN on x86 and quiet 
 
 # ruff: noqa: E402
 import os
-import statistics
 import tempfile
-import time
 
 import keras
 import numpy as np
@@ -35,6 +33,7 @@ from cmir_tf.export.chunk_batches import BATCH_CHUNKS, WAVEFORM, embed_tracks
 from cmir_tf.export.exported import ExportedModel
 from cmir_tf.models import build_audio_encoder
 from cmir_tf.training.precision import machine_summary
+from timing import median_seconds
 
 flags.DEFINE_float("seconds", 30.0, "Duration of the benchmark file.")
 flags.DEFINE_integer("repeats", 3, "Timed runs per measurement.")
@@ -54,17 +53,6 @@ def music_like(seconds: float, rate: int) -> np.ndarray:
     return (0.3 * np.stack([tone + 0.3 * drums, 0.7 * tone + 0.5 * drums], axis=1)).astype(np.float32)
 
 
-def median_seconds(fn) -> float:
-    """Median wall time of `fn()` over `--repeats` runs, after one warm-up run."""
-    fn()  # warm-up: graph optimisation, thread pools
-    times = []
-    for _ in range(FLAGS.repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def time_policy(policy: str, audio_path: str, scratch: str) -> float:
     """Median seconds for file -> embedding with an encoder built under `policy`."""
     keras.mixed_precision.set_dtype_policy(policy)
@@ -75,7 +63,8 @@ def time_policy(policy: str, audio_path: str, scratch: str) -> float:
     loaded = tf.saved_model.load(export_audio_encoder(encoder, os.path.join(scratch, policy)))
     embed = loaded.signatures["embed_waveform"]
 
-    return median_seconds(lambda: embed(waveform=tf.constant(load_audio(audio_path)))["mean_features"].numpy())
+    return median_seconds(lambda: embed(waveform=tf.constant(load_audio(audio_path)))["mean_features"].numpy(),
+                          FLAGS.repeats)
 
 
 def chunk_rates(audio_path: str, scratch: str) -> dict[str, float]:
@@ -91,10 +80,11 @@ def chunk_rates(audio_path: str, scratch: str) -> dict[str, float]:
     def embed_files() -> None:
         counted[:] = [len(rows) for _, rows, _ in embed_tracks(embed_chunks, paths, load_audio, WAVEFORM)]
 
-    files_seconds = median_seconds(embed_files)
+    files_seconds = median_seconds(embed_files, FLAGS.repeats)
     return {
-        "Keras encoder forward": BATCH_CHUNKS / median_seconds(lambda: forward(tf.constant(chunks)).numpy()),
-        "exported embed_mel": BATCH_CHUNKS / median_seconds(lambda: embed_chunks(chunks)),
+        "Keras encoder forward": BATCH_CHUNKS / median_seconds(lambda: forward(tf.constant(chunks)).numpy(),
+                                                               FLAGS.repeats),
+        "exported embed_mel": BATCH_CHUNKS / median_seconds(lambda: embed_chunks(chunks), FLAGS.repeats),
         f"exported, {FLAGS.files} FLAC files end to end": sum(counted) / files_seconds,
     }
 
@@ -107,7 +97,7 @@ def main(argv: list[str]) -> None:
         sf.write(audio_path, music_like(FLAGS.seconds, 44100), 44100)
         rates = chunk_rates(audio_path, scratch)
         seconds = {policy: time_policy(policy, audio_path, scratch) for policy in POLICIES}
-        decode = median_seconds(lambda: load_audio(audio_path))
+        decode = median_seconds(lambda: load_audio(audio_path), FLAGS.repeats)
     print(f"cores (os.cpu_count): {os.cpu_count()}, TensorFlow {tf.__version__}, "
           f"devices: {[d.device_type for d in tf.config.list_physical_devices()]}")
     keras_rate = rates["Keras encoder forward"]
