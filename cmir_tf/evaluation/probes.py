@@ -16,6 +16,7 @@ from keras import layers
 from tqdm import tqdm
 
 from cmir_tf import errors
+from cmir_tf.training.global_state import global_state_kept
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,15 +133,18 @@ class Probe:
 
 
 def repeat(run: Callable[[], dict[str, float]], repeats: int, seed: int, desc: str) -> dict[str, dict]:
-    """Runs `run()` `repeats` times, seeding Python, NumPy and TF with seed + i before repeat i.
+    """Runs `run()` `repeats` times in float32, seeding Python, NumPy and TF with seed + i before repeat i; the
+    caller's dtype policy and seeds are restored afterwards.
 
     Returns, per metric name, `{"mean", "std", "values"}` (population std over repeats).
     """
     if repeats < 1:
         raise errors.ConfigError(f"repeats must be >= 1, got {repeats}")
     values: dict[str, list[float]] = {}
-    for i in tqdm(range(repeats), desc=desc, unit="repeat"):
-        keras.utils.set_random_seed(seed + i)
-        for name, value in run().items():
-            values.setdefault(name, []).append(float(value))
+    with global_state_kept():
+        keras.mixed_precision.set_global_policy("float32")  # a mixed policy of the caller's gave NaN probes
+        for i in tqdm(range(repeats), desc=desc, unit="repeat"):
+            keras.utils.set_random_seed(seed + i)
+            for name, value in run().items():
+                values.setdefault(name, []).append(float(value))
     return {name: {"mean": float(np.mean(v)), "std": float(np.std(v)), "values": v} for name, v in values.items()}
