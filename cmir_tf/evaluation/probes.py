@@ -133,8 +133,8 @@ class Probe:
 
 
 def repeat(run: Callable[[], dict[str, float]], repeats: int, seed: int, desc: str) -> dict[str, dict]:
-    """Runs `run()` `repeats` times in float32, seeding Python, NumPy and TF with seed + i before repeat i; the
-    caller's dtype policy and seeds are restored afterwards.
+    """Runs `run()` `repeats` times, seeding Python, NumPy and TF with seed + i before repeat i; the caller's
+    seeds are restored afterwards.
 
     Returns, per metric name, `{"mean", "std", "values"}` (population std over repeats).
     """
@@ -142,7 +142,6 @@ def repeat(run: Callable[[], dict[str, float]], repeats: int, seed: int, desc: s
         raise errors.ConfigError(f"repeats must be >= 1, got {repeats}")
     values: dict[str, list[float]] = {}
     with global_state_kept():
-        keras.mixed_precision.set_global_policy("float32")  # a mixed policy of the caller's gave NaN probes
         for i in tqdm(range(repeats), desc=desc, unit="repeat"):
             keras.utils.set_random_seed(seed + i)
             for name, value in run().items():

@@ -22,6 +22,7 @@ import os
 import re
 import tempfile
 
+import keras
 import numpy as np
 from absl import logging
 
@@ -38,6 +39,7 @@ from cmir_tf.evaluation.tags import TagsMissingError, evaluate_tag_cold_start, e
 from cmir_tf.evaluation.zero_shot import evaluate_gtzan_zero_shot, evaluate_melon_zero_shot
 from cmir_tf.export.exported import ExportedModel
 from cmir_tf.joint import JointSpace
+from cmir_tf.training.global_state import global_state_kept
 
 TASKS = ("gtzan", "jamendo", "playlist", "zero_shot", "tags")
 PATH_FIELDS = ("gtzan_dir", "gtzan_splits_dir", "gtzan_melon_map", "jamendo_dir", "jamendo_splits_dir", "melon_dir",
@@ -119,7 +121,8 @@ def evaluate_model(model: ExportedModel | str, config: EvaluationConfig) -> dict
         if folder:  # checked before hours of embedding and probes
             errors.require_writable_dir(folder, what)
     embedder = SavedModelEmbedder(model, output=config.embedding)
-    with contextlib.ExitStack() as stack:
+    with contextlib.ExitStack() as stack, global_state_kept():  # seeds drawn by probes, samples and maps
+        keras.mixed_precision.set_global_policy("float32")  # the probes': under mixed_float16 they scored NaN
         cache_dir = config.cache_dir or stack.enter_context(tempfile.TemporaryDirectory(prefix="cmir-embeddings-"))
         tasks = _Tasks(embedder, dataclasses.replace(config, cache_dir=cache_dir))
         found = {task: tasks.run(task) for task in config.tasks}
