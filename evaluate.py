@@ -1,4 +1,4 @@
-"""`python evaluate.py [flags]`: the checkout's shim of `cmir-evaluate` (code: `cmir_tf.evaluation.cli`;
+"""`python evaluate.py [flags]`: the checkout's shim of `cmir-evaluate` (code: `cmir_tf.cli.evaluate`;
 `--help` lists its flags)."""
 
 from cmir_tf import cli

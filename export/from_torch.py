@@ -1,4 +1,4 @@
-"""`python export/from_torch.py [flags]`: the checkout's shim of `cmir-from-torch` (code: `cmir_tf.export.from_torch_cli`;
+"""`python export/from_torch.py [flags]`: the checkout's shim of `cmir-from-torch` (code: `cmir_tf.cli.from_torch`;
 `--help` lists its flags)."""
 
 from cmir_tf import cli

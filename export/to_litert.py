@@ -1,4 +1,4 @@
-"""`python export/to_litert.py [flags]`: the checkout's shim of `cmir-to-litert` (code: `cmir_tf.export.to_litert_cli`;
+"""`python export/to_litert.py [flags]`: the checkout's shim of `cmir-to-litert` (code: `cmir_tf.cli.to_litert`;
 `--help` lists its flags)."""
 
 from cmir_tf import cli
