@@ -36,6 +36,7 @@ from cmir_tf.data.atomic import write_npz
 from cmir_tf.export.chunk_batches import WORKERS, embed_streams
 from cmir_tf.export.exported import OUTPUTS, ExportedModel
 
+SHORT_NAMED = 5  # short files named by a warning; the rest are counted
 FRAME_MS = 1000.0 * HOP_LENGTH / SAMPLE_RATE
 # Chunks per model call. The encoder's activations take about 20 MB a chunk (CPU, float32), so a call of 128
 # would add 2.5 GB to a process of 0.7 GB; on CPUs its throughput is the same from 16 chunks a call on
@@ -96,6 +97,16 @@ class Summary:
                 f"of {len(self.inputs.files)} inputs; {self.short} shorter than one chunk (tiled); "
                 f"{len(self.inputs.duplicates)} given twice (embedded once); {self.inputs.skipped_line()}; "
                 f"{len(self.inputs.skipped_folders)} folders skipped as already walked (symlinks)")
+
+
+def _warn_short(source: str, n_samples: int, count: int) -> None:
+    """A warning for each of the first `SHORT_NAMED` files shorter than one chunk, then one saying the others
+    are counted in the stage line only (a folder of short sound effects would otherwise print a line each)."""
+    if count <= SHORT_NAMED:
+        logging.warning("%s: %.3g s is shorter than one chunk (4.1 s): its log-mel is tiled to fill one",
+                        source, n_samples / SAMPLE_RATE)
+    elif count == SHORT_NAMED + 1:
+        logging.warning("more files shorter than one chunk: counted in the stage line, not named")
 
 
 def output_owner(path: str) -> tuple[str, str]:
@@ -185,8 +196,7 @@ def embed_files(config: EmbedConfig) -> Summary:
                 continue
             if num_frames(stream.n_samples) < CHUNK_FRAMES:
                 summary.short += 1
-                logging.warning("%s: %.3g s is shorter than one chunk (4.1 s): its log-mel is tiled to fill one",
-                                source, stream.n_samples / SAMPLE_RATE)
+                _warn_short(source, stream.n_samples, summary.short)
             _write(todo[source], vectors, stream, owner, config.segment, summary.written)
             summary.written += 1
     return summary
