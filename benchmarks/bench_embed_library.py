@@ -12,6 +12,10 @@
 2. Peak memory (RSS, `getrusage` of a child process): `python -m cmir_tf embed` over the library, and over
    one `--long_hours` 48 kHz stereo FLAC (written in blocks; skipped with --long_hours=0). Goal: < ~1.5 GB
    for 3 hours, as for a 3-minute file.
+3. The bound the CPU sets: the CPU seconds per chunk of the model (`embed_mel`, batch 128) and of decoding,
+   resampling and the log-mel of each format (`file_chunks` in this thread, nothing else running), both with
+   `time.process_time`. On any number of cores, decoding overlapped with the model gives at most
+   model / (model + decoding) of the model's own rate.
 A random-initialised encoder of the paper's architecture is exported (speed does not depend on the weights).
 """
 
@@ -42,6 +46,7 @@ from timing import median_seconds
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
 import audio_files  # the tests' generated music and PyAV encoders
+from cmir_tf.audio.chunker import file_chunks
 
 flags.DEFINE_integer("tracks", 14, "Tracks in the library (formats cycled).")
 flags.DEFINE_float("track_seconds", 120.0, "Duration of each track.")
@@ -88,6 +93,24 @@ def peak_rss_mb(model: str, inputs: list[str], output_dir: str) -> tuple[float, 
     return int(done.stdout.split()[-1]) / 1024, time.perf_counter() - start
 
 
+def cpu_per_chunk(fn, n_chunks: int) -> float:
+    """CPU seconds (all threads of this process) per chunk of `fn()`, which handles `n_chunks`; best of
+    `--repeats` runs after a warm-up."""
+    fn()
+    times = []
+    for _ in range(FLAGS.repeats):
+        start = time.process_time()
+        fn()
+        times.append(time.process_time() - start)
+    return min(times) / n_chunks
+
+
+def decoding_cpu(path: str) -> tuple[float, int]:
+    """(CPU seconds per chunk of decoding, resampling and the log-mel of `path`, its chunks)."""
+    n_chunks = sum(len(block) for block in file_chunks(path))
+    return cpu_per_chunk(lambda: sum(1 for _ in file_chunks(path)), n_chunks), n_chunks
+
+
 def main(argv: list[str]) -> None:
     del argv
     print(machine_summary())
@@ -110,6 +133,8 @@ def main(argv: list[str]) -> None:
         assert summaries[-1].written == FLAGS.tracks, summaries[-1].line()
         # the load may change while the library is embedded
         model_rate_after = BATCH_CHUNKS / median_seconds(lambda: embed_chunks(chunks), FLAGS.repeats)
+        model_cpu = cpu_per_chunk(lambda: embed_chunks(chunks), BATCH_CHUNKS)
+        decoding = {kind: decoding_cpu(path) for kind, path in zip(FORMATS, paths)}  # the first track of each
         library_rss = peak_rss_mb(model_dir, [library], os.path.join(scratch, "out_rss"))
         if FLAGS.long_hours:
             long_path = os.path.join(scratch, "long.flac")
@@ -124,6 +149,12 @@ def main(argv: list[str]) -> None:
     print(f"cmir-embed (embed_files, {EMBED_BATCH_CHUNKS} chunks a call): {seconds:.2f} s, {FLAGS.tracks / seconds:.2f} files/s, {rate:.1f} chunks/s "
           f"= {rate / model:.0%} of the model's rate; median of {FLAGS.repeats}")
     print(f"peak RSS, python -m cmir_tf embed over the library: {library_rss[0]:.0f} MB ({library_rss[1]:.0f} s)")
+    mix = sum(cpu * n for cpu, n in decoding.values()) / sum(n for _, n in decoding.values())
+    print(f"CPU per 4.1 s chunk: model {1000 * model_cpu:.1f} ms; decoding, resampling and log-mel "
+          + ", ".join(f"{kind} {1000 * cpu:.2f}" for kind, (cpu, _) in decoding.items())
+          + f" ms (this mix {1000 * mix:.2f}): overlapped, at most {model_cpu / (model_cpu + mix):.0%} of the "
+          "model's rate on this mix, " + ", ".join(f"{kind} {model_cpu / (model_cpu + cpu):.0%}"
+                                                   for kind, (cpu, _) in decoding.items()))
     if FLAGS.long_hours:
         print(f"peak RSS, one {FLAGS.long_hours:g} h 48 kHz stereo FLAC ({long_chunks} chunks): {long_rss[0]:.0f} MB "
               f"({long_rss[1]:.0f} s)")

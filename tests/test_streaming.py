@@ -9,11 +9,12 @@ import pytest
 import soundfile as sf
 import soxr
 
-from cmir_tf.audio import chunk_mel, decoders, log_mel_spectrogram
+from cmir_tf.audio import chunk_mel, decoders, log_mel_spectrogram, mel_numpy
 from cmir_tf.audio.chunker import GROUP_SPAN, MelChunker, file_chunks
 from cmir_tf.audio.decode import AudioStream, load_audio
 from cmir_tf.export.chunk_batches import QUEUED_BLOCKS, embed_streams
 
+TF_ROUNDING = {"rtol": 1e-5, "atol": 1e-4}  # cmir_tf.audio.mel_numpy against TensorFlow's log-mel, in dB
 RATE = 48000
 SECONDS = 40.0  # 2.4 log-mel groups of 16.4 s, 30 decoder blocks of 10,007 frames
 
@@ -47,20 +48,36 @@ def test_a_long_file_in_blocks_gives_the_chunks_of_the_whole_file(long_flac, mon
             assert end.value.n_samples == len(whole)
             break
     assert max(len(c) for c in chunks) <= 4
-    np.testing.assert_array_equal(np.concatenate(chunks), expected)
+    np.testing.assert_allclose(np.concatenate(chunks), expected, **TF_ROUNDING)
 
 
 @pytest.mark.parametrize("n_samples", [1, 65024, 65025, 262_399, 262_400, 262_401, 600_000])
 def test_the_chunker_cuts_as_chunk_mel_whatever_the_blocks(n_samples):
     waveform = np.random.default_rng(n_samples).normal(0, 0.1, n_samples).astype(np.float32)
     expected = chunk_mel(log_mel_spectrogram(waveform)).numpy()  # the last chunk wrapped, a short one tiled
+    results = []
     for block in (n_samples, 4099):
         chunker, chunks = MelChunker(), []
         for start in range(0, n_samples, block):
             chunks += list(chunker.push(waveform[start : start + block]))
             assert len(chunker._samples) - chunker._offset < GROUP_SPAN  # never more than one group held
         chunks += list(chunker.finish())
-        np.testing.assert_array_equal(np.concatenate(chunks), expected)
+        results.append(np.concatenate(chunks))
+        np.testing.assert_allclose(results[-1], expected, **TF_ROUNDING)
+    np.testing.assert_array_equal(results[0], results[1])  # bit for bit, however the waveform is cut
+
+
+@pytest.mark.parametrize("level", [0.5, 1e-5])  # a loud tone over noise; near-silence
+def test_the_numpy_log_mel_is_tensorflows_to_float32_rounding(level):
+    rng = np.random.default_rng(1)
+    t = np.arange(80_000) / 16000
+    waveform = (level * (np.sin(2 * np.pi * 440 * t) + 0.01 * rng.standard_normal(len(t)))).astype(np.float32)
+    waveform[30_000:31_000] = 0  # digital silence: the -200 dB floor
+    expected = log_mel_spectrogram(waveform).numpy()
+    padded = np.pad(waveform, (256, (len(expected) - 1) * 256 + 256 - len(waveform)))
+    got = mel_numpy.frames_log_mel(mel_numpy.frame_samples(padded))
+    assert got.dtype == np.float32 and got.shape == expected.shape and expected.min() == -200.0
+    np.testing.assert_allclose(got, expected, **TF_ROUNDING)
 
 
 def test_centred_segment_streams_the_same_samples_as_slicing_the_whole(long_flac):

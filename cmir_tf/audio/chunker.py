@@ -4,7 +4,8 @@ memory, for recordings of any length.
 `MelChunker` keeps only the samples of the frames not yet computed (plus the first chunk, which completes the
 last one, `cmir_tf.audio.segments.CHUNK_PADDING`). It computes the log-mel `GROUP_CHUNKS` chunks at a time,
 always with the same shapes at the same positions, so the chunks do not depend on how the waveform was cut
-into blocks (bit for bit), and they equal the whole waveform's log-mel to float32 rounding.
+into blocks (bit for bit). The log-mel is `cmir_tf.audio.mel_numpy`'s, not TensorFlow's: these chunks are
+made in threads beside a running model (it says why); it equals `log_mel_spectrogram`'s to float32 rounding.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import numpy as np
-import tensorflow as tf
 
 from cmir_tf.audio.decode import AudioStream
-from cmir_tf.audio.mel import frames_log_mel, num_frames
+from cmir_tf.audio.mel import num_frames
+from cmir_tf.audio.mel_numpy import frame_samples, frames_log_mel
 from cmir_tf.constants import CHUNK_FRAMES, FRAME_LENGTH, HOP_LENGTH
 
 GROUP_CHUNKS = 4  # chunks computed per call (16.4 s of audio)
@@ -25,10 +26,9 @@ GROUP_SPAN = GROUP_HOP + FRAME_LENGTH - HOP_LENGTH  # padded samples a group's f
 LEFT_PAD = FRAME_LENGTH // 2  # frame k is centred on sample 256 k: zeros before the start
 
 
-@tf.function(input_signature=[tf.TensorSpec([GROUP_SPAN], tf.float32)])
-def group_log_mel(padded: tf.Tensor) -> tf.Tensor:
+def group_log_mel(padded: np.ndarray) -> np.ndarray:
     """(GROUP_SPAN,) samples (the first one 256 samples before frame 0's centre) -> (GROUP_FRAMES, 48) dB."""
-    return frames_log_mel(tf.signal.frame(padded, FRAME_LENGTH, HOP_LENGTH))
+    return frames_log_mel(frame_samples(padded))
 
 
 class MelChunker:
@@ -70,7 +70,7 @@ class MelChunker:
         if len(padded) < GROUP_SPAN:
             padded = np.pad(padded, (0, GROUP_SPAN - len(padded)))
         self._offset += GROUP_HOP
-        frames = group_log_mel(tf.constant(padded)).numpy()
+        frames = group_log_mel(padded)
         if self._head is None:
             self._head = frames[:CHUNK_FRAMES]
         self.frames_done += GROUP_FRAMES
