@@ -146,3 +146,24 @@ def test_probe_stops_after_patience_epochs_and_restores_the_best_weights():
     best = int(np.argmin(validation_losses))
     assert len(validation_losses) == best + 1 + 4 < 200  # stopped 4 epochs after the best one
     assert float(mean_loss(tf.constant(x_val), tf.constant(y_val))) == pytest.approx(validation_losses[best], rel=1e-6)
+
+
+@pytest.mark.parametrize("build, loss, labels", [
+    (probes.build_genre_mlp, "sparse_categorical_crossentropy", lambda rng, n: rng.integers(0, 3, n)),
+    (probes.build_tagging_mlp, "binary_crossentropy", lambda rng, n: (rng.random((n, 3)) < 0.3).astype("float32")),
+])
+def test_probes_are_float32_and_finite_under_a_callers_mixed_float16_policy(build, loss, labels):
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((96, 1024)) * 300.0).astype(np.float32)  # `features` reach the hundreds
+    y = labels(rng, 96)
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        probe = probes.Probe(build(x[:64], 3), loss, ProbeConfig(epochs=3, patience=2, batch_size=16))
+        probe.fit((x[:64], y[:64]), (x[64:], y[64:]))
+        predicted = probe.predict(x[64:])
+        assert keras.mixed_precision.global_policy().name == "mixed_float16"  # the caller's, untouched
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert predicted.shape == (32, 3) and np.isfinite(predicted).all()
+    assert {layer.dtype_policy.name for layer in probe.model.layers} == {"float32"}
+    assert probe.model.dtype_policy.name == "float32"

@@ -1,7 +1,9 @@
 """Downstream probes: small Keras MLPs on frozen embeddings, trained with early stopping, repeated.
 
 Both MLPs start with a `Normalization` layer adapted on the training inputs (per-dimension standardisation),
-so 1024-d `features` and layer-normalised 128-d `embedding`s train alike.
+so 1024-d `features` and layer-normalised 128-d `embedding`s train alike. They are float32 whatever Keras' global
+policy: under a caller's `mixed_float16` they scored NaN (float16 overflow, and `compile` then wraps the
+optimizer in loss scaling, which the probe's own training loop does not apply).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from keras import layers
 from tqdm import tqdm
 
 from cmir_tf import errors
-from cmir_tf.training.global_state import global_state_kept
+from cmir_tf.training.global_state import dtype_policy, global_state_kept
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +38,7 @@ def _input_block(x_train: np.ndarray) -> tuple[keras.KerasTensor, keras.KerasTen
     return inputs, norm(inputs)
 
 
+@dtype_policy("float32")
 def build_genre_mlp(x_train: np.ndarray, n_classes: int, hidden_units: int = 256) -> keras.Model:
     """(B, D) -> (B, n_classes) softmax; one hidden layer of `hidden_units` ReLU units (the paper's GTZAN probe)."""
     inputs, x = _input_block(x_train)
@@ -44,6 +47,7 @@ def build_genre_mlp(x_train: np.ndarray, n_classes: int, hidden_units: int = 256
     return keras.Model(inputs, outputs, name="genre_mlp")
 
 
+@dtype_policy("float32")
 def build_tagging_mlp(x_train: np.ndarray, n_tags: int, hidden_units: tuple[int, ...] = (128, 64),
                       dropout: float = 0.5) -> keras.Model:
     """(B, D) -> (B, n_tags) sigmoid; Dense 128 -> BN -> ReLU, Dense 64 -> BN -> ReLU, dropout, output."""
@@ -76,8 +80,9 @@ class Probe:
     def __init__(self, model: keras.Model, loss: str, config: ProbeConfig):
         self.model = model
         self.config = config
-        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=loss)
-        model.optimizer.build(model.trainable_variables)
+        with dtype_policy("float32"):  # no loss-scaling wrapper around Adam
+            model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=loss)
+            model.optimizer.build(model.trainable_variables)
         self._loss = keras.losses.get(loss)
         self._train_epoch = tf.function(self._train_epoch_eager)
         self._mean_loss = tf.function(lambda x, y: tf.reduce_mean(self._loss(y, model(x, training=False))))

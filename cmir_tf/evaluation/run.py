@@ -22,7 +22,6 @@ import os
 import re
 import tempfile
 
-import keras
 import numpy as np
 from absl import logging
 
@@ -122,7 +121,6 @@ def evaluate_model(model: ExportedModel | str, config: EvaluationConfig) -> dict
             errors.require_writable_dir(folder, what)
     embedder = SavedModelEmbedder(model, output=config.embedding)
     with contextlib.ExitStack() as stack, global_state_kept():  # seeds drawn by probes, samples and maps
-        keras.mixed_precision.set_global_policy("float32")  # the probes': under mixed_float16 they scored NaN
         cache_dir = config.cache_dir or stack.enter_context(tempfile.TemporaryDirectory(prefix="cmir-embeddings-"))
         tasks = _Tasks(embedder, dataclasses.replace(config, cache_dir=cache_dir))
         found = {task: tasks.run(task) for task in config.tasks}

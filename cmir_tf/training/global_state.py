@@ -37,6 +37,18 @@ def global_state_kept() -> Iterator[None]:
             global_state.set_global_attribute(name, value)
 
 
+@contextlib.contextmanager
+def dtype_policy(name: str) -> Iterator[None]:
+    """Keras' global dtype policy is `name` inside the block (layers and models built there keep it), the
+    caller's again after it."""
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(name)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
 def _tensorflow_global_seed() -> int | None:
     """TensorFlow's global seed (`tf.random.set_seed`), None when unset."""
     from tensorflow.python.eager import context  # TensorFlow has no public getter
